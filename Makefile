@@ -1,0 +1,46 @@
+# The two first commands: `make demo` and `make test`. Each sets up what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+# Python 3.13 (.python-version): pyenv's if present, else python3.13 on PATH.
+PYTHON ?= $(shell pyenv which python3.13 2>/dev/null || command -v python3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
+STAMP := $(VENV)/.installed
+
+help: ## List the targets
+	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: install it (pyenv install 3.13) or set PYTHON=/path/to/python3.13" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e '.[local,dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv with the package, the local stack and the test tools
+
+demo: $(STAMP) ## Run a month of data end to end on the local emulators (KEEP=1 leaves the stack up)
+	$(BIN)/ingest demo $(if $(KEEP),--keep)
+
+test: $(STAMP) ## Run the test suite (starts its own emulators)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check ingest tests
+	$(BIN)/ruff format --check ingest tests
+
+up: $(STAMP) ## Start the local stack and print its environment
+	$(BIN)/ingest local up
+
+down: $(STAMP) ## Stop the local stack
+	$(BIN)/ingest local down
+
+bench: $(STAMP) ## Benchmarks: load file formats into the emulator, side by side
+	$(BIN)/python benchmarks/bench_load.py
+
+clean: ## Remove the venv, local stack state and generated reports
+	-$(BIN)/ingest local down 2>/dev/null
+	rm -rf $(VENV) .local reports/demo
+
+.PHONY: help venv demo test lint up down bench clean

@@ -1,0 +1,221 @@
+"""``ingest ...``: parse arguments, call the package, print. No logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _month(text: str) -> tuple[int, int]:
+    try:
+        year, month = text.split("-")
+        return int(year), int(month)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from None
+
+
+def _day(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    from ingest import local
+    from ingest.settings import Settings
+
+    if args.action == "up":
+        stack = local.up(Settings.from_env())
+        err_console.print(f"[green]Local stack up[/] (state in {stack.state_dir}). Use it with:")
+        err_console.print('  eval "$(.venv/bin/ingest local env)"')
+        print(local.export_lines(stack), end="")
+    elif args.action == "down":
+        stopped = local.down()
+        err_console.print("Local stack stopped." if stopped else "No local stack was running.")
+    elif args.action == "env":
+        stack = local.read_stack()
+        if stack is None:
+            err_console.print("No local stack is running: `ingest local up` starts one.")
+            return 1
+        print(local.export_lines(stack), end="")
+    else:
+        state = local.status()
+        if args.json:
+            print(json.dumps(state, indent=2))
+        else:
+            console.print(state)
+        return 0 if state["running"] else 1
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from ingest import handler, worker
+    from ingest.clients import aws_client
+    from ingest.settings import Settings
+
+    sqs = aws_client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=Settings.from_env().queue_name)["QueueUrl"]
+    err_console.print(f"Draining {queue_url} until idle for {args.idle}s ...")
+    stats = worker.drain(sqs, queue_url, handler.handle, workers=args.workers, idle_seconds=args.idle)
+    console.print(
+        f"{stats.messages} messages in {stats.invocations} invocations; "
+        f"{stats.failed_messages} left on the queue for retry"
+    )
+    return 1 if stats.failed_messages else 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from ingest.lake import FileRef
+    from ingest.pipeline import Services, ingest_file
+
+    if not args.uri.startswith("s3://") or "/" not in args.uri[5:]:
+        err_console.print(f"expected s3://bucket/key, got {args.uri!r}")
+        return 2
+    bucket, key = args.uri[5:].split("/", 1)
+    services = Services.from_env()
+    head = services.s3.head_object(Bucket=bucket, Key=key)
+    result = ingest_file(FileRef.of(bucket, key, head["ETag"], head["ContentLength"]), services)
+    console.print(result)
+    return 0 if result.error_type is None else 1
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    from ingest.clients import aws_client
+    from ingest.ledger import Ledger, Status, summarize
+    from ingest.settings import Settings
+
+    settings = Settings.from_env()
+    ledger = Ledger(aws_client("dynamodb"), settings.ledger_table)
+    status = Status(args.status) if args.status else None
+    entries = ledger.entries(status=status, since=args.since)
+    summary = summarize(entries)
+    if args.json:
+        print(json.dumps({"summary": summary, "entries": [e.item for e in entries]}, indent=2, default=str))
+        return 0
+    table = Table(title=f"Ledger {settings.ledger_table}: {len(entries)} entries")
+    for column in ("started_at", "status", "pipeline", "key", "rows_loaded", "rows_quarantined", "error"):
+        table.add_column(column, overflow="fold")
+    for e in entries[: args.limit]:
+        error = f"{e.error_type}: {e.error_message}" if e.error_type else (e.reason or "")
+        table.add_row(
+            e.started_at or "",
+            e.status or "",
+            e.pipeline or "",
+            e.key or "",
+            _count(e.rows_loaded),
+            _count(e.rows_quarantined),
+            error,
+        )
+    console.print(table)
+    if len(entries) > args.limit:
+        console.print(f"(showing {args.limit} of {len(entries)}; --limit to see more)")
+    console.print(summary)
+    return 0
+
+
+def _count(value: Any) -> str:
+    return "" if value is None else f"{int(value):,}"
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from ingest.generate import generate_month, write_month
+
+    year, month = args.month
+    generated = generate_month(year, month, seed=args.seed)
+    write_month(generated, args.out)
+    totals = generated.manifest()["totals"]
+    console.print(f"Wrote {totals['files']} files ({totals['rows_in']:,} rows) under {args.out}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ingest import demo
+
+    year, month = args.month
+    summary = demo.run(year, month, keep=args.keep, out_dir=args.out)
+    return 0 if all(summary["checks"].values()) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ingest",
+        description="Land payment files from S3 in BigQuery exactly once; keep what fails.",
+    )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help='use the running local stack\'s endpoints (as `eval "$(ingest local env)"` would)',
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each file")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("local", help="start, stop or inspect the local emulators")
+    p.add_argument("action", choices=["up", "down", "status", "env"])
+    p.add_argument("--json", action="store_true", help="status as JSON")
+    p.set_defaults(run=cmd_local)
+
+    p = commands.add_parser("worker", help="run the Lambda handler on the SQS queue until it is idle")
+    p.add_argument("--workers", type=int, default=2, help="concurrent pollers (default 2)")
+    p.add_argument("--idle", type=float, default=5.0, help="stop after this many idle seconds")
+    p.set_defaults(run=cmd_worker)
+
+    p = commands.add_parser("load", help="ingest one object now: ingest load s3://bucket/key")
+    p.add_argument("uri")
+    p.set_defaults(run=cmd_load)
+
+    p = commands.add_parser("ledger", help="list and summarise the ingestion ledger")
+    p.add_argument("--status", choices=["IN_PROGRESS", "LOADED", "FAILED", "SKIPPED_DUPLICATE"])
+    p.add_argument("--since", type=_day, help="entries started on or after YYYY-MM-DD")
+    p.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
+    p.add_argument("--json", action="store_true", help="entries and summary as JSON")
+    p.set_defaults(run=cmd_ledger)
+
+    p = commands.add_parser("generate", help="write a month of deterministic demo data to a folder")
+    p.add_argument("--month", type=_month, default=(2021, 7), help="YYYY-MM (default 2021-07)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(run=cmd_generate)
+
+    p = commands.add_parser("demo", help="a month of data end to end on the local emulators")
+    p.add_argument("--month", type=_month, default=(2021, 7), help="YYYY-MM (default 2021-07)")
+    p.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
+    p.add_argument("--out", type=Path, default=Path("reports/demo"))
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.local and args.command != "local":
+        from ingest import local
+
+        local.apply_environment()
+    try:
+        return args.run(args)
+    except Exception as err:
+        from ingest.local import StackError
+
+        if isinstance(err, StackError):
+            err_console.print(f"[red]{err}")
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

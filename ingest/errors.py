@@ -1,0 +1,66 @@
+"""Errors the pipeline records in the ledger, classified by what the caller does next.
+
+A terminal error fails the file for good (its bytes go to the error bucket and a person or
+``ingest replay`` decides); a retryable one leaves the file to be claimed again by a redelivery.
+The class name is the ``error_type`` written to the ledger and the sidecar.
+"""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """A file could not be ingested; ``str(err)`` is the message a person reads."""
+
+    retryable = False
+
+    @property
+    def error_type(self) -> str:
+        return type(self).__name__
+
+
+class UnknownPipeline(IngestError):
+    """No pipeline's key pattern matches the key, or more than one does."""
+
+
+class EmptyFile(IngestError):
+    """The object holds no records (zero bytes, whitespace only, a header only)."""
+
+
+class UndecodableFile(IngestError):
+    """The bytes are not text in a supported encoding, or a compressed stream is broken."""
+
+
+class MalformedFile(IngestError):
+    """The text does not parse as the detected or configured format."""
+
+
+class MissingColumn(IngestError):
+    """A column the pipeline requires is absent from the file."""
+
+
+class ObjectGone(IngestError):
+    """The object was deleted between its event and our read."""
+
+
+class ObjectChanged(IngestError):
+    """The object was overwritten between its event and our read (ETag differs)."""
+
+
+class NoValidRows(IngestError):
+    """Every record of the file was rejected, so there is nothing to load."""
+
+
+class LoadFailed(IngestError):
+    """BigQuery rejected the load job for a reason that retrying will not change."""
+
+
+class TransientError(IngestError):
+    """A dependency failed in a way that may pass (throttling, timeouts, 5xx)."""
+
+    retryable = True
+
+
+class InternalError(IngestError):
+    """An unexpected exception: a bug or an unclassified vendor error. Retried, then kept."""
+
+    retryable = True

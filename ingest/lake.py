@@ -1,0 +1,117 @@
+"""S3 edges: read a lake object as it was announced, keep failed files and quarantined rows.
+
+Error bucket layout (one bucket may serve several lakes, so the source bucket is part of the key):
+
+    failed/<bucket>/<key>                    the failed object, byte for byte
+    failed/<bucket>/<key>.error.json         why it failed (ledger key, pipeline, type, message)
+    quarantine/<bucket>/<key>.rows.ndjson    rejected rows of a loaded file, one reason per row
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from ingest.errors import ObjectChanged, ObjectGone, TransientError
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """One version of one object: the unit the ledger loads exactly once."""
+
+    bucket: str
+    key: str
+    """URL-decoded object key."""
+    etag: str
+    size: int | None = None
+
+    @classmethod
+    def of(cls, bucket: str, key: str, etag: str, size: int | None = None) -> FileRef:
+        return cls(bucket=bucket, key=key, etag=etag.strip('"'), size=size)
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def identity(self) -> str:
+        return f"{self.uri}#{self.etag}"
+
+    @property
+    def identity_hash(self) -> str:
+        return hashlib.sha256(self.identity.encode("utf-8")).hexdigest()
+
+
+def _error_code(err: Exception) -> str:
+    response = getattr(err, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def open_object(s3: Any, ref: FileRef) -> IO[bytes]:
+    """A stream of exactly the announced version's bytes, or ObjectGone / ObjectChanged."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = s3.get_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{ref.etag}"')
+    except ClientError as err:
+        code = _error_code(err)
+        if code in {"NoSuchKey", "404"}:
+            raise ObjectGone(f"{ref.uri} no longer exists (deleted after its event)") from err
+        if code in {"PreconditionFailed", "412"}:
+            raise ObjectChanged(f"{ref.uri} changed after its event: ETag is no longer {ref.etag}") from err
+        raise TransientError(f"reading {ref.uri} failed: {err}") from err
+    except BotoCoreError as err:
+        raise TransientError(f"reading {ref.uri} failed: {err}") from err
+    return response["Body"]
+
+
+def failed_key(ref: FileRef) -> str:
+    return f"failed/{ref.bucket}/{ref.key}"
+
+
+def quarantine_key(ref: FileRef) -> str:
+    return f"quarantine/{ref.bucket}/{ref.key}.rows.ndjson"
+
+
+def keep_failed_file(s3: Any, ref: FileRef, error_bucket: str, reason: dict[str, Any]) -> str:
+    """Copy the failed object into the error bucket unchanged and write its sidecar.
+
+    The copy is conditional on the ETag, so what is kept is the version that failed; when that
+    version is gone the sidecar still records why and says the bytes could not be kept.
+    """
+    from botocore.exceptions import ClientError
+
+    key = failed_key(ref)
+    sidecar = dict(reason)
+    try:
+        s3.copy_object(
+            Bucket=error_bucket,
+            Key=key,
+            CopySource={"Bucket": ref.bucket, "Key": ref.key},
+            CopySourceIfMatch=f'"{ref.etag}"',
+            MetadataDirective="COPY",
+        )
+        sidecar["bytes_kept"] = True
+    except ClientError as err:
+        if _error_code(err) not in {"NoSuchKey", "404", "PreconditionFailed", "412"}:
+            raise
+        sidecar["bytes_kept"] = False
+        sidecar["bytes_note"] = f"the failed version no longer exists in {ref.bucket}: {_error_code(err)}"
+    s3.put_object(
+        Bucket=error_bucket,
+        Key=f"{key}.error.json",
+        Body=json.dumps(sidecar, indent=2, sort_keys=True).encode("utf-8"),
+        ContentType="application/json",
+    )
+    return key
+
+
+def write_quarantine(s3: Any, ref: FileRef, error_bucket: str, rows: Iterable[dict[str, Any]]) -> str:
+    """Write a loaded file's rejected rows, one JSON object per line with its reason."""
+    body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+    key = quarantine_key(ref)
+    s3.put_object(Bucket=error_bucket, Key=key, Body=body, ContentType="application/x-ndjson")
+    return key

@@ -1,0 +1,356 @@
+"""The ingestion ledger in DynamoDB: who loads which file, and what came of it.
+
+Items (``pk`` = file identity ``s3://bucket/key#etag``):
+
+    sk = "FILE"                      one per file version: the claim and its outcome
+    sk = "DELIVERY#<time>#<id>"      one per redelivery that found the file already taken
+
+Lease timeline of a claim (``lease_seconds`` is at least the Lambda timeout)::
+
+    claim ──── IN_PROGRESS (lease_expires_at = now + lease) ───── LOADED | FAILED
+                 │ another delivery here: SKIPPED_DUPLICATE
+                 └── worker crashes: after lease_expires_at, the next delivery re-claims
+                     (attempts + 1); FAILED with a retryable error may be re-claimed too,
+                     until max_attempts.
+
+Every write after the claim is conditional on the claim token, so a worker that lost its lease
+cannot overwrite the outcome of the worker that took over.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from ingest.lake import FileRef
+
+FILE_ITEM = "FILE"
+STATUS_INDEX = "by_status"
+MESSAGE_LIMIT = 2000
+
+
+class Status(StrEnum):
+    IN_PROGRESS = "IN_PROGRESS"
+    LOADED = "LOADED"
+    FAILED = "FAILED"
+    SKIPPED_DUPLICATE = "SKIPPED_DUPLICATE"
+
+
+@dataclass(frozen=True)
+class Claim:
+    ref: FileRef
+    token: str
+    attempt: int
+    started_at: str
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    ref: FileRef
+    previous_status: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    pipeline: str
+    table: str
+    rows_in: int
+    rows_loaded: int
+    rows_quarantined: int
+    load_job_id: str | None
+    file_format: str
+    quarantine_key: str | None = None
+    extra_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A ledger item as read back, for listings and reports."""
+
+    item: dict[str, Any] = field(repr=False)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.item[name]
+        except KeyError:
+            return None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _expression(values: dict[str, Any], remove: tuple[str, ...] = ()) -> tuple[str, dict, dict]:
+    """An UpdateExpression with every name aliased (status, key, table... are reserved words)."""
+    names = {f"#{k}": k for k in (*values, *remove)}
+    placeholders = {f":{k}": v for k, v in values.items()}
+    expression = "SET " + ", ".join(f"#{k} = :{k}" for k in values)
+    if remove:
+        expression += " REMOVE " + ", ".join(f"#{k}" for k in remove)
+    return expression, names, placeholders
+
+
+class Ledger:
+    def __init__(self, dynamodb: Any, table: str, lease_seconds: int = 900, max_attempts: int = 5):
+        self._db = dynamodb
+        self.table = table
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+
+    def claim(self, ref: FileRef, pipeline: str = "", table: str = "") -> Claim | Duplicate:
+        """Take the file for this worker, or learn that another delivery already has it."""
+        now = time.time()
+        token = uuid.uuid4().hex
+        started_at = now_iso()
+        fields = {
+            "status": Status.IN_PROGRESS.value,
+            "claim_token": token,
+            "lease_expires_at": int(now + self.lease_seconds),
+            "started_at": started_at,
+            "updated_at": started_at,
+            "bucket": ref.bucket,
+            "key": ref.key,
+            "etag": ref.etag,
+            "pipeline": pipeline,
+            "table": table,
+            "bytes": ref.size if ref.size is not None else -1,
+        }
+        expression, names, values = _expression(
+            fields, remove=("error_type", "error_message", "retryable", "finished_at")
+        )
+        expression += " ADD #attempts :one"
+        names["#attempts"] = "attempts"
+        values.update({":one": 1, ":now_epoch": int(now), ":failed": Status.FAILED.value})
+        values.update({":true": True, ":max_attempts": self.max_attempts})
+        condition = (
+            # never claimed
+            "attribute_not_exists(pk)"
+            # a worker claimed it and its lease ran out: it crashed or timed out
+            " OR (#status = :status AND #lease_expires_at < :now_epoch)"
+            # it failed for a reason that may pass, and has attempts left
+            " OR (#status = :failed AND #retryable = :true AND #attempts < :max_attempts)"
+        )
+        names["#retryable"] = "retryable"
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._db.update_item(
+                TableName=self.table,
+                Key=self._key(ref),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_marshal(values),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old = _unmarshal(err.response.get("Item") or self._get_raw(ref) or {})
+            return self._record_duplicate(ref, old)
+        attempt = int(_unmarshal(response["Attributes"]).get("attempts", 1))
+        return Claim(ref=ref, token=token, attempt=attempt, started_at=started_at)
+
+    def _record_duplicate(self, ref: FileRef, old: dict[str, Any]) -> Duplicate:
+        previous = str(old.get("status", "UNKNOWN"))
+        if previous == Status.IN_PROGRESS:
+            reason = f"being ingested by another delivery (attempt {old.get('attempts')})"
+        elif previous == Status.LOADED:
+            reason = f"already loaded at {old.get('finished_at')} by job {old.get('load_job_id')}"
+        elif previous == Status.FAILED and old.get("retryable"):
+            reason = f"failed {old.get('attempts')} times; retries exhausted ({old.get('error_type')})"
+        else:
+            reason = f"already failed with {old.get('error_type')}; use `ingest replay` to retry"
+        at = now_iso()
+        item = {
+            "pk": ref.identity,
+            "sk": f"DELIVERY#{at}#{uuid.uuid4().hex[:8]}",
+            "status": Status.SKIPPED_DUPLICATE.value,
+            "previous_status": previous,
+            "reason": reason,
+            "bucket": ref.bucket,
+            "key": ref.key,
+            "etag": ref.etag,
+            "pipeline": old.get("pipeline", ""),
+            "started_at": at,
+            "finished_at": at,
+        }
+        self._db.put_item(TableName=self.table, Item=_marshal(item))
+        return Duplicate(ref=ref, previous_status=previous, reason=reason)
+
+    def complete(self, claim: Claim, outcome: LoadOutcome) -> bool:
+        """Record LOADED; False when the claim was lost to another worker meanwhile."""
+        fields = {
+            "status": Status.LOADED.value,
+            "pipeline": outcome.pipeline,
+            "table": outcome.table,
+            "rows_in": outcome.rows_in,
+            "rows_loaded": outcome.rows_loaded,
+            "rows_quarantined": outcome.rows_quarantined,
+            "load_job_id": outcome.load_job_id or "",
+            "file_format": outcome.file_format,
+            "quarantine_key": outcome.quarantine_key or "",
+            "extra_fields": list(outcome.extra_fields),
+            "finished_at": now_iso(),
+            "updated_at": now_iso(),
+        }
+        return self._finish(claim, fields)
+
+    def fail(self, claim: Claim, error_type: str, message: str, retryable: bool, **details: Any) -> bool:
+        """Record FAILED with the reason; False when the claim was lost meanwhile."""
+        fields = {
+            "status": Status.FAILED.value,
+            "error_type": error_type,
+            "error_message": message[:MESSAGE_LIMIT],
+            "retryable": retryable,
+            "finished_at": now_iso(),
+            "updated_at": now_iso(),
+            **{k: v for k, v in details.items() if v is not None},
+        }
+        return self._finish(claim, fields)
+
+    def _finish(self, claim: Claim, fields: dict[str, Any]) -> bool:
+        from botocore.exceptions import ClientError
+
+        expression, names, values = _expression(fields)
+        names["#claim_token"] = "claim_token"
+        values[":claim_token"] = claim.token
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key=self._key(claim.ref),
+                UpdateExpression=expression,
+                ConditionExpression="#claim_token = :claim_token",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_marshal(values),
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get(self, ref: FileRef) -> Entry | None:
+        raw = self._get_raw(ref)
+        return Entry(_unmarshal(raw)) if raw else None
+
+    def _get_raw(self, ref: FileRef) -> dict[str, Any] | None:
+        response = self._db.get_item(TableName=self.table, Key=self._key(ref), ConsistentRead=True)
+        return response.get("Item")
+
+    def deliveries(self, ref: FileRef) -> list[Entry]:
+        """Every ledger item of one file version: its FILE item and its skipped redeliveries."""
+        response = self._db.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": ref.identity}},
+            ConsistentRead=True,
+        )
+        return [Entry(_unmarshal(item)) for item in response["Items"]]
+
+    def entries(self, status: Status | None = None, since: str | None = None) -> list[Entry]:
+        """Ledger items, newest first; by status through the status index, else a scan."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self.table}
+        if status is not None:
+            condition = "#status = :status"
+            values: dict[str, Any] = {":status": {"S": status.value}}
+            if since:
+                condition += " AND started_at >= :since"
+                values[":since"] = {"S": since}
+            kwargs.update(
+                IndexName=STATUS_INDEX,
+                KeyConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+            operation = self._db.query
+        else:
+            if since:
+                kwargs.update(
+                    FilterExpression="started_at >= :since",
+                    ExpressionAttributeValues={":since": {"S": since}},
+                )
+            operation = self._db.scan
+        while True:
+            response = operation(**kwargs)
+            items.extend(response["Items"])
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        entries = [Entry(_unmarshal(item)) for item in items]
+        return sorted(entries, key=lambda e: e.started_at or "", reverse=True)
+
+    @staticmethod
+    def _key(ref: FileRef) -> dict[str, Any]:
+        return {"pk": {"S": ref.identity}, "sk": {"S": FILE_ITEM}}
+
+
+def summarize(entries: list[Entry]) -> dict[str, Any]:
+    """Counts by status and row totals of loaded files."""
+    by_status = Counter(e.status for e in entries)
+    loaded = [e for e in entries if e.status == Status.LOADED]
+    return {
+        "entries": len(entries),
+        "by_status": dict(sorted(by_status.items())),
+        "rows_in": sum(int(e.rows_in or 0) for e in loaded),
+        "rows_loaded": sum(int(e.rows_loaded or 0) for e in loaded),
+        "rows_quarantined": sum(int(e.rows_quarantined or 0) for e in loaded),
+    }
+
+
+def _marshal(values: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    serializer = TypeSerializer()
+    return {k: serializer.serialize(v) for k, v in values.items()}
+
+
+def _unmarshal(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {k: _plain(deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def table_definition(name: str) -> dict[str, Any]:
+    """The ledger table's CreateTable arguments (local stack and tests; deploy/ has the same)."""
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": "started_at", "AttributeType": "S"},
+        ],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": STATUS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "started_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    }

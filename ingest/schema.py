@@ -1,0 +1,274 @@
+"""Coerce parsed records to a pipeline's BigQuery schema, one explicit rule per type.
+
+Good rows become a typed Arrow table ready to write as Parquet; a row that cannot be coerced is
+rejected with its row number and a reason, and the rest still load. Unknown fields are never
+dropped silently: they are kept as JSON in ``_extra`` (unless the whole record is kept anyway).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import pyarrow as pa
+
+from ingest.config import EXTRA_COLUMN, Pipeline
+from ingest.errors import MissingColumn
+from ingest.formats import ParsedRow
+
+NUMERIC_SCALE = 9
+NUMERIC_PRECISION = 38
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_NUMERIC_QUANTUM = Decimal(1).scaleb(-NUMERIC_SCALE)
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "STRING": pa.string(),
+    "INT64": pa.int64(),
+    "NUMERIC": pa.decimal128(NUMERIC_PRECISION, NUMERIC_SCALE),
+    "FLOAT64": pa.float64(),
+    "BOOL": pa.bool_(),
+    "TIMESTAMP": pa.timestamp("us", tz="UTC"),
+    "DATE": pa.date32(),
+    # The JSON logical type in Parquet is what BigQuery reads into a JSON column.
+    "JSON": pa.json_(),
+}
+
+
+def _to_string(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("is a boolean, not an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("has a fraction")
+        value = int(value)
+    elif isinstance(value, str):
+        value = int(value.strip())
+    elif not isinstance(value, int):
+        raise ValueError(f"is a {type(value).__name__}")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError("is outside INT64")
+    return value
+
+
+def _to_numeric(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"is a {type(value).__name__}")
+    try:
+        number = Decimal(value.strip() if isinstance(value, str) else repr(value))
+    except InvalidOperation:
+        raise ValueError("is not a number") from None
+    if not number.is_finite():
+        raise ValueError("is not finite")
+    if number.as_tuple().exponent < -NUMERIC_SCALE:  # type: ignore[operator]
+        raise ValueError(f"has more than {NUMERIC_SCALE} decimal places")
+    number = number.quantize(_NUMERIC_QUANTUM)
+    if len(number.as_tuple().digits) > NUMERIC_PRECISION:
+        raise ValueError("is too large for NUMERIC")
+    return number
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"is a {type(value).__name__}")
+    return float(value)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("is not a boolean")
+
+
+def _to_timestamp(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"is a {type(value).__name__}, not an ISO-8601 timestamp")
+    moment = datetime.fromisoformat(value.strip())
+    # A timestamp without an offset is taken as UTC, which is what every source here writes.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _to_date(value: Any) -> date:
+    if not isinstance(value, str):
+        raise ValueError(f"is a {type(value).__name__}, not an ISO-8601 date")
+    return date.fromisoformat(value.strip())
+
+
+def _to_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "STRING": _to_string,
+    "INT64": _to_int,
+    "NUMERIC": _to_numeric,
+    "FLOAT64": _to_float,
+    "BOOL": _to_bool,
+    "TIMESTAMP": _to_timestamp,
+    "DATE": _to_date,
+    "JSON": _to_json,
+}
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    number: int
+    reason: str
+    raw: str
+
+
+@dataclass
+class Coerced:
+    """Typed columns of the good rows, and the rejected rows with reasons."""
+
+    columns: dict[str, list[Any]]
+    row_numbers: list[int] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)
+    extra_fields: set[str] = field(default_factory=set)
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.row_numbers) + len(self.rejected)
+
+
+def _lookup(record: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = record
+    for part in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def redact(record: dict[str, Any], paths: Iterable[tuple[str, ...]]) -> dict[str, Any]:
+    """A copy of ``record`` without the values at ``paths``; the input is left as it was."""
+    result = dict(record)
+    for path in paths:
+        parent: Any = result
+        for part in path[:-1]:
+            child = parent.get(part) if isinstance(parent, dict) else None
+            if not isinstance(child, dict):
+                parent = None
+                break
+            parent[part] = child = dict(child)
+            parent = child
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
+    return result
+
+
+class RecordCoercer:
+    """Coerces records of one pipeline; built once per file."""
+
+    def __init__(self, pipeline: Pipeline, empty_is_null: bool) -> None:
+        self.pipeline = pipeline
+        self.empty_is_null = empty_is_null
+        self._redact_paths = [tuple(p.split(".")) for p in pipeline.redact]
+        redacted_roots = {p[0] for p in self._redact_paths if len(p) == 1}
+        self._known_roots = {c.source_path[0] for c in pipeline.columns} | redacted_roots
+        # Paths and converters resolved once per file, not once per value.
+        self._converters = [(c, c.source_path, CONVERTERS[c.type]) for c in pipeline.columns]
+
+    def check_header(self, fields: Iterable[str]) -> None:
+        """Fail the file when a required column is missing from a tabular header."""
+        present = set(fields)
+        missing = [c.source or c.name for c in self.pipeline.columns if c.required and (c.source or c.name) not in present]
+        if missing:
+            raise MissingColumn(f"required column(s) {', '.join(missing)} missing from the header")
+
+    def coerce(self, rows: Iterable[ParsedRow]) -> Coerced:
+        names = [c.name for c in self.pipeline.columns]
+        if self.pipeline.record_column:
+            names.append(self.pipeline.record_column)
+        names.append(EXTRA_COLUMN)
+        result = Coerced(columns={name: [] for name in names})
+        for row in rows:
+            if row.record is None:
+                result.rejected.append(RejectedRow(row.number, row.error or "unreadable", row.raw or ""))
+                continue
+            try:
+                values = self._coerce_record(row.record, result.extra_fields)
+            except ValueError as err:
+                raw = row.raw or _to_json(redact(row.record, self._redact_paths))
+                result.rejected.append(RejectedRow(row.number, str(err), raw))
+                continue
+            for name, value in zip(names, values, strict=True):
+                result.columns[name].append(value)
+            result.row_numbers.append(row.number)
+        return result
+
+    def _coerce_record(self, record: dict[str, Any], extra_fields: set[str]) -> list[Any]:
+        values = []
+        for column, path, convert in self._converters:
+            value = record.get(path[0]) if len(path) == 1 else _lookup(record, path)
+            if value is None or (value == "" and (self.empty_is_null or column.type != "STRING")):
+                if column.required:
+                    raise ValueError(f"{column.name}: required value is missing")
+                values.append(None)
+                continue
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{column.name}: {value!r} is not finite")
+            try:
+                values.append(convert(value))
+            except (ValueError, TypeError, ArithmeticError) as err:
+                raise ValueError(f"{column.name}: {_preview(value)} {_reason(err)}") from None
+        kept = redact(record, self._redact_paths) if self._redact_paths else record
+        if self.pipeline.record_column:
+            values.append(_to_json(kept))
+        extras = {k: v for k, v in kept.items() if k not in self._known_roots}
+        if extras and not self.pipeline.record_column:
+            extra_fields.update(extras)
+            values.append(_to_json(extras))
+        else:
+            values.append(None)
+        return values
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _reason(err: Exception) -> str:
+    message = str(err)
+    if message.startswith(("is ", "has ")):
+        return message
+    return f"is not valid: {message}"
+
+
+def to_arrow(pipeline: Pipeline, coerced: Coerced, lineage: dict[str, Any]) -> pa.Table:
+    """The good rows as an Arrow table with the pipeline's load schema."""
+    arrays: dict[str, pa.Array] = {}
+    fields = []
+    count = len(coerced.row_numbers)
+    for name, bq_type, mode in pipeline.bigquery_columns():
+        arrow_type = ARROW_TYPES[bq_type]
+        if name in coerced.columns:
+            values = coerced.columns[name]
+        elif name == "_source_row":
+            values = coerced.row_numbers
+        else:
+            values = [lineage[name]] * count
+        arrays[name] = pa.array(values, type=arrow_type)
+        fields.append(pa.field(name, arrow_type, nullable=mode != "REQUIRED"))
+    return pa.Table.from_arrays(list(arrays.values()), schema=pa.schema(fields))
+

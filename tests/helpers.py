@@ -1,0 +1,74 @@
+"""Test data builders shared by unit and integration tests."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+EVENTS_DIR = Path(__file__).parent / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A sample Lambda event from tests/events/<name>.json."""
+    return json.loads((EVENTS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def s3_event(bucket: str, encoded_key: str, etag: str, size: int = 1) -> dict[str, Any]:
+    """The sample S3 event, pointed at one object (key already URL-encoded as S3 sends it)."""
+    event = load_event("s3_object_created")
+    obj = event["Records"][0]["s3"]
+    obj["bucket"]["name"] = bucket
+    obj["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
+    obj["object"].update(key=encoded_key, eTag=etag, size=size)
+    return event
+
+
+def sqs_event(*s3_events: dict[str, Any]) -> dict[str, Any]:
+    """The sample SQS event carrying the given S3 events, one message each."""
+    template = load_event("sqs_s3_object_created")["Records"][0]
+    return {
+        "Records": [{**template, "messageId": str(uuid.uuid4()), "body": json.dumps(e)} for e in s3_events]
+    }
+
+
+ORDERS_PIPELINE = """\
+name: {name}
+description: test pipeline
+key_pattern: '^{prefix}/'
+table: {dataset}.{table}
+format: auto
+write_mode: append
+business_key: [order_id]
+columns:
+  - {{name: order_id, type: STRING, mode: REQUIRED}}
+  - {{name: amount, type: NUMERIC, mode: REQUIRED}}
+  - {{name: ordered_at, type: TIMESTAMP}}
+  - {{name: quantity, type: INT64}}
+"""
+
+
+def write_orders_pipeline(directory: Path, prefix: str, dataset: str = "raw") -> str:
+    """A small pipeline routing ``<prefix>/...`` to its own table; returns the table id."""
+    table = "orders_" + prefix.replace("-", "_").replace("/", "_")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{table}.yaml").write_text(
+        ORDERS_PIPELINE.format(name=table, prefix=prefix, dataset=dataset, table=table)
+    )
+    return f"{dataset}.{table}"
+
+
+def orders_ndjson(count: int, bad_rows: tuple[int, ...] = ()) -> bytes:
+    """``count`` order records as NDJSON; the 1-based rows in ``bad_rows`` have a bad amount."""
+    lines = []
+    for number in range(1, count + 1):
+        amount = "not-a-number" if number in bad_rows else f"{number}.99"
+        record = {
+            "order_id": f"o-{number}",
+            "amount": amount,
+            "ordered_at": "2021-07-01T10:00:00Z",
+            "quantity": number % 5,
+        }
+        lines.append(json.dumps(record))
+    return ("\n".join(lines) + "\n").encode()
