@@ -18,6 +18,10 @@ from ingest.errors import UnknownPipeline
 BIGQUERY_TYPES = {"STRING", "INT64", "NUMERIC", "FLOAT64", "BOOL", "TIMESTAMP", "DATE", "JSON"}
 FORMATS = {"auto", "ndjson", "json_array", "json_concat", "csv"}
 WRITE_MODES = {"append", "replace"}
+# BigQuery naming rules: datasets take letters, digits and underscores; tables also take
+# Unicode letters, dashes and spaces. Neither may hold a dot (no project part here).
+_DATASET_NAME = re.compile(r"[A-Za-z0-9_]{1,1024}")
+_TABLE_NAME = re.compile(r"[\w\- ]{1,1024}")
 
 # Columns the pipeline adds to every table, for lineage and for counting a file's rows.
 LINEAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -91,15 +95,17 @@ def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
     if missing:
         raise fail(f"missing keys {sorted(missing)}")
     dataset, _, table = str(raw["table"]).partition(".")
-    if not dataset or not table:
+    if not _DATASET_NAME.fullmatch(dataset) or not _TABLE_NAME.fullmatch(table):
         raise fail(f"table must be 'dataset.table', got {raw['table']!r}")
     try:
         pattern = re.compile(raw["key_pattern"])
-    except re.error as err:
+    except (re.error, TypeError) as err:
         raise fail(f"key_pattern does not compile: {err}") from err
 
     columns = []
     for spec in raw["columns"]:
+        if not isinstance(spec, dict) or not {"name", "type"} <= spec.keys():
+            raise fail(f"each column needs a name and a type, got {spec!r}")
         column = Column(
             name=spec["name"],
             type=str(spec["type"]).upper(),
@@ -114,6 +120,11 @@ def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
     names = [c.name for c in columns]
     if len(set(names)) != len(names):
         raise fail("column names repeat")
+    reserved = {EXTRA_COLUMN, *(name for name, _, _ in LINEAGE_COLUMNS)}
+    if raw.get("record_column"):
+        reserved.add(raw["record_column"])
+    if clash := reserved & set(names):
+        raise fail(f"column names {sorted(clash)} are reserved for lineage, extras or the kept record")
     business_key = tuple(raw["business_key"])
     if unknown := set(business_key) - set(names):
         raise fail(f"business_key names unknown columns {sorted(unknown)}")

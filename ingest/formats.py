@@ -117,15 +117,21 @@ def _sniff_format(stripped: bytes) -> str:
     if first == b"[":
         return "json_array"
     if first == b"{":
-        first_line, newline, _ = stripped.partition(b"\n")
-        if newline and _is_json_object(first_line):
-            return "ndjson"
-        if not newline and _is_json_object(stripped):
-            return "ndjson"
-        return "json_concat"
+        return "ndjson" if _looks_like_ndjson(stripped) else "json_concat"
     if b"\x00" in stripped[:4096]:
         raise UndecodableFile("file looks binary (NUL bytes), not text")
     return "csv"
+
+
+def _looks_like_ndjson(stripped: bytes, lines_to_check: int = 5) -> bool:
+    """NDJSON if any of the first complete lines is a JSON object on its own.
+
+    Looking past the first line keeps one broken first line a row error instead of failing
+    the file; pretty-printed or compact concatenated objects have no such line.
+    """
+    lines = stripped.split(b"\n", lines_to_check)
+    complete = lines[:-1] if len(lines) > 1 else lines
+    return any(_is_json_object(line) for line in complete[:lines_to_check] if line.strip())
 
 
 def _is_json_object(text: bytes) -> bool:
@@ -267,7 +273,7 @@ def _csv_rows(reader: Any, header: list[str], delimiter: str) -> Iterator[Parsed
             break
         except csv.Error as err:
             raise MalformedFile(f"CSV does not parse after data row {number}: {err}") from err
-        if not fields or all(not f for f in fields) and len(fields) <= 1:
+        if not fields or (all(not f for f in fields) and len(fields) <= 1):
             continue
         number += 1
         while len(fields) > len(header) and not fields[-1]:

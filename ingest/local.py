@@ -167,7 +167,8 @@ def up(settings: Settings, state_dir: Path | None = None, emulator_venv: Path | 
     moto_port, bq_port, grpc_port = free_port(), free_port(), free_port()
     moto_log, bq_log = state_dir / "moto.log", state_dir / "bigquery.log"
     moto_pid = _start(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], moto_log
+        [sys.executable, str(PACKAGE_DIR / "moto_emulator.py"), "-H", "127.0.0.1", "-p", str(moto_port)],
+        moto_log,
     )
     bq_data = state_dir / "bigquery"
     # moto keeps its state in memory, so a new stack has an empty ledger; warehouse data left

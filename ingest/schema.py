@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 import pyarrow as pa
@@ -25,6 +25,8 @@ NUMERIC_SCALE = 9
 NUMERIC_PRECISION = 38
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _NUMERIC_QUANTUM = Decimal(1).scaleb(-NUMERIC_SCALE)
+# The default context holds 28 digits; NUMERIC holds 38 (29 before the point, 9 after).
+_NUMERIC_CONTEXT = Context(prec=NUMERIC_PRECISION)
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
@@ -74,9 +76,14 @@ def _to_numeric(value: Any) -> Decimal:
         raise ValueError("is not a number") from None
     if not number.is_finite():
         raise ValueError("is not finite")
-    if number.as_tuple().exponent < -NUMERIC_SCALE:  # type: ignore[operator]
+    exponent = number.as_tuple().exponent
+    # Trailing zeros past the 9th place ("1.0000000000") lose nothing; other digits would.
+    if exponent < -NUMERIC_SCALE and number != number.quantize(_NUMERIC_QUANTUM, context=_NUMERIC_CONTEXT):  # type: ignore[operator]
         raise ValueError(f"has more than {NUMERIC_SCALE} decimal places")
-    number = number.quantize(_NUMERIC_QUANTUM)
+    try:
+        number = number.quantize(_NUMERIC_QUANTUM, context=_NUMERIC_CONTEXT)
+    except InvalidOperation:
+        raise ValueError("is too large for NUMERIC") from None
     if len(number.as_tuple().digits) > NUMERIC_PRECISION:
         raise ValueError("is too large for NUMERIC")
     return number
@@ -85,7 +92,10 @@ def _to_numeric(value: Any) -> Decimal:
 def _to_float(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"is a {type(value).__name__}")
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("is not finite")
+    return number
 
 
 def _to_bool(value: Any) -> bool:
@@ -191,7 +201,11 @@ class RecordCoercer:
     def check_header(self, fields: Iterable[str]) -> None:
         """Fail the file when a required column is missing from a tabular header."""
         present = set(fields)
-        missing = [c.source or c.name for c in self.pipeline.columns if c.required and (c.source or c.name) not in present]
+        missing = [
+            c.source or c.name
+            for c in self.pipeline.columns
+            if c.required and (c.source or c.name) not in present
+        ]
         if missing:
             raise MissingColumn(f"required column(s) {', '.join(missing)} missing from the header")
 
@@ -208,7 +222,9 @@ class RecordCoercer:
             try:
                 values = self._coerce_record(row.record, result.extra_fields)
             except ValueError as err:
-                raw = row.raw or _to_json(redact(row.record, self._redact_paths))
+                # Not _to_json: a NaN from the source must not stop the quarantine of its row.
+                kept = redact(row.record, self._redact_paths)
+                raw = row.raw or json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
                 result.rejected.append(RejectedRow(row.number, str(err), raw))
                 continue
             for name, value in zip(names, values, strict=True):
@@ -271,4 +287,3 @@ def to_arrow(pipeline: Pipeline, coerced: Coerced, lineage: dict[str, Any]) -> p
         arrays[name] = pa.array(values, type=arrow_type)
         fields.append(pa.field(name, arrow_type, nullable=mode != "REQUIRED"))
     return pa.Table.from_arrays(list(arrays.values()), schema=pa.schema(fields))
-

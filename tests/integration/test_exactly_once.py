@@ -134,3 +134,23 @@ def test_same_key_with_new_content_is_a_new_file(make_services, pipelines_dir, p
     assert result.status == Status.LOADED
     assert first.identity != second.identity
     assert rows_of(services, table_id, second) == 4 + 6
+
+
+def test_concurrent_claims_of_many_files_each_have_exactly_one_winner(make_services, pipelines_dir, prefix):
+    # The ledger's claim is a DynamoDB conditional write; it must stay atomic under contention
+    # (the local stack serialises moto's item writes to keep DynamoDB's guarantee).
+    write_orders_pipeline(pipelines_dir, prefix)
+    services = make_services()
+    refs = [FileRef.of("lake", f"{prefix}/file-{n}", f"etag{n}", 1) for n in range(80)]
+    start = threading.Barrier(16)
+
+    def claim_all(_: int) -> list[str]:
+        start.wait()
+        return [type(services.ledger.claim(ref, "orders", "raw.orders")).__name__ for ref in refs]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(claim_all, range(16)))
+
+    for index in range(len(refs)):
+        per_file = Counter(worker[index] for worker in outcomes)
+        assert per_file == {"Claim": 1, "Duplicate": 15}, refs[index]

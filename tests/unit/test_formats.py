@@ -281,7 +281,14 @@ def test_truncated_gzip_is_undecodable() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b" \r\n\t \n", codecs.BOM_UTF8, codecs.BOM_UTF8 + b"\n\n", gzip.compress(b""), gzip.compress(b"\n ")],
+    [
+        b"",
+        b" \r\n\t \n",
+        codecs.BOM_UTF8,
+        codecs.BOM_UTF8 + b"\n\n",
+        gzip.compress(b""),
+        gzip.compress(b"\n "),
+    ],
     ids=["zero-bytes", "whitespace", "bom-only", "bom-and-newlines", "gzip-of-nothing", "gzip-of-whitespace"],
 )
 def test_files_without_data_are_empty(data: bytes) -> None:
@@ -377,3 +384,14 @@ def test_non_objects_in_a_json_array_are_row_errors() -> None:
         assert row.record is None
         assert "not an object" in row.error
     assert [r.raw for r in rows[1:5]] == ["2", '"text"', "null", "[3]"]
+
+
+def test_a_broken_first_ndjson_line_is_a_row_error_not_a_failed_file() -> None:
+    data = b'{"id": 1, "amount": \n' + b"".join(json.dumps(payment(n)).encode() + b"\n" for n in (2, 3))
+
+    detected, rows = read(data)
+
+    assert detected.format == "ndjson"
+    assert [r.number for r in rows] == [1, 2, 3]
+    assert rows[0].record is None and rows[0].raw == '{"id": 1, "amount": '
+    assert [r["transaction_id"] for r in records(rows)[1:]] == [2, 3]

@@ -15,7 +15,7 @@ import pytest
 
 from ingest.config import Pipeline, load_pipelines, parse_pipeline
 from ingest.errors import MissingColumn
-from ingest.formats import ParsedRow
+from ingest.formats import ParsedRow, read_rows
 from ingest.schema import Coerced, RecordCoercer, redact, to_arrow
 from ingest.settings import PACKAGE_DIR
 
@@ -96,6 +96,7 @@ def test_int64_rejects_fractions_booleans_and_out_of_range(value: Any) -> None:
         (5, "5"),
         ("0.000000001", "0.000000001"),
         ("1e3", "1000"),
+        ("1.0000000000", "1"),  # zeros past the 9th place lose nothing
         (LARGEST_NUMERIC, LARGEST_NUMERIC),
         ("-" + LARGEST_NUMERIC, "-" + LARGEST_NUMERIC),
     ],
@@ -229,6 +230,22 @@ def test_rows_the_reader_could_not_parse_are_rejected_with_its_reason_and_text()
     assert "not valid JSON" in bad.reason
 
 
+def test_nan_in_a_json_record_rejects_that_row_and_keeps_the_others() -> None:
+    # Python's JSON reader accepts the non-standard NaN / Infinity literals some exporters write.
+    data = (
+        b'{"order_id": "o-1", "amount": "1"}\n{"order_id": "o-2", "amount": "2", "score": NaN}\n'
+        b'{"order_id": "o-3", "amount": Infinity}\n{"order_id": "o-4", "amount": "4"}\n'
+    )
+    _, rows = read_rows(io.BytesIO(data))
+
+    result = RecordCoercer(ORDERS, empty_is_null=False).coerce(rows)
+
+    assert result.row_numbers == [1, 4]
+    assert [r.number for r in result.rejected] == [2, 3]
+    assert "amount" in result.rejected[1].reason and "not finite" in result.rejected[1].reason
+    assert "NaN" in result.rejected[0].raw and "o-2" in result.rejected[0].raw
+
+
 def test_empty_csv_fields_are_null_in_every_type() -> None:
     rows = rows_of({"order_id": "o-1", "amount": "1", "ordered_at": "", "quantity": ""})
 
@@ -239,7 +256,9 @@ def test_empty_csv_fields_are_null_in_every_type() -> None:
 
 
 def test_empty_csv_string_in_a_nullable_string_column_is_null() -> None:
-    pipeline = pipeline_of({"name": "code", "type": "STRING", "mode": "REQUIRED"}, {"name": "note", "type": "STRING"})
+    pipeline = pipeline_of(
+        {"name": "code", "type": "STRING", "mode": "REQUIRED"}, {"name": "note", "type": "STRING"}
+    )
 
     result = RecordCoercer(pipeline, empty_is_null=True).coerce(rows_of({"code": "DE", "note": ""}))
 
@@ -304,7 +323,11 @@ def test_fields_under_a_mapped_nested_object_are_not_extras() -> None:
 def test_redact_removes_nested_and_whole_paths_and_leaves_the_input_alone() -> None:
     record = {
         "id": 1,
-        "payer_info": {"account_id": "A1", "email_address": "jane@example.com", "payer_name": {"surname": "Doe"}},
+        "payer_info": {
+            "account_id": "A1",
+            "email_address": "jane@example.com",
+            "payer_name": {"surname": "Doe"},
+        },
         "shipping_info": {"address": {"city": "Berlin"}},
         "note": "plain",
     }
@@ -340,9 +363,13 @@ def test_coercer_redacts_the_kept_record_without_touching_the_parsed_row() -> No
 def test_redacted_top_level_fields_never_reach_extra() -> None:
     pipeline = shipped("payment_transactions")
     record = {
-        "transaction_id": 1001, "total_cost": "4.99", "currency_code": "EUR",
+        "transaction_id": 1001,
+        "total_cost": "4.99",
+        "currency_code": "EUR",
         "payment_date": "2021-07-03T22:05:31.000Z",
-        "payer_email": "jane.doe@example.com", "ip_address": "203.0.113.7", "promo_code": "SUMMER21",
+        "payer_email": "jane.doe@example.com",
+        "ip_address": "203.0.113.7",
+        "promo_code": "SUMMER21",
     }
 
     result = RecordCoercer(pipeline, empty_is_null=False).coerce(rows_of(record))
@@ -387,7 +414,12 @@ def paypal_transaction(transaction_id: str = "5TY05013RG002845M", **info: Any) -
         },
         "shipping_info": {
             "name": "Jane Doe",
-            "address": {"line1": SHIPPING_STREET, "city": "Berlin", "country_code": "DE", "postal_code": "10115"},
+            "address": {
+                "line1": SHIPPING_STREET,
+                "city": "Berlin",
+                "country_code": "DE",
+                "postal_code": "10115",
+            },
         },
         "cart_info": {"item_details": [{"item_code": "gems-100", "item_quantity": "1"}]},
         "store_info": {},
@@ -504,3 +536,8 @@ def test_numeric_values_survive_arrow_and_parquet_exactly() -> None:
     expected = [Decimal(a) for a in amounts]
     assert table.column("amount").to_pylist() == expected
     assert read_back.column("amount").to_pylist() == expected
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity", float("nan")])
+def test_float64_rejects_values_bigquery_cannot_compare_or_sum(value: Any) -> None:
+    assert "not finite" in rejection("FLOAT64", value)

@@ -1,0 +1,64 @@
+"""The command line a data engineer uses against the local stack."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ingest import cli
+from ingest.clients import aws_client
+from ingest.lake import FileRef
+from ingest.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = cli.main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def test_local_status_reports_the_running_stack(stack, capsys, monkeypatch):
+    monkeypatch.setenv("INGEST_LOCAL_DIR", stack.state_dir)
+
+    code, out = run(capsys, "local", "status", "--json")
+
+    status = json.loads(out)
+    assert code == 0
+    assert status["running"] is True
+    assert status["environment"]["AWS_ENDPOINT_URL"] == stack.aws_endpoint
+    assert status["environment"]["BIGQUERY_EMULATOR_HOST"].startswith("http://127.0.0.1:")
+
+
+def test_load_then_ledger_lists_the_file_with_its_counts(stack, capsys, prefix):
+    settings = Settings()
+    key = f"payments/transactions/{prefix}/stream-1"
+    records = [
+        {
+            "transaction_id": 1,
+            "total_cost": "9.99",
+            "currency_code": "USD",
+            "payment_date": "2021-07-01T10:00:00.000Z",
+            "payer_email": "p@example.com",
+        },
+        {
+            "transaction_id": 2,
+            "total_cost": "twelve",
+            "currency_code": "USD",
+            "payment_date": "2021-07-01T10:00:00.000Z",
+        },
+    ]
+    body = b"".join(json.dumps(r).encode() for r in records)  # Firehose: {...}{...}
+    etag = aws_client("s3").put_object(Bucket=settings.lake_bucket, Key=key, Body=body)["ETag"]
+
+    code, _ = run(capsys, "load", f"s3://{settings.lake_bucket}/{key}")
+    assert code == 0
+
+    code, out = run(capsys, "ledger", "--status", "LOADED", "--json")
+    listing = json.loads(out)
+    (entry,) = [e for e in listing["entries"] if e["key"] == key]
+    assert entry["pk"] == FileRef.of(settings.lake_bucket, key, etag).identity
+    assert (entry["rows_in"], entry["rows_loaded"], entry["rows_quarantined"]) == (2, 1, 1)
+    assert entry["file_format"] == "json_concat"
+    assert listing["summary"]["by_status"] == {"LOADED": len(listing["entries"])}
