@@ -72,3 +72,54 @@ def orders_ndjson(count: int, bad_rows: tuple[int, ...] = ()) -> bytes:
         }
         lines.append(json.dumps(record))
     return ("\n".join(lines) + "\n").encode()
+
+
+PAYER_EMAIL = "jane.doe@example.com"
+PAYER_NAMES = ("Jane", "Doe")
+SHIPPING_STREET = "1 Hauptstraße"
+
+
+def paypal_transaction(
+    transaction_id: str = "5TY05013RG002845M", email: str = PAYER_EMAIL, **info: Any
+) -> dict[str, Any]:
+    """One element of a PayPal Transaction Search ``transaction_details`` list."""
+    return {
+        "transaction_info": {
+            "paypal_account_id": "6STWC2LSUYYYE",
+            "transaction_id": transaction_id,
+            "transaction_event_code": "T0006",
+            "transaction_initiation_date": "2021-07-01T10:02:41+0000",
+            "transaction_updated_date": "2021-07-01T10:02:41+0000",
+            "transaction_amount": {"currency_code": "EUR", "value": "19.99"},
+            "fee_amount": {"currency_code": "EUR", "value": "-0.93"},
+            "transaction_status": "S",
+            "transaction_subject": "Gem pack x100",
+            "ending_balance": {"currency_code": "EUR", "value": "1234.56"},
+            "available_balance": {"currency_code": "EUR", "value": "1200.00"},
+            "invoice_id": "INV-2021-0001",
+            "custom_field": "user:42",
+            "protection_eligibility": "01",
+            **info,
+        },
+        "payer_info": {
+            "account_id": "6STWC2LSUYYYE",
+            "email_address": email,
+            "address_status": "Y",
+            "payer_status": "Y",
+            "payer_name": {"given_name": "Jane", "surname": "Doe", "alternate_full_name": "Jane Doe"},
+            "country_code": "DE",
+        },
+        "shipping_info": {
+            "name": "Jane Doe",
+            "address": {
+                "line1": SHIPPING_STREET,
+                "city": "Berlin",
+                "country_code": "DE",
+                "postal_code": "10115",
+            },
+        },
+        "cart_info": {"item_details": [{"item_code": "gems-100", "item_quantity": "1"}]},
+        "store_info": {},
+        "auction_info": {},
+        "incentive_info": {},
+    }

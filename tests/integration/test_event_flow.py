@@ -6,7 +6,7 @@ import json
 from urllib.parse import quote_plus
 
 import pytest
-from helpers import load_event, s3_event, sqs_event
+from helpers import load_event, paypal_transaction, s3_event, sqs_event
 
 from ingest import handler, worker
 from ingest.clients import aws_client
@@ -19,27 +19,6 @@ from ingest.worker import LocalContext
 pytestmark = pytest.mark.integration
 
 SETTINGS = Settings()
-
-
-def paypal_record(transaction_id: str, email: str = "player@example.com") -> dict:
-    return {
-        "transaction_info": {
-            "transaction_id": transaction_id,
-            "transaction_event_code": "T0006",
-            "transaction_initiation_date": "2021-07-01T10:02:41+0000",
-            "transaction_updated_date": "2021-07-01T10:02:41+0000",
-            "transaction_amount": {"currency_code": "USD", "value": "9.99"},
-            "fee_amount": {"currency_code": "USD", "value": "-0.59"},
-            "transaction_status": "S",
-        },
-        "payer_info": {
-            "account_id": "PAYER1",
-            "email_address": email,
-            "payer_name": {"given_name": "Ava", "surname": "Smith"},
-            "country_code": "GB",
-        },
-        "cart_info": {"item_details": [{"item_code": "110", "item_name": "Gem Pack (ID: #2202)"}]},
-    }
 
 
 def ndjson(records: list[dict]) -> bytes:
@@ -79,7 +58,7 @@ def test_odd_keys_round_trip_from_notification_to_ledger_and_error_bucket(s3, le
     good = put(
         s3,
         f"paypal/transactions/{prefix}/page 1+été 100%.json",
-        ndjson([paypal_record(f"{prefix}-1"), paypal_record(f"{prefix}-2")]),
+        ndjson([paypal_transaction(f"{prefix}-1"), paypal_transaction(f"{prefix}-2")]),
     )
     body = b"id,amount\n1,2\n"
     unknown = put(s3, f"exports/{prefix}/weird name+ü %20.csv", body)
@@ -101,7 +80,7 @@ def test_odd_keys_round_trip_from_notification_to_ledger_and_error_bucket(s3, le
 
 
 def test_malformed_file_fails_with_its_bytes_kept_and_a_reason(s3, ledger, prefix):
-    records = json.dumps([paypal_record(f"{prefix}-1"), paypal_record(f"{prefix}-2")], indent=2)
+    records = json.dumps([paypal_transaction(f"{prefix}-1"), paypal_transaction(f"{prefix}-2")], indent=2)
     body = records[: len(records) // 2].encode()  # the extractor died mid-page
     ref = put(s3, f"paypal/transactions/{prefix}/page-0001.json", body)
 
@@ -121,7 +100,7 @@ def test_redelivered_event_loads_nothing(s3, ledger, prefix, stack):
     ref = put(
         s3,
         f"paypal/transactions/{prefix}/part-0001",
-        ndjson([paypal_record(f"{prefix}-{i}") for i in range(5)]),
+        ndjson([paypal_transaction(f"{prefix}-{i}") for i in range(5)]),
     )
     event = sqs_event(s3_event(ref.bucket, quote_plus(ref.key), ref.etag, ref.size))
     from ingest.clients import bigquery_client
@@ -140,12 +119,12 @@ def test_redelivered_event_loads_nothing(s3, ledger, prefix, stack):
 
 
 def test_quarantined_rows_are_kept_with_reasons_and_never_hold_payer_emails(s3, ledger, prefix):
-    bad = paypal_record("", email="secret@example.com")
+    bad = paypal_transaction("", email="secret@example.com")
     bad["transaction_info"].pop("transaction_id")
     ref = put(
         s3,
         f"paypal/transactions/{prefix}/part-0002",
-        ndjson([paypal_record(f"{prefix}-1"), bad, paypal_record(f"{prefix}-3")]),
+        ndjson([paypal_transaction(f"{prefix}-1"), bad, paypal_transaction(f"{prefix}-3")]),
     )
 
     handler.handle(s3_event(ref.bucket, quote_plus(ref.key), ref.etag, ref.size), LocalContext())
@@ -162,7 +141,7 @@ def test_quarantined_rows_are_kept_with_reasons_and_never_hold_payer_emails(s3, 
 def test_sqs_batch_reports_only_the_message_that_can_succeed_later(s3, ledger, prefix):
     # GIVEN a batch with a good file, a file in a bucket that does not exist (a transient
     # failure from our side: permissions or a deleted bucket), and S3's test event
-    good = put(s3, f"paypal/transactions/{prefix}/part-0003", ndjson([paypal_record(f"{prefix}-1")]))
+    good = put(s3, f"paypal/transactions/{prefix}/part-0003", ndjson([paypal_transaction(f"{prefix}-1")]))
     event = sqs_event(
         s3_event(good.bucket, quote_plus(good.key), good.etag, good.size),
         s3_event(f"missing-{prefix}", "paypal/transactions/x", "0" * 32, 1),
@@ -177,7 +156,7 @@ def test_sqs_batch_reports_only_the_message_that_can_succeed_later(s3, ledger, p
 
 
 def test_object_deleted_before_read_fails_as_gone(s3, ledger, prefix):
-    ref = put(s3, f"paypal/transactions/{prefix}/part-0004", ndjson([paypal_record(f"{prefix}-1")]))
+    ref = put(s3, f"paypal/transactions/{prefix}/part-0004", ndjson([paypal_transaction(f"{prefix}-1")]))
     s3.delete_object(Bucket=ref.bucket, Key=ref.key)
 
     handler.handle(s3_event(ref.bucket, quote_plus(ref.key), ref.etag, ref.size), LocalContext())
@@ -191,8 +170,8 @@ def test_object_deleted_before_read_fails_as_gone(s3, ledger, prefix):
 
 
 def test_object_overwritten_after_its_event_fails_as_changed(s3, ledger, prefix):
-    old = put(s3, f"paypal/transactions/{prefix}/part-0005", ndjson([paypal_record(f"{prefix}-1")]))
-    put(s3, old.key, ndjson([paypal_record(f"{prefix}-1"), paypal_record(f"{prefix}-2")]))
+    old = put(s3, f"paypal/transactions/{prefix}/part-0005", ndjson([paypal_transaction(f"{prefix}-1")]))
+    put(s3, old.key, ndjson([paypal_transaction(f"{prefix}-1"), paypal_transaction(f"{prefix}-2")]))
 
     handler.handle(s3_event(old.bucket, quote_plus(old.key), old.etag, old.size), LocalContext())
 

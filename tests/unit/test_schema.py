@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import PAYER_EMAIL, PAYER_NAMES, SHIPPING_STREET, paypal_transaction
 
 from ingest.config import Pipeline, load_pipelines, parse_pipeline
 from ingest.errors import MissingColumn
@@ -377,55 +378,6 @@ def test_redacted_top_level_fields_never_reach_extra() -> None:
     assert result.rejected == []
     assert json.loads(result.columns["_extra"][0]) == {"promo_code": "SUMMER21"}
     assert result.extra_fields == {"promo_code"}
-
-
-PAYER_EMAIL = "jane.doe@example.com"
-PAYER_NAMES = ("Jane", "Doe")
-SHIPPING_STREET = "1 Hauptstraße"
-
-
-def paypal_transaction(transaction_id: str = "5TY05013RG002845M", **info: Any) -> dict[str, Any]:
-    """One element of a PayPal Transaction Search ``transaction_details`` list."""
-    return {
-        "transaction_info": {
-            "paypal_account_id": "6STWC2LSUYYYE",
-            "transaction_id": transaction_id,
-            "transaction_event_code": "T0006",
-            "transaction_initiation_date": "2021-07-01T10:02:41+0000",
-            "transaction_updated_date": "2021-07-01T10:02:41+0000",
-            "transaction_amount": {"currency_code": "EUR", "value": "19.99"},
-            "fee_amount": {"currency_code": "EUR", "value": "-0.93"},
-            "transaction_status": "S",
-            "transaction_subject": "Gem pack x100",
-            "ending_balance": {"currency_code": "EUR", "value": "1234.56"},
-            "available_balance": {"currency_code": "EUR", "value": "1200.00"},
-            "invoice_id": "INV-2021-0001",
-            "custom_field": "user:42",
-            "protection_eligibility": "01",
-            **info,
-        },
-        "payer_info": {
-            "account_id": "6STWC2LSUYYYE",
-            "email_address": PAYER_EMAIL,
-            "address_status": "Y",
-            "payer_status": "Y",
-            "payer_name": {"given_name": "Jane", "surname": "Doe", "alternate_full_name": "Jane Doe"},
-            "country_code": "DE",
-        },
-        "shipping_info": {
-            "name": "Jane Doe",
-            "address": {
-                "line1": SHIPPING_STREET,
-                "city": "Berlin",
-                "country_code": "DE",
-                "postal_code": "10115",
-            },
-        },
-        "cart_info": {"item_details": [{"item_code": "gems-100", "item_quantity": "1"}]},
-        "store_info": {},
-        "auction_info": {},
-        "incentive_info": {},
-    }
 
 
 def test_paypal_pipeline_never_outputs_payer_email_or_name() -> None:
