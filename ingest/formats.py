@@ -1,21 +1,27 @@
 """Turn an object's bytes into numbered records, whatever the format, without trusting names.
 
-Lake files often have no extension, so the format is read from the content: compression from
-magic bytes, then the first meaningful character (``[`` a JSON array, ``{`` NDJSON or
-concatenated objects as Firehose writes them, anything else CSV with a sniffed delimiter).
+Lake files often have no extension, so everything is read from the content: compression from
+magic bytes (gzip, bzip2, zstd), Parquet from its magic, the text encoding from its BOM
+(UTF-8 or UTF-16, UTF-8 without one), then the first meaningful character: ``[`` a JSON array,
+``{`` NDJSON or concatenated objects as Firehose writes them, anything else CSV with a sniffed
+delimiter.
 
-A record that cannot be read on its own (one bad NDJSON line, a ragged CSV row) becomes a
+Everything streams: the reader holds a bounded window of the file, never the whole of it. A
+record that cannot be read on its own (one bad NDJSON line, a ragged CSV row) becomes a
 ``ParsedRow`` with an error so the good rows still load; a file whose structure is broken
-(truncated array, invalid UTF-8, broken gzip) raises an ``IngestError`` for the whole file.
+(truncated array, invalid UTF-8, corrupt compression) raises an ``IngestError`` for the file.
 """
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import csv
 import gzip
 import io
 import json
+import shutil
+import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -23,10 +29,15 @@ from typing import IO, Any
 
 from ingest.errors import EmptyFile, MalformedFile, UndecodableFile
 
-GZIP_MAGIC = b"\x1f\x8b"
 PEEK_BYTES = 1 << 20
 CSV_DELIMITERS = (",", "\t", ";", "|")
-_WHITESPACE = b" \t\r\n"
+PARQUET_MAGIC = b"PAR1"
+COMPRESSION_MAGIC = {
+    "gzip": b"\x1f\x8b",
+    "bzip2": b"BZh",
+    "zstd": b"\x28\xb5\x2f\xfd",
+}
+PARQUET_BATCH_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -73,76 +84,149 @@ class _Stream(io.RawIOBase):
         return len(data)
 
 
-class _Gunzip(io.RawIOBase):
-    """Decompresses gzip (also several members back to back) and names corrupt streams."""
+class _Decompressed(io.RawIOBase):
+    """Decompresses a stream (several gzip members or zstd frames too) and names corrupt data."""
 
-    def __init__(self, inner: IO[bytes]) -> None:
-        self._inner = gzip.GzipFile(fileobj=inner, mode="rb")
+    def __init__(self, inner: IO[bytes], compression: str) -> None:
+        self.compression = compression
+        if compression == "gzip":
+            self._inner: Any = gzip.GzipFile(fileobj=inner, mode="rb")
+        elif compression == "bzip2":
+            self._inner = bz2.BZ2File(inner, mode="rb")
+        else:
+            self._inner = _ZstdFrames(inner)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         try:
-            return self._inner.readinto(buffer)
-        except (EOFError, OSError, zlib.error) as err:
-            raise UndecodableFile(f"gzip stream is corrupt or truncated: {err}") from err
+            data = self._inner.read(len(buffer))
+        except (EOFError, OSError, zlib.error, ValueError, _zstd_error()) as err:
+            raise UndecodableFile(f"{self.compression} data is corrupt or truncated: {err}") from err
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _ZstdFrames:
+    """zstd frames back to back; unlike zstandard's stream reader, a cut-off frame is an error."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        import zstandard
+
+        self._inner = inner
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._frame = self._new()
+        self._pending = b""
+        self._in_frame = False
+
+    def read(self, size: int) -> bytes:
+        while len(self._pending) < size:
+            compressed = self._inner.read(PEEK_BYTES)
+            if not compressed:
+                if self._in_frame:
+                    raise EOFError("the last zstd frame is cut off")
+                break
+            while compressed:
+                self._pending += self._frame.decompress(compressed)
+                self._in_frame = not self._frame.eof
+                compressed = self._frame.unused_data if self._frame.eof else b""
+                if self._frame.eof:
+                    self._frame = self._new()
+        data, self._pending = self._pending[:size], self._pending[size:]
+        return data
+
+
+def _zstd_error() -> type[Exception]:
+    try:
+        import zstandard
+    except ImportError:
+        return ValueError
+    return zstandard.ZstdError
+
+
+class _Utf8(io.RawIOBase):
+    """Re-encodes decoded text as UTF-8 bytes, for parsers that read bytes (ijson)."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self._text = text
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = self._text.read(PEEK_BYTES // 4)
+            if not chunk:
+                return 0
+            self._pending = chunk.encode("utf-8")
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 def open_decompressed(stream: IO[bytes]) -> tuple[bytes, io.BufferedReader, str | None]:
     """The first ``PEEK_BYTES`` of plain content, a reader over all of it, and the compression."""
     raw = io.BufferedReader(_Stream(stream), PEEK_BYTES)
-    compression = "gzip" if raw.peek(2)[:2] == GZIP_MAGIC else None
-    plain = io.BufferedReader(_Gunzip(raw), PEEK_BYTES) if compression else raw
+    magic = raw.peek(4)[:4]
+    compression = next((name for name, m in COMPRESSION_MAGIC.items() if magic.startswith(m)), None)
+    plain = io.BufferedReader(_Decompressed(raw, compression), PEEK_BYTES) if compression else raw
     head = plain.read(PEEK_BYTES)
     return head, io.BufferedReader(_Stream(plain, prefix=head), PEEK_BYTES), compression
 
 
 def detect(head: bytes, pinned_format: str = "auto") -> Detected:
-    """Detect format and encoding from the first bytes of the decompressed stream."""
-    encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+    """Detect format, encoding and delimiter from the first bytes of the plain content."""
+    if head.startswith(PARQUET_MAGIC) and pinned_format in {"auto", "parquet"}:
+        return Detected(format="parquet", compression=None, encoding="binary")
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise UndecodableFile("file is UTF-16; only UTF-8 text is supported")
-    body = head[len(codecs.BOM_UTF8) :] if encoding == "utf-8-sig" else head
-    stripped = body.lstrip(_WHITESPACE)
-    if not stripped:
-        raise EmptyFile("file holds no data (empty or whitespace only)")
-    fmt = pinned_format if pinned_format != "auto" else _sniff_format(stripped)
-    delimiter = _sniff_delimiter(stripped) if fmt == "csv" else None
+        encoding = "utf-16"  # Excel's "Unicode text" exports; the BOM tells the byte order
+    elif head.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    else:
+        encoding = "utf-8"
+        if b"\x00" in head[:4096]:
+            raise UndecodableFile("file looks binary (NUL bytes), not text")
+    # Only for sniffing: a multi-byte character cut at the window's end must not fail here.
+    text = head.decode(encoding, errors="ignore").lstrip()
+    if not text:
+        raise EmptyFile("file holds no data (empty, whitespace or a byte-order mark only)")
+    fmt = pinned_format if pinned_format != "auto" else _sniff_format(text)
+    delimiter = _sniff_delimiter(text) if fmt == "csv" else None
     return Detected(format=fmt, compression=None, encoding=encoding, delimiter=delimiter)
 
 
-def _sniff_format(stripped: bytes) -> str:
-    first = stripped[:1]
-    if first == b"[":
+def _sniff_format(text: str) -> str:
+    first = text[:1]
+    if first == "[":
         return "json_array"
-    if first == b"{":
-        return "ndjson" if _looks_like_ndjson(stripped) else "json_concat"
-    if b"\x00" in stripped[:4096]:
-        raise UndecodableFile("file looks binary (NUL bytes), not text")
+    if first == "{":
+        return "ndjson" if _looks_like_ndjson(text) else "json_concat"
     return "csv"
 
 
-def _looks_like_ndjson(stripped: bytes, lines_to_check: int = 5) -> bool:
+def _looks_like_ndjson(text: str, lines_to_check: int = 5) -> bool:
     """NDJSON if any of the first complete lines is a JSON object on its own.
 
     Looking past the first line keeps one broken first line a row error instead of failing
     the file; pretty-printed or compact concatenated objects have no such line.
     """
-    lines = stripped.split(b"\n", lines_to_check)
+    lines = text.split("\n", lines_to_check)
     complete = lines[:-1] if len(lines) > 1 else lines
     return any(_is_json_object(line) for line in complete[:lines_to_check] if line.strip())
 
 
-def _is_json_object(text: bytes) -> bool:
+def _is_json_object(text: str) -> bool:
     try:
         return isinstance(json.loads(text), dict)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
 
 
-def _sniff_delimiter(stripped: bytes) -> str:
-    header = stripped.partition(b"\n")[0].decode("utf-8", errors="replace")
+def _sniff_delimiter(text: str) -> str:
+    header = text.partition("\n")[0]
     counts = {d: header.count(d) for d in CSV_DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
@@ -152,11 +236,15 @@ def read_rows(stream: IO[bytes], pinned_format: str = "auto") -> tuple[Detected,
     """Detect the format of ``stream`` and return it with an iterator over its records."""
     head, data, compression = open_decompressed(stream)
     detected = replace(detect(head, pinned_format), compression=compression)
+    if detected.format == "parquet":
+        return detected, _parquet_rows(data)
     text = io.TextIOWrapper(data, encoding=detected.encoding, errors="strict", newline="")
     if detected.format == "csv":
         header, rows = _open_csv(text, detected.delimiter or ",")
         return replace(detected, header=header), _guard_decoding(rows)
     readers = {"ndjson": _ndjson_rows, "json_array": _json_array_rows, "json_concat": _json_concat_rows}
+    if detected.format not in readers:
+        raise MalformedFile(f"format {detected.format!r} is not one this reader knows")
     return detected, _guard_decoding(readers[detected.format](text))
 
 
@@ -164,7 +252,9 @@ def _guard_decoding(rows: Iterator[ParsedRow]) -> Iterator[ParsedRow]:
     try:
         yield from rows
     except UnicodeDecodeError as err:
-        raise UndecodableFile(f"invalid UTF-8 at byte {err.start} of a chunk: {err.reason}") from err
+        raise UndecodableFile(
+            f"invalid {err.encoding} text near byte {err.start} of a chunk: {err.reason}"
+        ) from err
 
 
 def _as_row(number: int, value: Any, raw: str | None = None) -> ParsedRow:
@@ -185,24 +275,26 @@ def _ndjson_rows(text: IO[str]) -> Iterator[ParsedRow]:
         except ValueError as err:
             yield ParsedRow(number, None, f"line is not valid JSON: {err}", line.rstrip("\r\n"))
             continue
+        except RecursionError:
+            yield ParsedRow(number, None, "line is nested too deeply to read", line.rstrip("\r\n")[:10_000])
+            continue
         yield _as_row(number, value, line.rstrip("\r\n"))
     if number == 0:
         raise EmptyFile("file holds no records")
 
 
 def _json_array_rows(text: IO[str]) -> Iterator[ParsedRow]:
+    """Elements of a top-level array, parsed incrementally so a huge page never sits in memory."""
+    import ijson
+
+    number = 0
     try:
-        values = json.load(text)
-    except UnicodeDecodeError:
-        raise  # a ValueError too, but the bytes are at fault: _guard_decoding names it
-    except ValueError as err:
-        raise MalformedFile(f"JSON array does not parse: {err}") from err
-    if not isinstance(values, list):
-        raise MalformedFile("expected a JSON array at the top level")
-    if not values:
+        for number, value in enumerate(ijson.items(_Utf8(text), "item", use_float=True), start=1):
+            yield _as_row(number, value)
+    except ijson.JSONError as err:
+        raise MalformedFile(f"JSON array does not parse after element {number}: {err}") from err
+    if number == 0:
         raise EmptyFile("JSON array is empty")
-    for number, value in enumerate(values, start=1):
-        yield _as_row(number, value)
 
 
 def _json_concat_rows(text: IO[str]) -> Iterator[ParsedRow]:
@@ -222,6 +314,8 @@ def _json_concat_rows(text: IO[str]) -> Iterator[ParsedRow]:
             continue
         try:
             value, end = decoder.raw_decode(buffer)
+        except RecursionError as err:
+            raise MalformedFile(f"record {number + 1} is nested too deeply to read") from err
         except ValueError as err:
             if not eof:
                 chunk = text.read(PEEK_BYTES)
@@ -243,6 +337,27 @@ def _json_concat_rows(text: IO[str]) -> Iterator[ParsedRow]:
         raise EmptyFile("file holds no records")
 
 
+def _parquet_rows(data: IO[bytes]) -> Iterator[ParsedRow]:
+    """Rows of a Parquet file, batch by batch; the footer needs random access, so it is spooled."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    number = 0
+    with tempfile.TemporaryFile() as spool:
+        shutil.copyfileobj(data, spool, PEEK_BYTES)
+        spool.seek(0)
+        try:
+            parquet = pq.ParquetFile(spool)
+            for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+                for record in batch.to_pylist():
+                    number += 1
+                    yield ParsedRow(number, record)
+        except (pa.ArrowException, OSError) as err:
+            raise MalformedFile(f"Parquet file does not read: {err}") from err
+    if number == 0:
+        raise EmptyFile("Parquet file holds no rows")
+
+
 def _open_csv(text: IO[str], delimiter: str) -> tuple[tuple[str, ...], Iterator[ParsedRow]]:
     """Read the header now (callers check it before any row) and return the row iterator."""
     reader = csv.reader(text, delimiter=delimiter, strict=True)
@@ -251,7 +366,7 @@ def _open_csv(text: IO[str], delimiter: str) -> tuple[tuple[str, ...], Iterator[
     except StopIteration:
         raise EmptyFile("CSV file holds no header") from None
     except UnicodeDecodeError as err:
-        raise UndecodableFile(f"invalid UTF-8 in the header: {err.reason}") from err
+        raise UndecodableFile(f"invalid {err.encoding} text in the header: {err.reason}") from err
     except csv.Error as err:
         raise MalformedFile(f"CSV header does not parse: {err}") from err
     header = [name.strip() for name in header]

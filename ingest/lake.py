@@ -5,13 +5,13 @@ Error bucket layout (one bucket may serve several lakes, so the source bucket is
     failed/<bucket>/<key>                    the failed object, byte for byte
     failed/<bucket>/<key>.error.json         why it failed (ledger key, pipeline, type, message)
     quarantine/<bucket>/<key>.rows.ndjson    rejected rows of a loaded file, one reason per row
+    quarantine/<bucket>/<key>.rows.ndjson.error.json   counts of rejected rows by reason
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -68,6 +68,23 @@ def open_object(s3: Any, ref: FileRef) -> IO[bytes]:
     return response["Body"]
 
 
+def replay_source(s3: Any, ref: FileRef, error_bucket: str) -> FileRef:
+    """Where a failed file's bytes are now: the lake if that version is still there, else the
+    error bucket's copy (which may be gone too; reading it then fails as ObjectGone)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{ref.etag}"')
+        return ref
+    except ClientError:
+        pass
+    try:
+        head = s3.head_object(Bucket=error_bucket, Key=failed_key(ref))
+    except ClientError:
+        return ref
+    return FileRef.of(error_bucket, failed_key(ref), head["ETag"], head.get("ContentLength"))
+
+
 def failed_key(ref: FileRef) -> str:
     return f"failed/{ref.bucket}/{ref.key}"
 
@@ -109,9 +126,18 @@ def keep_failed_file(s3: Any, ref: FileRef, error_bucket: str, reason: dict[str,
     return key
 
 
-def write_quarantine(s3: Any, ref: FileRef, error_bucket: str, rows: Iterable[dict[str, Any]]) -> str:
-    """Write a loaded file's rejected rows, one JSON object per line with its reason."""
-    body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+def write_quarantine(
+    s3: Any, ref: FileRef, error_bucket: str, rows_ndjson: IO[bytes], summary: dict[str, Any]
+) -> str:
+    """Upload a loaded file's rejected rows (one JSON object per line, each with its reason)
+    and a sidecar summarising the reasons; returns the rows' key."""
     key = quarantine_key(ref)
-    s3.put_object(Bucket=error_bucket, Key=key, Body=body, ContentType="application/x-ndjson")
+    rows_ndjson.seek(0)
+    s3.upload_fileobj(rows_ndjson, error_bucket, key, ExtraArgs={"ContentType": "application/x-ndjson"})
+    s3.put_object(
+        Bucket=error_bucket,
+        Key=f"{key}.error.json",
+        Body=json.dumps(summary, indent=2, sort_keys=True).encode("utf-8"),
+        ContentType="application/json",
+    )
     return key

@@ -39,6 +39,11 @@ class Status(StrEnum):
     LOADED = "LOADED"
     FAILED = "FAILED"
     SKIPPED_DUPLICATE = "SKIPPED_DUPLICATE"
+    """A redelivery of a file already taken, or a file with the same bytes as one loaded."""
+    IGNORED = "IGNORED"
+    """Not data: a zero-byte ``folder/`` marker."""
+    REPLAYED = "REPLAYED"
+    """History: a failure that ``ingest replay`` ingested again (the FILE item has the outcome)."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +108,14 @@ class Ledger:
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
 
-    def claim(self, ref: FileRef, pipeline: str = "", table: str = "") -> Claim | Duplicate:
-        """Take the file for this worker, or learn that another delivery already has it."""
+    def claim(
+        self, ref: FileRef, pipeline: str = "", table: str = "", replay: bool = False
+    ) -> Claim | Duplicate:
+        """Take the file for this worker, or learn that another delivery already has it.
+
+        ``replay`` takes a FAILED file whatever its error, and keeps the failure as a REPLAYED
+        history item: that is how ``ingest replay`` re-ingests after a fix.
+        """
         now = time.time()
         token = uuid.uuid4().hex
         started_at = now_iso()
@@ -136,6 +147,10 @@ class Ledger:
             # it failed for a reason that may pass, and has attempts left
             " OR (#status = :failed AND #retryable = :true AND #attempts < :max_attempts)"
         )
+        if replay:
+            condition = "#status = :failed"
+            # DynamoDB refuses values an expression does not use.
+            del values[":true"], values[":max_attempts"], values[":now_epoch"]
         names["#retryable"] = "retryable"
         from botocore.exceptions import ClientError
 
@@ -147,7 +162,7 @@ class Ledger:
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=_marshal(values),
-                ReturnValues="ALL_NEW",
+                ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as err:
@@ -155,8 +170,21 @@ class Ledger:
                 raise
             old = _unmarshal(err.response.get("Item") or self._get_raw(ref) or {})
             return self._record_duplicate(ref, old)
-        attempt = int(_unmarshal(response["Attributes"]).get("attempts", 1))
+        old = _unmarshal(response.get("Attributes") or {})
+        if replay:
+            self._keep_history(ref, old, started_at)
+        attempt = int(old.get("attempts", 0)) + 1
         return Claim(ref=ref, token=token, attempt=attempt, started_at=started_at)
+
+    def _keep_history(self, ref: FileRef, failure: dict[str, Any], replayed_at: str) -> None:
+        history = {k: v for k, v in failure.items() if k not in {"claim_token", "lease_expires_at"}}
+        history.update(
+            sk=f"HISTORY#{replayed_at}",
+            status=Status.REPLAYED.value,
+            previous_status=failure.get("status", ""),
+            replayed_at=replayed_at,
+        )
+        self._db.put_item(TableName=self.table, Item=_marshal(history))
 
     def _record_duplicate(self, ref: FileRef, old: dict[str, Any]) -> Duplicate:
         previous = str(old.get("status", "UNKNOWN"))
@@ -184,6 +212,87 @@ class Ledger:
         }
         self._db.put_item(TableName=self.table, Item=_marshal(item))
         return Duplicate(ref=ref, previous_status=previous, reason=reason)
+
+    def record_ignored(self, ref: FileRef, reason: str) -> None:
+        """Note an object that is not data, so listings show it was seen and why it was let be."""
+        at = now_iso()
+        item = {
+            "pk": ref.identity,
+            "sk": FILE_ITEM,
+            "status": Status.IGNORED.value,
+            "reason": reason,
+            "bucket": ref.bucket,
+            "key": ref.key,
+            "etag": ref.etag,
+            "pipeline": "",
+            "bytes": ref.size if ref.size is not None else -1,
+            "started_at": at,
+            "finished_at": at,
+        }
+        self._db.put_item(TableName=self.table, Item=_marshal(item))
+
+    def claim_content(self, claim: Claim, pipeline: str) -> str | None:
+        """Register this file's bytes for ``pipeline``; the identity of an earlier file with the
+        same bytes that is loaded or being loaded, else None.
+
+        The ETag stands for the bytes: S3 gives identical uploads the same ETag. A previous owner
+        that failed or was skipped does not block: its bytes never reached the warehouse.
+        """
+        from botocore.exceptions import ClientError
+
+        ref = claim.ref
+        key = {"pk": {"S": f"content#{pipeline}#{ref.etag}#{ref.size}"}, "sk": {"S": "CONTENT"}}
+        item = {**key, "file": {"S": ref.identity}, "key": {"S": ref.key}, "at": {"S": now_iso()}}
+        for _ in range(3):
+            try:
+                self._db.put_item(
+                    TableName=self.table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(pk) OR #file = :me",
+                    ExpressionAttributeNames={"#file": "file"},
+                    ExpressionAttributeValues={":me": {"S": ref.identity}},
+                )
+                return None
+            except ClientError as err:
+                if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+            owner = _unmarshal(self._db.get_item(TableName=self.table, Key=key, ConsistentRead=True)["Item"])
+            owner_file = self._db.get_item(
+                TableName=self.table,
+                Key={"pk": {"S": owner["file"]}, "sk": {"S": FILE_ITEM}},
+                ConsistentRead=True,
+            ).get("Item")
+            status = _unmarshal(owner_file or {}).get("status")
+            if status in {Status.LOADED, Status.IN_PROGRESS}:
+                return str(owner["file"])
+            # The owner never loaded: take the content over, if nobody else did meanwhile.
+            try:
+                self._db.put_item(
+                    TableName=self.table,
+                    Item=item,
+                    ConditionExpression="#file = :owner",
+                    ExpressionAttributeNames={"#file": "file"},
+                    ExpressionAttributeValues={":owner": {"S": owner["file"]}},
+                )
+                return None
+            except ClientError as err:
+                if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        raise RuntimeError(f"content claim of {ref.uri} kept changing hands")
+
+    def skip_duplicate_content(self, claim: Claim, pipeline: str, duplicate_of: str) -> bool:
+        """Record that this file holds the same bytes as ``duplicate_of`` and was not loaded."""
+        return self._finish(
+            claim,
+            {
+                "status": Status.SKIPPED_DUPLICATE.value,
+                "pipeline": pipeline,
+                "duplicate_of": duplicate_of,
+                "reason": f"same bytes as {duplicate_of.rsplit('#', 1)[0]}",
+                "finished_at": now_iso(),
+                "updated_at": now_iso(),
+            },
+        )
 
     def complete(self, claim: Claim, outcome: LoadOutcome) -> bool:
         """Record LOADED; False when the claim was lost to another worker meanwhile."""

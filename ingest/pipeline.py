@@ -6,8 +6,11 @@ vendor-specific sits behind ``lake``, ``ledger`` and ``warehouse``.
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +26,9 @@ from ingest.schema import RecordCoercer, to_arrow
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
+# Records coerced at a time: enough for vectorised Arrow conversion, small enough that a wide
+# nested PayPal chunk stays within tens of MB.
+CHUNK_ROWS = 10_000
 
 
 @dataclass
@@ -74,8 +80,17 @@ class FileResult:
     retryable: bool = False
 
 
-def ingest_file(ref: FileRef, services: Services) -> FileResult:
-    """Ingest one object version exactly once; never raises for bad data."""
+def ingest_file(
+    ref: FileRef, services: Services, *, replay: bool = False, read_from: FileRef | None = None
+) -> FileResult:
+    """Ingest one object version exactly once; never raises for bad data.
+
+    ``replay`` re-ingests a file the ledger has as FAILED (``ingest replay``); ``read_from``
+    reads its bytes from elsewhere, such as the error bucket's copy, when the lake's are gone.
+    """
+    if ref.key.endswith("/"):
+        services.ledger.record_ignored(ref, "folder marker: a key ending in '/' holds no data")
+        return FileResult(ref, Status.IGNORED, message="folder marker")
     try:
         pipeline: Pipeline | None = route(ref.key, services.pipelines)
         routing_error: IngestError | None = None
@@ -83,7 +98,7 @@ def ingest_file(ref: FileRef, services: Services) -> FileResult:
         pipeline, routing_error = None, err
 
     claim = services.ledger.claim(
-        ref, pipeline.name if pipeline else "", pipeline.table_id if pipeline else ""
+        ref, pipeline.name if pipeline else "", pipeline.table_id if pipeline else "", replay=replay
     )
     if isinstance(claim, Duplicate):
         log.info("skipped duplicate delivery of %s: %s", ref.uri, claim.reason)
@@ -93,7 +108,13 @@ def ingest_file(ref: FileRef, services: Services) -> FileResult:
         if routing_error is not None:
             raise routing_error
         assert pipeline is not None
-        outcome = _load(ref, pipeline, services)
+        same_bytes_as = services.ledger.claim_content(claim, pipeline.name)
+        if same_bytes_as is not None:
+            services.ledger.skip_duplicate_content(claim, pipeline.name, same_bytes_as)
+            message = f"same bytes as {same_bytes_as.rsplit('#', 1)[0]}"
+            log.info("skipped %s: %s", ref.uri, message)
+            return FileResult(ref, Status.SKIPPED_DUPLICATE, pipeline=pipeline.name, message=message)
+        outcome = _load(ref, read_from or ref, pipeline, services)
     except IngestError as err:
         return _fail(ref, pipeline, claim, err, services)
     except Exception as err:  # a bug or an unclassified vendor error: keep it, retry, then stop
@@ -121,55 +142,118 @@ def ingest_file(ref: FileRef, services: Services) -> FileResult:
     )
 
 
-def _load(ref: FileRef, pipeline: Pipeline, services: Services) -> LoadOutcome:
-    body = lake.open_object(services.s3, ref)
-    try:
-        detected, rows = read_rows(body, pipeline.format)
-        coercer = RecordCoercer(pipeline, empty_is_null=detected.format == "csv")
-        if detected.header is not None:
-            coercer.check_header(detected.header)
-        coerced = coercer.coerce(rows)
-    finally:
-        body.close()
+@dataclass
+class _Tally:
+    rows_in: int = 0
+    rows_loaded: int = 0
+    first_rejection: str = ""
+    reasons: Counter[str] = field(default_factory=Counter)
+    extra_fields: set[str] = field(default_factory=set)
 
-    good = len(coerced.row_numbers)
-    if good == 0:
-        first = coerced.rejected[0]
-        raise NoValidRows(f"none of {coerced.rows_in} rows is valid; row {first.number}: {first.reason}")
-    quarantine_key = None
-    if coerced.rejected:
-        quarantine_key = lake.write_quarantine(
-            services.s3,
-            ref,
-            services.settings.error_bucket,
-            (
-                {"source": ref.uri, "etag": ref.etag, "row": r.number, "reason": r.reason, "raw": r.raw}
-                for r in coerced.rejected
-            ),
-        )
 
+def _load(ref: FileRef, source: FileRef, pipeline: Pipeline, services: Services) -> LoadOutcome:
+    """Stream the file through coercion into a Parquet load file, chunk by chunk.
+
+    Memory holds one chunk of records at a time; good rows go to a temporary Parquet file and
+    rejected rows to a temporary NDJSON file, and each is uploaded once the file is read.
+    """
     lineage = {"_source_uri": ref.uri, "_source_etag": ref.etag, "_ingested_at": _now()}
-    table = to_arrow(pipeline, coerced, lineage)
-    services.ensure_table(pipeline)
-    # A real file, not memory: load files can be large, and the client streams from disk.
-    with tempfile.TemporaryFile() as parquet:
-        pq.write_table(table, parquet, compression="zstd")
+    tally = _Tally()
+    body = lake.open_object(services.s3, source)
+    with tempfile.TemporaryFile() as parquet, tempfile.TemporaryFile() as rejected:
+        try:
+            detected, rows = read_rows(body, pipeline.format)
+            coercer = RecordCoercer(pipeline, empty_is_null=detected.format == "csv")
+            if detected.header is not None:
+                coercer.check_header(detected.header)
+            writer = None
+            for chunk in itertools.batched(rows, CHUNK_ROWS, strict=False):
+                coerced = coercer.coerce(chunk)
+                tally.rows_in += coerced.rows_in
+                tally.extra_fields |= coerced.extra_fields
+                for row in coerced.rejected:
+                    tally.first_rejection = tally.first_rejection or f"row {row.number}: {row.reason}"
+                    tally.reasons[row.reason.split(":", 1)[0]] += 1
+                    line = {
+                        "source": ref.uri,
+                        "etag": ref.etag,
+                        "row": row.number,
+                        "reason": row.reason,
+                        "raw": row.raw,
+                    }
+                    rejected.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
+                if coerced.row_numbers:
+                    table = to_arrow(pipeline, coerced, lineage)
+                    writer = writer or pq.ParquetWriter(parquet, table.schema, compression="zstd")
+                    writer.write_table(table)
+                    tally.rows_loaded += table.num_rows
+            if writer is not None:
+                writer.close()
+        finally:
+            body.close()
+
+        rows_quarantined = tally.rows_in - tally.rows_loaded
+        if tally.rows_loaded == 0:
+            raise NoValidRows(f"none of {tally.rows_in} rows is valid; {tally.first_rejection}")
+        quarantine_key = None
+        if rows_quarantined:
+            summary = {
+                "ledger_key": ref.identity,
+                "pipeline": pipeline.name,
+                "rows_in": tally.rows_in,
+                "rows_quarantined": rows_quarantined,
+                "reasons": dict(tally.reasons.most_common()),
+            }
+            quarantine_key = lake.write_quarantine(
+                services.s3, ref, services.settings.error_bucket, rejected, summary
+            )
+        services.ensure_table(pipeline)
         result = warehouse.load_parquet(services.bigquery, pipeline, parquet, ref.identity)
-    if result.output_rows != table.num_rows:
+    if result.output_rows != tally.rows_loaded:
         raise LoadFailed(
-            f"load job {result.job_id} wrote {result.output_rows} rows, expected {table.num_rows}"
+            f"load job {result.job_id} wrote {result.output_rows} rows, expected {tally.rows_loaded}"
         )
     return LoadOutcome(
         pipeline=pipeline.name,
         table=pipeline.table_id,
-        rows_in=coerced.rows_in,
+        rows_in=tally.rows_in,
         rows_loaded=result.output_rows,
-        rows_quarantined=len(coerced.rejected),
+        rows_quarantined=rows_quarantined,
         load_job_id=result.job_id,
         file_format=detected.format + (f"+{detected.compression}" if detected.compression else ""),
         quarantine_key=quarantine_key,
-        extra_fields=tuple(sorted(coerced.extra_fields)),
+        extra_fields=tuple(sorted(tally.extra_fields)),
     )
+
+
+def replay_failed(
+    services: Services,
+    *,
+    since: str | None = None,
+    error_type: str | None = None,
+    key_contains: str | None = None,
+    dry_run: bool = False,
+) -> list[tuple[FileRef, FileResult | None]]:
+    """Ingest FAILED files again, after a fix, through the same exactly-once path.
+
+    Bytes come from the lake when the failed version is still there, else from the error
+    bucket's copy. The ledger keeps each failure as a REPLAYED history item. ``dry_run``
+    only lists what would be replayed (each result None).
+    """
+    replayed: list[tuple[FileRef, FileResult | None]] = []
+    for entry in services.ledger.entries(status=Status.FAILED, since=since):
+        if entry.sk != "FILE" or (error_type and entry.error_type != error_type):
+            continue
+        if key_contains and key_contains not in entry.key:
+            continue
+        size = int(entry.bytes) if entry.bytes is not None and int(entry.bytes) >= 0 else None
+        ref = FileRef.of(entry.bucket, entry.key, entry.etag, size)
+        if dry_run:
+            replayed.append((ref, None))
+            continue
+        source = lake.replay_source(services.s3, ref, services.settings.error_bucket)
+        replayed.append((ref, ingest_file(ref, services, replay=True, read_from=source)))
+    return replayed
 
 
 def _fail(

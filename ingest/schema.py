@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Context, Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pyarrow as pa
@@ -27,6 +29,8 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _NUMERIC_QUANTUM = Decimal(1).scaleb(-NUMERIC_SCALE)
 # The default context holds 28 digits; NUMERIC holds 38 (29 before the point, 9 after).
 _NUMERIC_CONTEXT = Context(prec=NUMERIC_PRECISION)
+# 1,234,567.89: commas every three digits before an optional dot decimal part.
+_GROUPED_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
@@ -45,21 +49,29 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 
 def _to_string(value: Any) -> str:
     if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return _to_json(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
+def _number_text(text: str) -> str:
+    """Strip thousands separators, but only where they cannot be a decimal comma."""
+    text = text.strip()
+    if _GROUPED_THOUSANDS.match(text):
+        return text.replace(",", "")
+    return text
+
+
 def _to_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("is a boolean, not an integer")
-    if isinstance(value, float):
-        if not value.is_integer():
+    if isinstance(value, float | Decimal):
+        if value != value.to_integral_value() if isinstance(value, Decimal) else not value.is_integer():
             raise ValueError("has a fraction")
         value = int(value)
     elif isinstance(value, str):
-        value = int(value.strip())
+        value = int(_number_text(value))
     elif not isinstance(value, int):
         raise ValueError(f"is a {type(value).__name__}")
     if not INT64_MIN <= value <= INT64_MAX:
@@ -68,10 +80,13 @@ def _to_int(value: Any) -> int:
 
 
 def _to_numeric(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ValueError(f"is a {type(value).__name__}")
     try:
-        number = Decimal(value.strip() if isinstance(value, str) else repr(value))
+        if isinstance(value, Decimal):
+            number = value
+        else:
+            number = Decimal(_number_text(value) if isinstance(value, str) else repr(value))
     except InvalidOperation:
         raise ValueError("is not a number") from None
     if not number.is_finite():
@@ -90,9 +105,9 @@ def _to_numeric(value: Any) -> Decimal:
 
 
 def _to_float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ValueError(f"is a {type(value).__name__}")
-    number = float(value)
+    number = float(_number_text(value) if isinstance(value, str) else value)
     if not math.isfinite(number):
         raise ValueError("is not finite")
     return number
@@ -110,21 +125,52 @@ def _to_bool(value: Any) -> bool:
 
 
 def _to_timestamp(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError(f"is a {type(value).__name__}, not an ISO-8601 timestamp")
-    moment = datetime.fromisoformat(value.strip())
+    """ISO-8601 in its common spellings, or RFC 2822 (mail and HTTP headers).
+
+    Slash dates (07/01/2021) are refused: day/month order cannot be known from one value.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                moment = parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError):
+                raise ValueError("is not an ISO-8601 or RFC 2822 timestamp") from None
+    else:
+        raise ValueError(f"is a {type(value).__name__}, not a timestamp")
     # A timestamp without an offset is taken as UTC, which is what every source here writes.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _to_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
     if not isinstance(value, str):
         raise ValueError(f"is a {type(value).__name__}, not an ISO-8601 date")
     return date.fromisoformat(value.strip())
 
 
+def _json_default(value: Any) -> Any:
+    # Parquet and Avro sources hand over typed values; JSON keeps their canonical text.
+    if isinstance(value, Decimal | datetime | date):
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def _to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(
+        value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
+    )
 
 
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
@@ -224,7 +270,9 @@ class RecordCoercer:
             except ValueError as err:
                 # Not _to_json: a NaN from the source must not stop the quarantine of its row.
                 kept = redact(row.record, self._redact_paths)
-                raw = row.raw or json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
+                raw = row.raw or json.dumps(
+                    kept, separators=(",", ":"), ensure_ascii=False, default=_json_default
+                )
                 result.rejected.append(RejectedRow(row.number, str(err), raw))
                 continue
             for name, value in zip(names, values, strict=True):

@@ -320,9 +320,77 @@ def test_invalid_utf8_is_undecodable(data: bytes) -> None:
         read(data)
 
 
-def test_utf16_with_bom_is_undecodable() -> None:
-    with pytest.raises(UndecodableFile, match="UTF-16"):
-        read("tax_code,vat_rate\nDE19,0.19\n".encode("utf-16"))
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_with_a_bom_as_excel_exports_it_is_decoded(encoding: str) -> None:
+    text = "tax_code\tname\r\nDE19\tMehrwertsteuer 19 % — Köln\r\n"
+    bom = {"utf-16": b"", "utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE}[encoding]
+
+    detected, rows = read(bom + text.encode(encoding))
+
+    assert (detected.format, detected.encoding, detected.delimiter) == ("csv", "utf-16", "\t")
+    assert records(rows) == [{"tax_code": "DE19", "name": "Mehrwertsteuer 19 % — Köln"}]
+
+
+@pytest.mark.parametrize("compression", ["bzip2", "zstd"])
+def test_bzip2_and_zstd_are_detected_by_their_magic_bytes(compression: str) -> None:
+    plain = b"".join(json.dumps(payment(n)).encode() + b"\n" for n in range(1, 4))
+    if compression == "bzip2":
+        import bz2
+
+        data = bz2.compress(plain)
+    else:
+        zstandard = pytest.importorskip("zstandard")
+        data = zstandard.ZstdCompressor().compress(plain)
+
+    detected, rows = read(data)
+
+    assert (detected.compression, detected.format) == (compression, "ndjson")
+    assert [r["transaction_id"] for r in records(rows)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("compression", ["bzip2", "zstd"])
+def test_truncated_bzip2_and_zstd_are_undecodable(compression: str) -> None:
+    plain = b"".join(json.dumps(payment(n)).encode() + b"\n" for n in range(1, 2000))
+    if compression == "bzip2":
+        import bz2
+
+        data = bz2.compress(plain)
+    else:
+        zstandard = pytest.importorskip("zstandard")
+        data = zstandard.ZstdCompressor().compress(plain)
+
+    with pytest.raises(UndecodableFile, match=compression):
+        read(data[: len(data) // 2])
+
+
+def test_parquet_is_detected_by_its_magic_and_read_row_by_row() -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"transaction_id": [1, 2, 3], "currency_code": ["EUR", "USD", None]}), buffer)
+
+    detected, rows = read(buffer.getvalue())
+
+    assert detected.format == "parquet"
+    assert [r.number for r in rows] == [1, 2, 3]
+    assert records(rows)[2] == {"transaction_id": 3, "currency_code": None}
+
+
+def test_a_corrupt_parquet_file_is_malformed() -> None:
+    with pytest.raises(MalformedFile, match="Parquet"):
+        read(b"PAR1" + b"not really parquet" * 10)
+
+
+def test_a_deeply_nested_ndjson_line_is_a_row_error() -> None:
+    depth = 100_000
+    deep = b'{"a":' * depth + b"1" + b"}" * depth
+    data = json.dumps(payment(1)).encode() + b"\n" + deep + b"\n" + json.dumps(payment(3)).encode() + b"\n"
+
+    _, rows = read(data)
+
+    assert [r.number for r in rows] == [1, 2, 3]
+    assert rows[1].record is None and "nested too deeply" in rows[1].error
 
 
 def test_binary_garbage_with_nul_bytes_is_undecodable() -> None:
