@@ -167,7 +167,15 @@ def up(settings: Settings, state_dir: Path | None = None, emulator_venv: Path | 
     moto_port, bq_port, grpc_port = free_port(), free_port(), free_port()
     moto_log, bq_log = state_dir / "moto.log", state_dir / "bigquery.log"
     moto_pid = _start(
-        [sys.executable, str(PACKAGE_DIR / "moto_emulator.py"), "-H", "127.0.0.1", "-p", str(moto_port)],
+        [
+            sys.executable,
+            "-P",
+            str(PACKAGE_DIR / "moto_emulator.py"),
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(moto_port),
+        ],
         moto_log,
     )
     bq_data = state_dir / "bigquery"
@@ -177,6 +185,7 @@ def up(settings: Settings, state_dir: Path | None = None, emulator_venv: Path | 
     bq_pid = _start(
         [
             str(bq_python),
+            "-P",  # the launcher's folder is the ingest package: keep it off sys.path
             str(PACKAGE_DIR / "bigquery_emulator.py"),
             "serve",
             "--host",

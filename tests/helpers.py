@@ -123,3 +123,33 @@ def paypal_transaction(
         "auction_info": {},
         "incentive_info": {},
     }
+
+
+def write_pinned_orders_pipeline(directory: Path, prefix: str, file_format: str, dataset: str = "raw") -> str:
+    """The orders pipeline of ``write_orders_pipeline`` with its ``format`` pinned; returns the table id."""
+    table_id = write_orders_pipeline(directory, prefix, dataset)
+    path = directory / f"{table_id.split('.', 1)[1]}.yaml"
+    path.write_text(path.read_text().replace("format: auto", f"format: {file_format}"))
+    return table_id
+
+
+def order(number: int, **fields: Any) -> dict[str, Any]:
+    """One valid order record (as ``orders_ndjson`` writes them), with ``fields`` overriding."""
+    record: dict[str, Any] = {
+        "order_id": f"o-{number}",
+        "amount": f"{number}.99",
+        "ordered_at": "2021-07-01T10:00:00Z",
+        "quantity": number % 5,
+    }
+    return {**record, **fields}
+
+
+def ndjson_lines(*lines: str | dict[str, Any]) -> bytes:
+    """NDJSON from records (dicts, serialised) and raw lines (str, written as they are)."""
+    text = [line if isinstance(line, str) else json.dumps(line) for line in lines]
+    return ("\n".join(text) + "\n").encode()
+
+
+def orders_csv(*rows: str, header: str = "order_id,amount,ordered_at,quantity", newline: str = "\n") -> str:
+    """CSV text: ``header`` then ``rows`` (already delimited), each ended by ``newline``."""
+    return "".join(line + newline for line in (header, *rows))

@@ -1,0 +1,591 @@
+"""Hostile input: every kind of broken, odd or merely unusual file ends in a stated ledger state.
+
+Each case builds its bytes here, puts them in a scratch bucket (no notifications) and runs
+``ingest_file`` once. A FAILED file must be recoverable byte for byte from the error bucket with
+a sidecar saying why; a LOADED file must account for every row (``rows_in = rows_loaded +
+rows_quarantined``), its rejected rows kept one JSON line each with a reason, and its good rows
+in BigQuery exactly once.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import gzip
+import io
+import json
+import math
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from helpers import (
+    ndjson_lines,
+    order,
+    orders_csv,
+    orders_ndjson,
+    write_orders_pipeline,
+    write_pinned_orders_pipeline,
+)
+
+from ingest import warehouse
+from ingest.lake import FileRef
+from ingest.ledger import MESSAGE_LIMIT, Status
+from ingest.pipeline import Services, ingest_file
+
+pytestmark = pytest.mark.integration
+
+CSV_HEADER = "order_id,amount,ordered_at,quantity"
+AT = "2021-07-01T10:00:00Z"
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders of hostile bytes
+# ---------------------------------------------------------------------------------------------
+
+
+def truncated_gzip() -> bytes:
+    whole = gzip.compress(orders_ndjson(200), mtime=0)
+    return whole[: len(whole) // 2]
+
+
+def invalid_utf8_in_ndjson() -> bytes:
+    good = ndjson_lines(order(1), order(2))
+    broken = b'{"order_id": "o-3\xc3\x28\xff", "amount": "3.99"}\n'  # bad after \xc3; \xff never UTF-8
+    return good + broken + ndjson_lines(order(4))
+
+
+def utf16_excel_export() -> bytes:
+    """Excel's "Unicode Text": UTF-16 LE with a BOM, tab-separated, CRLF line endings."""
+    text = orders_csv(
+        f"Zoë-1\t12.50\t{AT}\t3",
+        f"注文-2\t7.25\t{AT}\t1",
+        header=CSV_HEADER.replace(",", "\t"),
+        newline="\r\n",
+    )
+    return codecs.BOM_UTF16_LE + text.encode("utf-16-le")
+
+
+def binary_garbage() -> bytes:
+    data = random.Random(20210701).randbytes(64 * 1024)
+    # The seed is fixed; these hold for it, and make this garbage rather than a known format.
+    assert b"\x00" in data[:4096]
+    assert not data.startswith((b"\x1f\x8b", b"BZh", b"\x28\xb5\x2f\xfd", b"PAR1", b"\xef\xbb\xbf"))
+    assert not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    return data
+
+
+def json_array_with_trailing_comma() -> bytes:
+    return ("[" + ",".join(json.dumps(order(n)) for n in range(1, 4)) + ",]").encode()
+
+
+def truncated_json_array() -> bytes:
+    text = json.dumps([order(n) for n in range(1, 11)], indent=2)
+    return text[: len(text) // 2].encode()
+
+
+def ndjson_with_bad_line_5() -> bytes:
+    lines: list[str | dict[str, Any]] = [order(n) for n in range(1, 11)]
+    lines[4] = '{"order_id": "o-5", "amount": "5.99", '  # cut off mid-record
+    return ndjson_lines(*lines)
+
+
+def deeply_nested_line(depth: int = 100_000) -> bytes:
+    return ndjson_lines(order(1), order(2), '{"a":' * depth + "1" + "}" * depth, order(4))
+
+
+def ragged_csv() -> bytes:
+    return orders_csv(
+        f"o-1,1.50,{AT},1",
+        f"o-2,2.50,{AT},2,surplus",
+        f"o-3,3.50,{AT},3",
+        f"o-4,4.50,{AT}",
+        f"o-5,5.50,{AT},5",
+    ).encode()
+
+
+def crlf_csv_with_quoted_newline() -> bytes:
+    return orders_csv(
+        f'"o-1\nsecond line",1.50,{AT},1',
+        f"o-2,2.50,{AT},2",
+        newline="\r\n",
+    ).encode()
+
+
+def parquet_orders(rows: int = 25) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "order_id": pa.array([f"o-{n}" for n in range(1, rows + 1)], pa.string()),
+            "amount": pa.array([Decimal(f"{n}.99") for n in range(1, rows + 1)], pa.decimal128(10, 2)),
+            "ordered_at": pa.array(
+                [datetime(2021, 7, 1, 10, n % 60, tzinfo=UTC) for n in range(rows)], pa.timestamp("us", "UTC")
+            ),
+            "quantity": pa.array([n % 5 for n in range(rows)], pa.int64()),
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def zstd_ndjson() -> bytes:
+    zstandard = pytest.importorskip("zstandard")
+    return zstandard.ZstdCompressor().compress(orders_ndjson(20))
+
+
+def single_line_json_array(min_bytes: int = 50 * 1024 * 1024) -> tuple[bytes, int]:
+    """One compact JSON array on one line, no newline: at least ``min_bytes``; returns (bytes, rows)."""
+    template = b'{"order_id":"o-%08d","amount":"%d.99","quantity":%d}'
+    record_bytes = len(template % (0, 0, 0)) + 1  # the comma
+    rows = math.ceil(min_bytes / record_bytes)
+    body = b"[" + b",".join(template % (n, n % 10, n % 5) for n in range(rows)) + b"]"
+    assert b"\n" not in body and len(body) >= min_bytes
+    return body, rows
+
+
+# ---------------------------------------------------------------------------------------------
+# The table of cases
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    build: Callable[[], bytes]
+    status: Status
+    error: str | None = None
+    counts: tuple[int, int, int] | None = None
+    """(rows_in, rows_loaded, rows_quarantined) of a LOADED file."""
+    quarantined: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    """Row number of each quarantined row -> patterns its reason must match (case-insensitive)."""
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """order_id -> columns of that row in BigQuery."""
+    message: str | None = None
+    """A pattern the failure message must match."""
+    name: str = "part-0000"
+
+
+def ts(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+CASES = [
+    # -- nothing in it ----------------------------------------------------------------------
+    Case("zero-byte-object", lambda: b"", Status.FAILED, "EmptyFile"),
+    Case("whitespace-only", lambda: b" \n\t\r\n  \n", Status.FAILED, "EmptyFile"),
+    Case("utf8-bom-only", lambda: codecs.BOM_UTF8, Status.FAILED, "EmptyFile"),
+    Case("gzip-of-empty-file", lambda: gzip.compress(b"", mtime=0), Status.FAILED, "EmptyFile"),
+    Case("csv-header-only", lambda: orders_csv(newline="\r\n").encode(), Status.FAILED, "EmptyFile"),
+    # -- not text, or broken compression ------------------------------------------------------
+    Case("truncated-gzip", truncated_gzip, Status.FAILED, "UndecodableFile"),
+    Case("invalid-utf8-inside-ndjson", invalid_utf8_in_ndjson, Status.FAILED, "UndecodableFile"),
+    Case("binary-garbage-with-nul", binary_garbage, Status.FAILED, "UndecodableFile"),
+    # -- broken structure ----------------------------------------------------------------------
+    Case("json-array-trailing-comma", json_array_with_trailing_comma, Status.FAILED, "MalformedFile"),
+    Case("json-array-truncated", truncated_json_array, Status.FAILED, "MalformedFile"),
+    Case(
+        "csv-duplicate-header-names",
+        lambda: orders_csv("o-1,1.50,2.50,1", header="order_id,amount,amount,quantity").encode(),
+        Status.FAILED,
+        "MalformedFile",
+    ),
+    Case(
+        "csv-missing-required-column",
+        lambda: orders_csv(f"o-1,{AT},1", header="order_id,ordered_at,quantity").encode(),
+        Status.FAILED,
+        "MissingColumn",
+        message=r"\bamount\b",
+    ),
+    Case(
+        "every-row-bad",
+        lambda: orders_ndjson(5, bad_rows=(1, 2, 3, 4, 5)),
+        Status.FAILED,
+        "NoValidRows",
+    ),
+    # -- bad rows among good ones: the good rows load ------------------------------------------
+    Case(
+        "ndjson-one-bad-line-of-ten",
+        ndjson_with_bad_line_5,
+        Status.LOADED,
+        counts=(10, 9, 1),
+        quarantined={5: (r"json",)},
+    ),
+    Case(
+        "ndjson-array-line-among-objects",
+        lambda: ndjson_lines(order(1), order(2), "[1,2]", order(4)),
+        Status.LOADED,
+        counts=(4, 3, 1),
+        quarantined={3: (r"not an object",)},
+    ),
+    Case(
+        "ndjson-nan-and-infinity",
+        lambda: ndjson_lines(
+            order(1),
+            '{"order_id": "o-2", "amount": NaN, "quantity": 2}',
+            order(3),
+            '{"order_id": "o-4", "amount": "4.99", "extra_field": Infinity}',
+            order(5),
+        ),
+        Status.LOADED,
+        counts=(5, 3, 2),
+        quarantined={2: (r"\bamount\b", r"nan"), 4: (r"inf",)},
+    ),
+    Case(
+        "ndjson-line-nested-100000-deep",
+        deeply_nested_line,
+        Status.LOADED,
+        counts=(4, 3, 1),
+        quarantined={3: (r"nest|deep|recursion",)},
+    ),
+    Case(
+        "csv-ragged-rows",
+        ragged_csv,
+        Status.LOADED,
+        counts=(5, 3, 2),
+        quarantined={2: (r"\b5\b", r"\b4\b", r"field"), 4: (r"\b3\b", r"\b4\b", r"field")},
+    ),
+    Case(
+        "csv-thousands-separator",
+        lambda: orders_csv(
+            f'o-1,"1,234.56",{AT},1',
+            f'o-2,"1.234,56",{AT},2',
+            f"o-3,12.00,{AT},3",
+        ).encode(),
+        Status.LOADED,
+        counts=(3, 2, 1),
+        quarantined={2: (r"amount",)},
+        values={"o-1": {"amount": Decimal("1234.56")}, "o-3": {"amount": Decimal("12.00")}},
+    ),
+    Case(
+        "timestamp-spellings",
+        lambda: ndjson_lines(
+            order(1, ordered_at="2021-07-01T10:02:41+0000"),
+            order(2, ordered_at="2021-07-01 10:02:41"),
+            order(3, ordered_at="2021-07-01T10:02:41.123Z"),
+            order(4, ordered_at="2021-07-01"),
+            order(5, ordered_at="Thu, 01 Jul 2021 10:02:41 +0000"),
+            order(6, ordered_at="07/01/2021"),
+        ),
+        Status.LOADED,
+        counts=(6, 5, 1),
+        quarantined={6: (r"ordered_at",)},
+        values={
+            "o-1": {"ordered_at": ts("2021-07-01T10:02:41+00:00")},
+            "o-2": {"ordered_at": ts("2021-07-01T10:02:41+00:00")},
+            "o-3": {"ordered_at": ts("2021-07-01T10:02:41.123+00:00")},
+            "o-4": {"ordered_at": ts("2021-07-01T00:00:00+00:00")},
+            "o-5": {"ordered_at": ts("2021-07-01T10:02:41+00:00")},
+        },
+    ),
+    # -- unusual but valid: everything loads ---------------------------------------------------
+    Case(
+        "utf16-le-bom-excel-export",
+        utf16_excel_export,
+        Status.LOADED,
+        counts=(2, 2, 0),
+        values={"Zoë-1": {"amount": Decimal("12.50"), "quantity": 3}, "注文-2": {"amount": Decimal("7.25")}},
+    ),
+    Case(
+        "csv-crlf-with-quoted-newline",
+        crlf_csv_with_quoted_newline,
+        Status.LOADED,
+        counts=(2, 2, 0),
+        values={"o-1\nsecond line": {"amount": Decimal("1.50")}, "o-2": {"amount": Decimal("2.50")}},
+    ),
+    Case(
+        "csv-semicolon-delimited",
+        lambda: orders_csv(
+            f"o-1;1.50;{AT};1", f"o-2;2.50;{AT};2", f"o-3;3.50;{AT};3", header=CSV_HEADER.replace(",", ";")
+        ).encode(),
+        Status.LOADED,
+        counts=(3, 3, 0),
+        values={"o-2": {"amount": Decimal("2.50"), "quantity": 2}},
+    ),
+    Case(
+        "parquet-without-extension",
+        parquet_orders,
+        Status.LOADED,
+        counts=(25, 25, 0),
+        values={"o-3": {"amount": Decimal("3.99"), "ordered_at": ts("2021-07-01T10:02:00+00:00")}},
+    ),
+    Case("zstd-ndjson-without-extension", zstd_ndjson, Status.LOADED, counts=(20, 20, 0)),
+    Case(
+        "bz2-ndjson",
+        lambda: bz2.compress(orders_ndjson(20)),
+        Status.LOADED,
+        counts=(20, 20, 0),
+        name="orders.ndjson.bz2",
+    ),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures and checks
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scratch_bucket(stack, prefix: str) -> str:
+    """A bucket without notifications: these tests deliver files to the pipeline themselves."""
+    from ingest.clients import aws_client
+
+    name = f"scratch-{prefix}"
+    aws_client("s3").create_bucket(Bucket=name)
+    return name
+
+
+@dataclass
+class Lake:
+    """One test's pipeline, bucket and services, with the checks every case shares."""
+
+    services: Services
+    bucket: str
+    prefix: str
+    table_id: str
+
+    @property
+    def error_bucket(self) -> str:
+        return self.services.settings.error_bucket
+
+    def put(self, key: str, body: bytes) -> FileRef:
+        response = self.services.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+        return FileRef.of(self.bucket, key, response["ETag"], len(body))
+
+    def error_object(self, key: str) -> bytes | None:
+        s3 = self.services.s3
+        try:
+            return s3.get_object(Bucket=self.error_bucket, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return None
+
+    def rows_in_bigquery(self, ref: FileRef) -> int:
+        from google.api_core.exceptions import NotFound
+
+        client = self.services.bigquery
+        try:
+            client.get_table(f"{client.project}.{self.table_id}")
+        except NotFound:
+            return 0
+        return warehouse.count_rows(client, self.table_id, "_source_uri = @uri", uri=ref.uri)
+
+    def loaded_values(self, ref: FileRef) -> dict[str, dict[str, Any]]:
+        frame = warehouse.query_dataframe(
+            self.services.bigquery,
+            f"SELECT order_id, amount, ordered_at, quantity, _extra "
+            f"FROM `{self.services.bigquery.project}.{self.table_id}` WHERE _source_uri = @uri",
+            {"uri": ref.uri},
+        )
+        return {row["order_id"]: row for row in frame.to_dict("records")}
+
+    def assert_failed_and_kept(self, ref: FileRef, body: bytes, error_type: str, bytes_kept: bool = True):
+        """FAILED with ``error_type``; the exact bytes and a sidecar at failed/<bucket>/<key>."""
+        entry = self.services.ledger.get(ref)
+        assert (entry.status, entry.error_type) == (Status.FAILED, error_type), entry.error_message
+        failed = f"failed/{ref.bucket}/{ref.key}"
+        sidecar_bytes = self.error_object(failed + ".error.json")
+        assert sidecar_bytes is not None, f"no sidecar at {failed}.error.json"
+        sidecar = json.loads(sidecar_bytes)
+        assert sidecar["error_type"] == error_type
+        assert sidecar["message"] and sidecar["message"][:MESSAGE_LIMIT] == entry.error_message
+        assert sidecar["bytes_kept"] is bytes_kept, sidecar
+        if bytes_kept:
+            assert self.error_object(failed) == body
+        else:
+            # Nothing at all: never some other version's bytes filed as the one that failed.
+            assert self.error_object(failed) is None, "the error bucket holds bytes that did not fail"
+        assert self.rows_in_bigquery(ref) == 0
+        return entry, sidecar
+
+    def assert_loaded(self, ref: FileRef, counts: tuple[int, int, int]) -> tuple[Any, list[dict[str, Any]]]:
+        """LOADED with exactly ``counts``; returns the entry and the quarantined rows, in order."""
+        entry = self.services.ledger.get(ref)
+        assert (entry.status, entry.error_type) == (Status.LOADED, None), entry.error_message
+        rows_in, rows_loaded, rows_quarantined = counts
+        assert (entry.rows_in, entry.rows_loaded, entry.rows_quarantined) == counts
+        assert rows_in == rows_loaded + rows_quarantined
+        assert self.rows_in_bigquery(ref) == rows_loaded
+        assert self.error_object(f"failed/{ref.bucket}/{ref.key}") is None
+        kept = self.error_object(f"quarantine/{ref.bucket}/{ref.key}.rows.ndjson")
+        if not rows_quarantined:
+            assert kept is None
+            return entry, []
+        assert kept is not None
+        lines = [json.loads(line) for line in kept.decode("utf-8").splitlines()]
+        assert len(lines) == rows_quarantined
+        for line in lines:
+            assert isinstance(line["row"], int)
+            assert isinstance(line["reason"], str) and line["reason"]
+        return entry, lines
+
+
+@pytest.fixture
+def lake(make_services, pipelines_dir, prefix, scratch_bucket) -> Lake:
+    table_id = write_orders_pipeline(pipelines_dir, prefix)
+    return Lake(services=make_services(), bucket=scratch_bucket, prefix=prefix, table_id=table_id)
+
+
+def assert_same_value(actual: Any, expected: Any) -> None:
+    if isinstance(expected, Decimal):
+        assert Decimal(str(actual)) == expected
+    elif isinstance(expected, datetime):
+        assert actual.to_pydatetime() == expected
+    else:
+        assert actual == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_hostile_file_ends_in_its_specified_state_with_nothing_lost(lake: Lake, case: Case):
+    body = case.build()
+    ref = lake.put(f"{lake.prefix}/2021/07/01/{case.name}", body)
+
+    result = ingest_file(ref, lake.services)
+
+    assert (result.status, result.error_type) == (case.status, case.error), result.message
+    if case.status == Status.FAILED:
+        entry, _ = lake.assert_failed_and_kept(ref, body, case.error or "")
+        if case.message:
+            assert re.search(case.message, entry.error_message), entry.error_message
+        return
+    assert case.counts is not None
+    _, lines = lake.assert_loaded(ref, case.counts)
+    assert [line["row"] for line in lines] == sorted(case.quarantined)
+    for line in lines:
+        for pattern in case.quarantined[line["row"]]:
+            assert re.search(pattern, line["reason"], re.IGNORECASE), line["reason"]
+    if case.values:
+        loaded = lake.loaded_values(ref)
+        for order_id, columns in case.values.items():
+            assert order_id in loaded, sorted(loaded)
+            for column, expected in columns.items():
+                assert_same_value(loaded[order_id][column], expected)
+
+
+def test_a_50_mb_json_array_on_a_single_line_loads_every_row(lake: Lake):
+    body, rows = single_line_json_array()
+    ref = lake.put(f"{lake.prefix}/2021/07/01/one-line-page", body)
+
+    result = ingest_file(ref, lake.services)
+
+    assert (result.status, result.error_type) == (Status.LOADED, None), result.message
+    lake.assert_loaded(ref, (rows, rows, 0))
+
+
+def test_unknown_field_is_kept_in_extra_and_named_in_the_ledger(lake: Lake):
+    ref = lake.put(
+        f"{lake.prefix}/2021/07/01/drift",
+        ndjson_lines(order(1), order(2, promo_code="SUMMER21"), order(3)),
+    )
+
+    ingest_file(ref, lake.services)
+
+    entry, _ = lake.assert_loaded(ref, (3, 3, 0))
+    assert "promo_code" in entry.extra_fields
+    extra = lake.loaded_values(ref)["o-2"]["_extra"]
+    assert (json.loads(extra) if isinstance(extra, str) else extra) == {"promo_code": "SUMMER21"}
+
+
+def test_key_with_dot_dot_segments_is_kept_under_exactly_that_key(lake: Lake):
+    # S3 keys are opaque strings: botocore does not normalise "..", and moto stores and copies
+    # such a key verbatim (checked against the local stack), so the exact key must round-trip.
+    key = f"{lake.prefix}/../../etc/orders"
+    body = b'[{"order_id": "o-1", "amount": "1.99"}, {"order_id": "o-2", "amou'
+    ref = lake.put(key, body)
+
+    result = ingest_file(ref, lake.services)
+
+    assert (result.status, result.error_type) == (Status.FAILED, "MalformedFile"), result.message
+    entry, sidecar = lake.assert_failed_and_kept(ref, body, "MalformedFile")
+    assert entry.key == key
+    listed = lake.services.s3.list_objects_v2(Bucket=lake.error_bucket, Prefix=f"failed/{lake.bucket}/")
+    assert sorted(o["Key"] for o in listed["Contents"]) == [
+        f"failed/{lake.bucket}/{key}",
+        f"failed/{lake.bucket}/{key}.error.json",
+    ]
+    assert sidecar["source"] == f"s3://{lake.bucket}/{key}"
+
+
+def test_folder_marker_is_ignored_without_error_or_load(lake: Lake):
+    ref = lake.put(f"{lake.prefix}/2021/07/", b"")
+
+    result = ingest_file(ref, lake.services)
+
+    assert (result.status, result.error_type) == (Status.IGNORED, None)
+    entry = lake.services.ledger.get(ref)
+    assert (entry.status, entry.error_type) == (Status.IGNORED, None)
+    for area in ("failed", "quarantine"):
+        listed = lake.services.s3.list_objects_v2(Bucket=lake.error_bucket, Prefix=f"{area}/{lake.bucket}/")
+        assert listed.get("KeyCount", 0) == 0, listed.get("Contents")
+    assert lake.rows_in_bigquery(ref) == 0
+
+
+def test_object_deleted_before_it_is_read_fails_as_gone(lake: Lake):
+    body = orders_ndjson(3)
+    ref = lake.put(f"{lake.prefix}/2021/07/01/deleted", body)
+    lake.services.s3.delete_object(Bucket=ref.bucket, Key=ref.key)
+
+    result = ingest_file(ref, lake.services)
+
+    assert (result.status, result.error_type) == (Status.FAILED, "ObjectGone"), result.message
+    lake.assert_failed_and_kept(ref, body, "ObjectGone", bytes_kept=False)
+
+
+def test_object_overwritten_after_its_event_fails_as_changed(lake: Lake):
+    key = f"{lake.prefix}/2021/07/01/overwritten"
+    announced = lake.put(key, orders_ndjson(3))
+    lake.put(key, orders_ndjson(4))
+
+    result = ingest_file(announced, lake.services)
+
+    assert (result.status, result.error_type) == (Status.FAILED, "ObjectChanged"), result.message
+    lake.assert_failed_and_kept(announced, b"", "ObjectChanged", bytes_kept=False)
+
+
+def test_same_bytes_under_two_keys_load_once(lake: Lake):
+    body = orders_ndjson(7)
+    first = lake.put(f"{lake.prefix}/2021/07/01/orders", body)
+    second = lake.put(f"{lake.prefix}/2021/07/01/orders-copy", body)
+
+    results = [ingest_file(first, lake.services), ingest_file(second, lake.services)]
+
+    assert [(r.status, r.error_type) for r in results] == [
+        (Status.LOADED, None),
+        (Status.SKIPPED_DUPLICATE, None),
+    ]
+    assert first.key in results[1].message
+    lake.assert_loaded(first, (7, 7, 0))
+    entry = lake.services.ledger.get(second)
+    assert (entry.status, entry.error_type) == (Status.SKIPPED_DUPLICATE, None)
+    assert lake.rows_in_bigquery(second) == 0
+    total = warehouse.count_rows(lake.services.bigquery, lake.table_id)
+    assert total == 7
+
+
+def test_ndjson_under_a_csv_pinned_pipeline_fails_instead_of_loading_garbage(
+    make_services, pipelines_dir, prefix, scratch_bucket
+):
+    table_id = write_pinned_orders_pipeline(pipelines_dir, prefix, "csv")
+    lake = Lake(services=make_services(), bucket=scratch_bucket, prefix=prefix, table_id=table_id)
+    body = orders_ndjson(5)
+    ref = lake.put(f"{prefix}/2021/07/01/orders.csv", body)
+
+    result = ingest_file(ref, lake.services)
+
+    assert result.status == Status.FAILED, result
+    assert result.error_type in {"MissingColumn", "MalformedFile"}
+    entry, sidecar = lake.assert_failed_and_kept(ref, body, result.error_type)
+    # Readable: one line of printable text a person can act on, not a dump of the file.
+    assert entry.error_message.isprintable() and 10 < len(entry.error_message) < 500
+    assert sidecar["message"] == entry.error_message
