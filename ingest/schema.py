@@ -18,8 +18,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from ingest.config import EXTRA_COLUMN, Pipeline
+from ingest.config import EXTRA_COLUMN, Column, Pipeline
 from ingest.errors import MissingColumn
 from ingest.formats import ParsedRow
 
@@ -173,6 +174,10 @@ def _to_json(value: Any) -> str:
     )
 
 
+_FLOAT_EXACT_INT = 2**53
+# Types whose text Arrow parses itself (see _cast_whole_column).
+_ARROW_PARSES_TEXT = {"INT64", "NUMERIC", "FLOAT64", "BOOL", "TIMESTAMP", "DATE"}
+
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "STRING": _to_string,
     "INT64": _to_int,
@@ -194,9 +199,9 @@ class RejectedRow:
 
 @dataclass
 class Coerced:
-    """Typed columns of the good rows, and the rejected rows with reasons."""
+    """Typed columns of the good rows (Arrow arrays), and the rejected rows with reasons."""
 
-    columns: dict[str, list[Any]]
+    arrays: dict[str, pa.Array]
     row_numbers: list[int] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
     extra_fields: set[str] = field(default_factory=set)
@@ -204,6 +209,11 @@ class Coerced:
     @property
     def rows_in(self) -> int:
         return len(self.row_numbers) + len(self.rejected)
+
+    @property
+    def columns(self) -> dict[str, list[Any]]:
+        """The good rows' values as Python objects, column by column (for people and tests)."""
+        return {name: array.to_pylist() for name, array in self.arrays.items()}
 
 
 def _lookup(record: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -256,55 +266,140 @@ class RecordCoercer:
             raise MissingColumn(f"required column(s) {', '.join(missing)} missing from the header")
 
     def coerce(self, rows: Iterable[ParsedRow]) -> Coerced:
-        names = [c.name for c in self.pipeline.columns]
-        if self.pipeline.record_column:
-            names.append(self.pipeline.record_column)
-        names.append(EXTRA_COLUMN)
-        result = Coerced(columns={name: [] for name in names})
-        for row in rows:
-            if row.record is None:
-                result.rejected.append(RejectedRow(row.number, row.error or "unreadable", row.raw or ""))
-                continue
-            try:
-                values = self._coerce_record(row.record, result.extra_fields)
-            except ValueError as err:
-                # Not _to_json: a NaN from the source must not stop the quarantine of its row.
-                kept = redact(row.record, self._redact_paths)
-                raw = row.raw or json.dumps(
-                    kept, separators=(",", ":"), ensure_ascii=False, default=_json_default
-                )
-                result.rejected.append(RejectedRow(row.number, str(err), raw))
-                continue
-            for name, value in zip(names, values, strict=True):
-                result.columns[name].append(value)
-            result.row_numbers.append(row.number)
-        return result
+        """Coerce a chunk of rows column by column.
 
-    def _coerce_record(self, record: dict[str, Any], extra_fields: set[str]) -> list[Any]:
-        values = []
+        Each column is first cast by Arrow in one vectorised step; Arrow accepts a strict subset
+        of what the per-value converters accept, with the same results, so only a column that
+        Arrow refuses in this chunk (a bad value, thousands separators, RFC 2822 dates...) is
+        converted value by value, which also names each bad value.
+        """
+        rows = list(rows)
+        parsed = [row for row in rows if row.record is not None]
+        records = [row.record for row in parsed]
+        errors: list[str | None] = [None] * len(records)
+        arrays: dict[str, pa.Array] = {}
         for column, path, convert in self._converters:
-            value = record.get(path[0]) if len(path) == 1 else _lookup(record, path)
-            if value is None or (value == "" and (self.empty_is_null or column.type != "STRING")):
-                if column.required:
-                    raise ValueError(f"{column.name}: required value is missing")
+            if len(path) == 1:
+                raw = [record.get(path[0]) for record in records]  # type: ignore[union-attr]
+            else:
+                raw = [_lookup(record, path) for record in records]  # type: ignore[arg-type]
+            arrays[column.name] = self._column(column, convert, raw, errors)
+
+        extra_fields: set[str] = set()
+        kept_records: list[str | None] = []
+        extras_json: list[str | None] = []
+        for index, record in enumerate(records):
+            kept_json = extra = None
+            if errors[index] is None:
+                try:
+                    kept_json, extra, names = self._kept_and_extras(record)  # type: ignore[arg-type]
+                    extra_fields |= names
+                except ValueError as err:
+                    errors[index] = str(err)
+            kept_records.append(kept_json)
+            extras_json.append(extra)
+        if self.pipeline.record_column:
+            arrays[self.pipeline.record_column] = pa.array(kept_records, ARROW_TYPES["JSON"])
+        arrays[EXTRA_COLUMN] = pa.array(extras_json, ARROW_TYPES["JSON"])
+
+        good = [error is None for error in errors]
+        if not all(good):
+            mask = pa.array(good, pa.bool_())
+            arrays = {name: array.filter(mask) for name, array in arrays.items()}
+        rejected = [
+            RejectedRow(row.number, row.error or "unreadable", row.raw or "")
+            for row in rows
+            if row.record is None
+        ]
+        rejected += [
+            RejectedRow(row.number, error, row.raw or self._raw_text(row.record))  # type: ignore[arg-type]
+            for row, error in zip(parsed, errors, strict=True)
+            if error is not None
+        ]
+        rejected.sort(key=lambda r: r.number)
+        return Coerced(
+            arrays=arrays,
+            row_numbers=[row.number for row, ok in zip(parsed, good, strict=True) if ok],
+            rejected=rejected,
+            extra_fields=extra_fields,
+        )
+
+    def _column(
+        self, column: Column, convert: Callable[[Any], Any], raw: list[Any], errors: list[str | None]
+    ) -> pa.Array:
+        if self.empty_is_null or column.type != "STRING":
+            raw = [None if value == "" else value for value in raw]
+        if column.required:
+            for index, value in enumerate(raw):
+                if value is None and errors[index] is None:
+                    errors[index] = f"{column.name}: required value is missing"
+        fast = _cast_whole_column(column.type, raw)
+        if fast is not None:
+            return fast
+        values = []
+        for index, value in enumerate(raw):
+            if value is None:
                 values.append(None)
                 continue
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"{column.name}: {value!r} is not finite")
             try:
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError(f"is not finite ({value!r})")
                 values.append(convert(value))
             except (ValueError, TypeError, ArithmeticError) as err:
-                raise ValueError(f"{column.name}: {_preview(value)} {_reason(err)}") from None
+                if errors[index] is None:
+                    errors[index] = f"{column.name}: {_preview(value)} {_reason(err)}"
+                values.append(None)
+        return pa.array(values, ARROW_TYPES[column.type])
+
+    def _kept_and_extras(self, record: dict[str, Any]) -> tuple[str | None, str | None, set[str]]:
         kept = redact(record, self._redact_paths) if self._redact_paths else record
+        kept_json = _to_json(kept) if self.pipeline.record_column else None
         if self.pipeline.record_column:
-            values.append(_to_json(kept))
+            return kept_json, None, set()
         extras = {k: v for k, v in kept.items() if k not in self._known_roots}
-        if extras and not self.pipeline.record_column:
-            extra_fields.update(extras)
-            values.append(_to_json(extras))
-        else:
-            values.append(None)
-        return values
+        if not extras:
+            return kept_json, None, set()
+        return kept_json, _to_json(extras), set(extras)
+
+    def _raw_text(self, record: dict[str, Any]) -> str:
+        # Not _to_json: a NaN from the source must not stop the quarantine of its row.
+        kept = redact(record, self._redact_paths)
+        return json.dumps(kept, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
+def _cast_whole_column(bq_type: str, raw: list[Any]) -> pa.Array | None:
+    """The column cast by Arrow in one step, or None when Arrow cannot vouch for every value."""
+    target = ARROW_TYPES[bq_type]
+    kinds = {type(value) for value in raw if value is not None}
+    if not kinds:
+        return pa.nulls(len(raw), target)
+    if bq_type == "STRING":
+        return pa.array(raw, pa.string()) if kinds == {str} else None
+    if kinds == {str} and bq_type in _ARROW_PARSES_TEXT:
+        source = pa.array(raw, pa.string())
+    elif kinds == {int} and bq_type in {"INT64", "NUMERIC", "FLOAT64"}:
+        in_range = all(INT64_MIN <= v <= INT64_MAX for v in raw if v is not None)
+        source = pa.array(raw, pa.int64()) if in_range else None
+    elif kinds <= {int, float} and bq_type == "NUMERIC":
+        # From the shortest text of each number, as the per-value converter reads it: no
+        # binary rounding, and more than 9 decimal places is refused, not rounded.
+        source = pa.array([None if v is None else repr(v) for v in raw], pa.string())
+    elif kinds <= {int, float} and bq_type in {"FLOAT64", "INT64"}:
+        exact = all(abs(v) < _FLOAT_EXACT_INT for v in raw if type(v) is int)
+        source = pa.array(raw, pa.float64()) if exact else None
+    elif kinds == {bool} and bq_type == "BOOL":
+        return pa.array(raw, pa.bool_())
+    else:
+        return None
+    if source is None:
+        return None
+    try:
+        cast = pc.cast(source, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
+        return None
+    if bq_type == "FLOAT64" and not pc.all(pc.is_finite(cast)).as_py():
+        return None  # "nan" and "inf" parse, but are refused value by value
+    return cast
 
 
 def _preview(value: Any) -> str:
@@ -326,12 +421,11 @@ def to_arrow(pipeline: Pipeline, coerced: Coerced, lineage: dict[str, Any]) -> p
     count = len(coerced.row_numbers)
     for name, bq_type, mode in pipeline.bigquery_columns():
         arrow_type = ARROW_TYPES[bq_type]
-        if name in coerced.columns:
-            values = coerced.columns[name]
+        if name in coerced.arrays:
+            arrays[name] = coerced.arrays[name].cast(arrow_type)
         elif name == "_source_row":
-            values = coerced.row_numbers
+            arrays[name] = pa.array(coerced.row_numbers, type=arrow_type)
         else:
-            values = [lineage[name]] * count
-        arrays[name] = pa.array(values, type=arrow_type)
+            arrays[name] = pa.array([lineage[name]] * count, type=arrow_type)
         fields.append(pa.field(name, arrow_type, nullable=mode != "REQUIRED"))
     return pa.Table.from_arrays(list(arrays.values()), schema=pa.schema(fields))
