@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: install it (pyenv install 3.13) or set PYTHON=/path/to/python3.13" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e '.[local,dev]'
+	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e '.[local,dev,notebooks]'
+# The venv's own "python3" kernel spec, which papermill and JupyterLab run notebooks with.
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv with the package, the local stack and the test tools
@@ -36,6 +38,11 @@ up: $(STAMP) ## Start the local stack and print its environment
 down: $(STAMP) ## Stop the local stack
 	$(BIN)/ingest local down
 
+lab: $(STAMP) ## JupyterLab on notebooks/, pointed at the local stack (started if not running)
+	@$(BIN)/ingest local status >/dev/null 2>&1 || $(BIN)/ingest local up >/dev/null
+	eval "$$($(BIN)/ingest local env)" && export INGEST_LOCAL_DIR="$${INGEST_LOCAL_DIR:-$(CURDIR)/.local}" PATH="$(CURDIR)/$(BIN):$$PATH" \
+		&& $(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
 bench: $(STAMP) ## Benchmarks: load file formats into the emulator, side by side
 	$(BIN)/python benchmarks/bench_load.py
 
@@ -43,4 +50,4 @@ clean: ## Remove the venv, local stack state and generated reports
 	-$(BIN)/ingest local down 2>/dev/null
 	rm -rf $(VENV) .local reports/demo
 
-.PHONY: help venv demo test lint up down bench clean
+.PHONY: help venv demo test lint up down lab bench clean

@@ -129,6 +129,108 @@ def _count(value: Any) -> str:
     return "" if value is None else f"{int(value):,}"
 
 
+def _non_negative(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
+    return int(text)
+
+
+_SHOWN = 10  # errors and quarantined rows printed; --json has more
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
+    from ingest.inspect import InspectError, inspect_file
+
+    try:
+        report = inspect_file(args.target, pipeline=args.pipeline, sample=args.sample)
+    except InspectError as err:
+        err_console.print(f"[red]{escape(str(err))}")
+        return 2
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str, ensure_ascii=False))
+        return 0 if report.ok else 1
+
+    size = f"{report.bytes:,} bytes" if report.bytes is not None else "size unknown"
+    etag = f", etag {report.etag}" if report.etag else ""
+    console.print(f"[bold]{escape(report.source)}[/] ({size}{etag})")
+    delimiter = f"  delimiter {report.delimiter!r}" if report.delimiter else ""
+    console.print(
+        f"format {report.format}  compression {report.compression or 'none'}  "
+        f"encoding {report.encoding}{escape(delimiter)}  rows {report.rows:,} "
+        f"({report.rows_with_errors:,} with errors)"
+    )
+    columns = Table(title="Columns")
+    for name in ("name", "type", "nulls"):
+        columns.add_column(name, overflow="fold")
+    for column in report.columns:
+        columns.add_row(escape(column.name) or "[dim](no name)[/]", column.type, f"{column.nulls:,}")
+    console.print(columns)
+    if report.errors:
+        errors = Table(title=f"Row errors ({report.rows_with_errors:,})")
+        errors.add_column("row", justify="right")
+        errors.add_column("error", overflow="fold")
+        for error in report.errors[:_SHOWN]:
+            errors.add_row(str(error.row), escape(error.error))
+        console.print(errors)
+        if report.rows_with_errors > _SHOWN:
+            console.print(f"(first {_SHOWN} shown; --json lists up to {len(report.errors)})")
+    for row in report.sample:
+        console.print(f"[dim]row {row['row']}[/]")
+        console.print_json(json.dumps(row["record"], default=str, ensure_ascii=False))
+    if report.pipeline:
+        check = report.pipeline
+        console.print(
+            f"[bold]pipeline {check.name or '(none)'}[/] -> {check.table or '-'}: "
+            f"would load {check.would_load:,}, would quarantine {check.would_quarantine:,}"
+        )
+        for row in check.quarantined[:_SHOWN]:
+            console.print(f"  quarantine row {row.row}: {escape(row.reason)}")
+        for label, names in (
+            ("extra (drift) fields", check.extra_fields),
+            ("missing required columns", check.missing_columns),
+            ("optional columns not in the file", check.unmatched_columns),
+        ):
+            if names:
+                console.print(f"  {label}: {escape(', '.join(names))}")
+        if check.file_error:
+            error = check.file_error
+            console.print(f"  [red]the file would fail: {error.error_type}: {escape(error.message)}")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning: {escape(warning)}")
+    if report.file_error:
+        error = report.file_error
+        console.print(f"[red]{error.error_type}: {escape(error.message)}")
+    return 0 if report.ok else 1
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from ingest.pipeline import Services, replay_failed
+
+    results = replay_failed(
+        Services.from_env(),
+        since=args.since,
+        error_type=args.error_type,
+        key_contains=args.key,
+        dry_run=args.dry_run,
+    )
+    table = Table(title=("Would replay" if args.dry_run else "Replayed") + f": {len(results)} files")
+    for column in ("key", "outcome", "rows_loaded", "rows_quarantined", "error"):
+        table.add_column(column, overflow="fold")
+    for ref, result in results:
+        if result is None:
+            table.add_row(ref.key, "-", "", "", "")
+            continue
+        error = f"{result.error_type}: {result.message}" if result.error_type else result.message
+        table.add_row(
+            ref.key, result.status.value, _count(result.rows_loaded), _count(result.rows_quarantined), error
+        )
+    console.print(table)
+    failed = [r for _, r in results if r is not None and r.error_type]
+    return 1 if failed else 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from ingest.generate import generate_month, write_month
 
@@ -149,6 +251,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ingest.ledger import Status
+
     parser = argparse.ArgumentParser(
         prog="ingest",
         description="Land payment files from S3 in BigQuery exactly once; keep what fails.",
@@ -176,11 +280,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_load)
 
     p = commands.add_parser("ledger", help="list and summarise the ingestion ledger")
-    p.add_argument("--status", choices=["IN_PROGRESS", "LOADED", "FAILED", "SKIPPED_DUPLICATE"])
+    p.add_argument("--status", choices=[s.value for s in Status])
     p.add_argument("--since", type=_day, help="entries started on or after YYYY-MM-DD")
     p.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
     p.add_argument("--json", action="store_true", help="entries and summary as JSON")
     p.set_defaults(run=cmd_ledger)
+
+    p = commands.add_parser("inspect", help="profile a raw file (path or s3://bucket/key); nothing is loaded")
+    p.add_argument("target", metavar="PATH_OR_S3_URI")
+    p.add_argument("--pipeline", metavar="NAME", help="also check it with a pipeline; 'auto' routes by key")
+    p.add_argument("--json", action="store_true", help="the report as one JSON object")
+    p.add_argument("--sample", type=_non_negative, default=5, help="rows to show, masked (default 5)")
+    p.set_defaults(run=cmd_inspect)
+
+    p = commands.add_parser("replay", help="ingest FAILED files again after a fix (config, code)")
+    p.add_argument("--since", type=_day, help="failures started on or after YYYY-MM-DD")
+    p.add_argument("--error-type", help="only this error type, e.g. UnknownPipeline")
+    p.add_argument("--key", help="only keys containing this text")
+    p.add_argument("--dry-run", action="store_true", help="list what would be replayed")
+    p.set_defaults(run=cmd_replay)
 
     p = commands.add_parser("generate", help="write a month of deterministic demo data to a folder")
     p.add_argument("--month", type=_month, default=(2021, 7), help="YYYY-MM (default 2021-07)")

@@ -373,13 +373,17 @@ def _open_csv(text: IO[str], delimiter: str) -> tuple[tuple[str, ...], Iterator[
     # Exports add an empty trailing column to the header; it carries no data.
     while header and not header[-1]:
         header.pop()
-    if len(set(header)) != len(header):
-        duplicates = sorted({h for h in header if header.count(h) > 1})
+    named = [name for name in header if name]
+    if len(set(named)) != len(named):
+        duplicates = sorted({h for h in named if named.count(h) > 1})
         raise MalformedFile(f"CSV header repeats column names {duplicates}")
-    return tuple(header), _csv_rows(reader, header, delimiter)
+    # An unnamed column inside the header (accounting's tax export has one) keeps its values,
+    # if a row has any, under a positional name; rows that skip it entirely read by name.
+    full = [name or f"column_{position}" for position, name in enumerate(header, start=1)]
+    return tuple(named), _csv_rows(reader, full, named, delimiter)
 
 
-def _csv_rows(reader: Any, header: list[str], delimiter: str) -> Iterator[ParsedRow]:
+def _csv_rows(reader: Any, header: list[str], named: list[str], delimiter: str) -> Iterator[ParsedRow]:
     number = 0
     while True:
         try:
@@ -393,14 +397,16 @@ def _csv_rows(reader: Any, header: list[str], delimiter: str) -> Iterator[Parsed
         number += 1
         while len(fields) > len(header) and not fields[-1]:
             fields.pop()
-        if len(fields) != len(header):
+        if len(fields) == len(header):
+            yield ParsedRow(number, {k: v for k, v in zip(header, fields, strict=True) if k in named or v})
+        elif len(fields) == len(named):
+            yield ParsedRow(number, dict(zip(named, fields, strict=True)))
+        else:
             yield ParsedRow(
                 number,
                 None,
                 f"row has {len(fields)} fields, header has {len(header)}",
                 delimiter.join(fields),
             )
-            continue
-        yield ParsedRow(number, dict(zip(header, fields, strict=True)))
     if number == 0:
         raise EmptyFile("CSV file has a header but no data rows")

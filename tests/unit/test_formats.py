@@ -463,3 +463,21 @@ def test_a_broken_first_ndjson_line_is_a_row_error_not_a_failed_file() -> None:
     assert [r.number for r in rows] == [1, 2, 3]
     assert rows[0].record is None and rows[0].raw == '{"id": 1, "amount": '
     assert [r["transaction_id"] for r in records(rows)[1:]] == [2, 3]
+
+
+def test_an_unnamed_column_inside_the_header_does_not_misalign_the_rows() -> None:
+    # Accounting's tax export: an empty third header name, and data rows that skip it.
+    data = b"country_name\ttax_code\t\tvat_rate\tname\r\nAUSTRIA\tT40\t0.2\tMOSS - Austria - 20%\r\n"
+
+    detected, rows = read(data)
+
+    assert detected.header == ("country_name", "tax_code", "vat_rate", "name")
+    assert records(rows) == [
+        {"country_name": "AUSTRIA", "tax_code": "T40", "vat_rate": "0.2", "name": "MOSS - Austria - 20%"}
+    ]
+
+
+def test_values_under_an_unnamed_header_column_are_kept_under_its_position() -> None:
+    _, rows = read(b"a,,b\n1,x,2\n3,,4\n")
+
+    assert records(rows) == [{"a": "1", "column_2": "x", "b": "2"}, {"a": "3", "b": "4"}]

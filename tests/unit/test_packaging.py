@@ -19,7 +19,7 @@ PYPROJECT = REPO_DIR / "pyproject.toml"
 ENVIRONMENT_YML = REPO_DIR / "environment.yml"
 PYTHON_VERSION_FILE = REPO_DIR / ".python-version"
 README = REPO_DIR / "README.md"
-EXTRAS_IN_ENVIRONMENT = ("local", "dev")
+EXTRAS_IN_ENVIRONMENT = ("local", "dev", "notebooks")
 
 Normalised = tuple[str, frozenset[str], str, str]
 

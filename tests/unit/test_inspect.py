@@ -1,0 +1,429 @@
+"""`ingest inspect`: what a data engineer learns about a raw file, from files built per test."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import (
+    PAYER_EMAIL,
+    PAYER_NAMES,
+    SHIPPING_STREET,
+    orders_ndjson,
+    paypal_transaction,
+    write_orders_pipeline,
+)
+
+from ingest import cli
+from ingest import inspect as inspection
+from ingest.config import load_pipelines
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    code = cli.main(["inspect", *argv, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def columns(report: dict[str, Any]) -> dict[str, tuple[str, int]]:
+    return {c["name"]: (c["type"], c["nulls"]) for c in report["columns"]}
+
+
+@pytest.fixture(autouse=True)
+def shipped_pipelines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("INGEST_PIPELINES_DIR", raising=False)
+
+
+@pytest.fixture
+def orders_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A pipeline folder with one ``orders_lake`` pipeline routing ``lake/...`` keys."""
+    directory = tmp_path / "pipelines"
+    write_orders_pipeline(directory, "lake")
+    monkeypatch.setenv("INGEST_PIPELINES_DIR", str(directory))
+    return directory
+
+
+def test_json_report_holds_every_documented_key(tmp_path, capsys):
+    path = tmp_path / "orders"
+    path.write_bytes(orders_ndjson(3))
+
+    code, report = run(capsys, str(path))
+
+    assert code == 0
+    expected = {"format", "compression", "encoding", "delimiter", "rows", "columns", "errors", "sample"}
+    assert expected <= report.keys()
+    assert (report["format"], report["compression"], report["encoding"]) == ("ndjson", None, "utf-8")
+    assert report["rows"] == 3
+    assert report["bytes"] == path.stat().st_size
+    assert report["pipeline"] is None and report["file_error"] is None
+
+
+def test_csv_with_bom_crlf_and_empty_trailing_header_column_is_typed_per_column(tmp_path, capsys):
+    lines = [
+        "id,amount,paid_on,paid_at,refunded,code,note,",
+        "1,19.99,2021-07-01,2021-07-01T10:00:00Z,true,007,first",
+        "2,5,2021-07-02,2021-07-02 11:30:00+02:00,false,008,",
+        "3,-0.50,2021-07-03,2021-07-03T12:00:00.000Z,true,009,third",
+    ]
+    path = tmp_path / "export.csv"
+    path.write_bytes(codecs.BOM_UTF8 + "\r\n".join(lines).encode() + b"\r\n")
+
+    code, report = run(capsys, str(path))
+
+    assert code == 0
+    assert (report["format"], report["encoding"], report["delimiter"]) == ("csv", "utf-8-sig", ",")
+    assert report["header"] == ["id", "amount", "paid_on", "paid_at", "refunded", "code", "note"]
+    assert report["rows"] == 3 and report["errors"] == []
+    assert columns(report) == {
+        "id": ("INT64", 0),
+        "amount": ("NUMERIC", 0),
+        "paid_on": ("DATE", 0),
+        "paid_at": ("TIMESTAMP", 0),
+        "refunded": ("BOOL", 0),
+        "code": ("STRING", 0),  # leading zeros: a code, not a number
+        "note": ("STRING", 1),
+    }
+
+
+def test_tab_separated_file_reports_its_delimiter(tmp_path, capsys):
+    path = tmp_path / "vat"
+    path.write_bytes(b"tax_code\tvat_rate\tcountry\r\nT1\t0.2\tUK\r\nT40\t0.19\tAT\r\n")
+
+    code, report = run(capsys, str(path))
+
+    assert code == 0
+    assert (report["delimiter"], report["rows"]) == ("\t", 2)
+    assert columns(report)["vat_rate"] == ("NUMERIC", 0)
+
+
+def test_concatenated_pretty_json_is_flattened_to_dotted_paths(tmp_path, capsys):
+    first = paypal_transaction("A1")
+    second = paypal_transaction("B2", paypal_reference_id="A1")
+    del second["cart_info"]
+    path = tmp_path / "firehose"
+    path.write_text(json.dumps(first, indent=4) + json.dumps(second, indent=4))
+
+    code, report = run(capsys, str(path))
+
+    assert code == 0
+    assert (report["format"], report["rows"]) == ("json_concat", 2)
+    found = columns(report)
+    assert found["transaction_info.transaction_amount.value"] == ("NUMERIC", 0)
+    assert found["transaction_info.transaction_initiation_date"] == ("TIMESTAMP", 0)
+    assert found["transaction_info.protection_eligibility"] == ("STRING", 0)
+    assert found["cart_info.item_details"] == ("JSON", 1)
+    assert found["transaction_info.paypal_reference_id"] == ("STRING", 1)
+    assert found["store_info"] == ("STRING", 2)  # always an empty object
+
+
+def test_json_types_merge_across_rows(tmp_path, capsys):
+    records = [
+        {"n": 1, "x": 1, "flag": True, "when": "2021-07-01", "tags": ["a"], "mixed": 1},
+        {"n": 2, "x": 2.5, "flag": False, "when": "2021-07-01T10:00:00Z", "tags": None, "mixed": "b"},
+        {"n": None, "x": "3.25", "flag": None, "when": None, "tags": [], "mixed": True},
+    ]
+    path = tmp_path / "records.ndjson"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+
+    _, report = run(capsys, str(path))
+
+    assert columns(report) == {
+        "n": ("INT64", 1),
+        "x": ("FLOAT64", 0),
+        "flag": ("BOOL", 1),
+        "when": ("TIMESTAMP", 1),
+        "tags": ("JSON", 1),
+        "mixed": ("STRING", 0),
+    }
+
+
+def test_ndjson_bad_line_is_a_row_error_with_its_line_number(tmp_path, capsys):
+    path = tmp_path / "orders.ndjson"
+    lines = orders_ndjson(3).decode().splitlines()
+    lines.insert(1, '{"order_id": "o-x", "amount": ')
+    path.write_text("\n".join(lines) + "\n")
+
+    code, report = run(capsys, str(path))
+
+    assert code == 0
+    assert (report["rows"], report["rows_with_errors"]) == (4, 1)
+    (error,) = report["errors"]
+    assert error["row"] == 2 and "not valid JSON" in error["error"]
+    assert [s["row"] for s in report["sample"]] == [1, 3, 4]
+
+
+def test_gzip_is_detected_by_its_magic_bytes(tmp_path, capsys):
+    path = tmp_path / "orders-no-extension"
+    path.write_bytes(gzip.compress(orders_ndjson(4)))
+
+    code, report = run(capsys, str(path))
+
+    assert code == 0
+    assert (report["format"], report["compression"], report["rows"]) == ("ndjson", "gzip", 4)
+
+
+def test_sample_masks_payer_emails_names_and_shipping(tmp_path, capsys):
+    path = tmp_path / "paypal.json"
+    path.write_text(json.dumps([paypal_transaction("A1"), paypal_transaction("B2")], indent=2))
+
+    code, report = run(capsys, str(path), "--sample", "1")
+
+    assert code == 0
+    assert len(report["sample"]) == 1
+    shown = json.dumps(report["sample"])
+    for secret in (PAYER_EMAIL, *PAYER_NAMES, SHIPPING_STREET, "Jane Doe"):
+        assert secret not in shown
+    payer = report["sample"][0]["record"]["payer_info"]
+    assert payer["email_address"] == "j***@example.com"
+    assert payer["payer_name"] == {"given_name": "J***", "surname": "D***", "alternate_full_name": "J***"}
+    assert report["sample"][0]["record"]["shipping_info"]["name"] == "J***"
+    assert "payer_info.email_address" in columns(report)  # the field is profiled, its value never shown
+
+
+def test_masking_covers_flat_email_columns_and_leaves_other_names_alone():
+    record = {
+        "payer_email": "p@example.com",
+        "Contact_EMAIL": None,
+        "name": "VAT 20%",
+        "ip_address": "5.1.2.3",
+    }
+
+    assert inspection.mask_record(record) == {
+        "payer_email": "p***@example.com",
+        "Contact_EMAIL": None,
+        "name": "VAT 20%",
+        "ip_address": "5***",
+    }
+
+
+def test_human_output_masks_too_and_exits_zero(tmp_path, capsys):
+    path = tmp_path / "paypal.json"
+    path.write_text(json.dumps([paypal_transaction("A1")]))
+
+    code = cli.main(["inspect", str(path)])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "json_array" in out and "j***@example.com" in out
+    assert PAYER_EMAIL not in out and SHIPPING_STREET not in out
+
+
+def test_pipeline_mode_counts_what_would_load_and_why_rows_are_quarantined(tmp_path, capsys, orders_dir):
+    path = tmp_path / "orders"
+    body = orders_ndjson(5, bad_rows=(2, 4)).decode().splitlines()
+    body[4] = json.dumps({**json.loads(body[4]), "coupon": "SUMMER"})  # drift on row 5
+    path.write_text("\n".join(body) + "\n")
+
+    code, report = run(capsys, str(path), "--pipeline", "orders_lake")
+
+    assert code == 0
+    check = report["pipeline"]
+    assert (check["name"], check["table"]) == ("orders_lake", "raw.orders_lake")
+    assert (check["would_load"], check["would_quarantine"]) == (3, 2)
+    assert [q["row"] for q in check["quarantined"]] == [2, 4]
+    assert all(q["reason"].startswith("amount: 'not-a-number'") for q in check["quarantined"])
+    assert check["extra_fields"] == ["coupon"]
+    assert check["missing_columns"] == [] and check["file_error"] is None
+
+
+def test_pipeline_mode_coerces_in_batches_and_counts_every_row(tmp_path, monkeypatch, orders_dir):
+    monkeypatch.setattr(inspection, "COERCE_BATCH", 4)
+    path = tmp_path / "orders"
+    path.write_bytes(orders_ndjson(23, bad_rows=(3, 9, 23)))
+
+    report = inspection.inspect_file(path, pipeline="orders_lake", pipelines=load_pipelines(orders_dir))
+
+    assert report.rows == 23
+    assert (report.pipeline.would_load, report.pipeline.would_quarantine) == (20, 3)
+    assert [q.row for q in report.pipeline.quarantined] == [3, 9, 23]
+
+
+def test_csv_missing_a_required_column_would_fail_the_file(tmp_path, capsys, orders_dir):
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,ordered_at\no-1,2021-07-01T10:00:00Z\n")
+
+    code, report = run(capsys, str(path), "--pipeline", "orders_lake")
+
+    assert code == 1
+    check = report["pipeline"]
+    assert check["missing_columns"] == ["amount"]
+    assert check["unmatched_columns"] == ["quantity"]
+    assert check["file_error"]["error_type"] == "MissingColumn"
+    assert check["would_load"] == 0
+    assert report["rows"] == 1 and report["file_error"] is None  # the file itself reads
+
+
+def test_every_row_rejected_would_fail_the_file_with_no_valid_rows(tmp_path, capsys, orders_dir):
+    path = tmp_path / "orders"
+    path.write_bytes(orders_ndjson(2, bad_rows=(1, 2)))
+
+    code, report = run(capsys, str(path), "--pipeline", "orders_lake")
+
+    assert code == 1
+    assert report["pipeline"]["file_error"]["error_type"] == "NoValidRows"
+    assert report["pipeline"]["would_quarantine"] == 2
+
+
+def test_pipeline_auto_routes_a_local_copy_by_its_trailing_path(tmp_path, capsys, orders_dir):
+    path = tmp_path / "copy" / "lake" / "2021" / "orders-1"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(orders_ndjson(2))
+
+    code, report = run(capsys, str(path), "--pipeline", "auto")
+
+    assert code == 0
+    assert report["pipeline"]["name"] == "orders_lake"
+
+
+def test_pipeline_auto_without_a_matching_pipeline_still_profiles_the_file(tmp_path, capsys, orders_dir):
+    path = tmp_path / "elsewhere"
+    path.write_bytes(orders_ndjson(2))
+
+    code, report = run(capsys, str(path), "--pipeline", "auto")
+
+    assert code == 1
+    assert report["rows"] == 2
+    assert report["pipeline"]["file_error"]["error_type"] == "UnknownPipeline"
+
+
+@pytest.mark.parametrize(
+    ("body", "error_type"),
+    [
+        (b"", "EmptyFile"),
+        (b'[{"a": 1}, {"a": 2', "MalformedFile"),
+        (b"\x1f\x8b\x08\x00broken", "UndecodableFile"),
+        (b'{"a": 1}\n{"a": "\xff"}\n', "UndecodableFile"),
+    ],
+)
+def test_file_level_error_is_reported_with_its_type_and_exits_one(tmp_path, capsys, body, error_type):
+    path = tmp_path / "bad"
+    path.write_bytes(body)
+
+    code, report = run(capsys, str(path))
+
+    assert code == 1
+    assert report["file_error"]["error_type"] == error_type
+    assert report["file_error"]["message"]
+
+
+def test_unreadable_file_under_a_pipeline_would_fail_with_the_read_error(tmp_path, capsys, orders_dir):
+    path = tmp_path / "empty"
+    path.write_bytes(b"  \n")
+
+    code, report = run(capsys, str(path), "--pipeline", "orders_lake")
+
+    assert code == 1
+    assert report["format"] is None
+    assert report["pipeline"]["name"] == "orders_lake"
+    assert report["pipeline"]["file_error"]["error_type"] == "EmptyFile"
+    assert report["pipeline"]["missing_columns"] == []
+
+
+def test_file_whose_every_row_is_unreadable_exits_one(tmp_path, capsys):
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b,c\n1,2\n3,4\n")
+
+    code, report = run(capsys, str(path))
+
+    assert code == 1
+    assert report["rows_with_errors"] == 2
+    assert report["file_error"]["error_type"] == "NoValidRows"
+
+
+def test_errors_listed_are_bounded_but_all_are_counted(tmp_path, capsys):
+    path = tmp_path / "noisy.ndjson"
+    lines = ['{"ok": 1}'] + ["not json"] * (inspection.MAX_LISTED + 20)
+    path.write_text("\n".join(lines) + "\n")
+
+    code, report = run(capsys, str(path), "--sample", "0")
+
+    assert code == 0
+    assert report["rows_with_errors"] == inspection.MAX_LISTED + 20
+    assert len(report["errors"]) == inspection.MAX_LISTED
+    assert report["errors"][-1]["row"] == inspection.MAX_LISTED + 1
+    assert report["sample"] == []
+    assert any("first 100 of 120" in w for w in report["warnings"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["inspect", "/no/such/file"],
+        ["inspect", "s3://bucket-only"],
+        ["inspect", __file__, "--pipeline", "no_such_pipeline"],
+    ],
+)
+def test_a_wrong_request_exits_two(argv, capsys):
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err
+
+
+def test_negative_sample_is_refused_by_the_parser(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["inspect", str(tmp_path), "--sample", "-1"])
+    assert exit_info.value.code == 2
+
+
+def test_s3_object_is_read_with_its_size_and_etag(monkeypatch, capsys):
+    from moto import mock_aws
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        from ingest.clients import aws_client
+
+        s3 = aws_client("s3")
+        s3.create_bucket(Bucket="lake")
+        body = gzip.compress(orders_ndjson(3))
+        etag = s3.put_object(Bucket="lake", Key="a b/orders", Body=body)["ETag"].strip('"')
+
+        code, report = run(capsys, "s3://lake/a b/orders")
+        missing = cli.main(["inspect", "s3://lake/nothing-here"])
+
+    assert code == 0
+    assert (report["source"], report["bytes"], report["etag"]) == ("s3://lake/a b/orders", len(body), etag)
+    assert (report["compression"], report["rows"]) == ("gzip", 3)
+    assert missing == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("42", "INT64"),
+        ("-7", "INT64"),
+        ("01", "STRING"),
+        ("19.99", "NUMERIC"),
+        ("0.000019999139", "FLOAT64"),  # more than NUMERIC's 9 decimal places
+        ("1.5e3", "FLOAT64"),
+        ("99999999999999999999", "NUMERIC"),
+        ("TRUE", "BOOL"),
+        ("2021-07-01", "DATE"),
+        ("2021-08-013", "STRING"),
+        ("2021-07-03T08:24:06+0000", "TIMESTAMP"),
+        ("2021-07-03 22:05:31.000Z", "TIMESTAMP"),
+        ("5.41.61.12", "STRING"),
+    ],
+)
+def test_text_is_typed_by_its_content(text, expected):
+    assert inspection.text_type(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("seen", "new", "merged"),
+    [
+        (None, "DATE", "DATE"),
+        ("INT64", "NUMERIC", "NUMERIC"),
+        ("NUMERIC", "FLOAT64", "FLOAT64"),
+        ("DATE", "TIMESTAMP", "TIMESTAMP"),
+        ("JSON", "STRING", "JSON"),
+        ("BOOL", "INT64", "STRING"),
+    ],
+)
+def test_types_merge_to_one_that_holds_both(seen, new, merged):
+    assert inspection.merge_types(seen, new) == merged
