@@ -50,3 +50,13 @@ def make_services(stack: local.Stack, pipelines_dir: Path):
         return Services.from_env(settings)
 
     return build
+
+
+@pytest.fixture
+def scratch_bucket(stack: local.Stack, prefix: str) -> str:
+    """A bucket without notifications: the test delivers its files to the pipeline itself."""
+    from ingest.clients import aws_client
+
+    name = f"scratch-{prefix}"
+    aws_client("s3").create_bucket(Bucket=name)
+    return name

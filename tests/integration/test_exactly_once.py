@@ -18,16 +18,6 @@ from ingest.pipeline import Services, ingest_file
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def scratch_bucket(stack, prefix: str) -> str:
-    """A bucket without notifications: these tests deliver files to the pipeline themselves."""
-    from ingest.clients import aws_client
-
-    name = f"scratch-{prefix}"
-    aws_client("s3").create_bucket(Bucket=name)
-    return name
-
-
 def put(services: Services, bucket: str, key: str, body: bytes) -> FileRef:
     response = services.s3.put_object(Bucket=bucket, Key=key, Body=body)
     return FileRef.of(bucket, key, response["ETag"], len(body))

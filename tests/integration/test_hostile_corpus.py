@@ -332,16 +332,6 @@ CASES = [
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def scratch_bucket(stack, prefix: str) -> str:
-    """A bucket without notifications: these tests deliver files to the pipeline themselves."""
-    from ingest.clients import aws_client
-
-    name = f"scratch-{prefix}"
-    aws_client("s3").create_bucket(Bucket=name)
-    return name
-
-
 @dataclass
 class Lake:
     """One test's pipeline, bucket and services, with the checks every case shares."""

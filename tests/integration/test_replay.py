@@ -14,24 +14,17 @@ from ingest.pipeline import ingest_file, replay_failed
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def bucket(stack, prefix: str) -> str:
-    name = f"replay-{prefix}"
-    aws_client("s3").create_bucket(Bucket=name)
-    return name
-
-
 def put(bucket: str, key: str, body: bytes) -> FileRef:
     etag = aws_client("s3").put_object(Bucket=bucket, Key=key, Body=body)["ETag"]
     return FileRef.of(bucket, key, etag, len(body))
 
 
 def test_replay_after_adding_the_missing_pipeline_loads_the_file_and_keeps_the_failure(
-    make_services, pipelines_dir, prefix, bucket
+    make_services, pipelines_dir, prefix, scratch_bucket
 ):
     # GIVEN a file that arrived before its pipeline existed
     write_orders_pipeline(pipelines_dir, f"{prefix}-other")
-    ref = put(bucket, f"{prefix}/2021/07/01/orders", orders_ndjson(6, bad_rows=(2,)))
+    ref = put(scratch_bucket, f"{prefix}/2021/07/01/orders", orders_ndjson(6, bad_rows=(2,)))
     first = ingest_file(ref, make_services())
     assert (first.status, first.error_type) == (Status.FAILED, "UnknownPipeline")
 
@@ -54,13 +47,13 @@ def test_replay_after_adding_the_missing_pipeline_loads_the_file_and_keeps_the_f
 
 
 def test_replay_reads_the_error_bucket_copy_when_the_lake_object_is_gone(
-    make_services, pipelines_dir, prefix, bucket
+    make_services, pipelines_dir, prefix, scratch_bucket
 ):
     # GIVEN a CSV that failed for a missing required column, then was removed from the lake
     write_orders_pipeline(pipelines_dir, prefix)
     services = make_services()
     body = b"order_id,ordered_at\no-1,2021-07-01T10:00:00Z\no-2,2021-07-01T11:00:00Z\n"
-    ref = put(bucket, f"{prefix}/export.csv", body)
+    ref = put(scratch_bucket, f"{prefix}/export.csv", body)
     assert ingest_file(ref, services).error_type == "MissingColumn"
     aws_client("s3").delete_object(Bucket=ref.bucket, Key=ref.key)
 

@@ -331,16 +331,19 @@ def test_utf16_with_a_bom_as_excel_exports_it_is_decoded(encoding: str) -> None:
     assert records(rows) == [{"tax_code": "DE19", "name": "Mehrwertsteuer 19 % — Köln"}]
 
 
-@pytest.mark.parametrize("compression", ["bzip2", "zstd"])
-def test_bzip2_and_zstd_are_detected_by_their_magic_bytes(compression: str) -> None:
-    plain = b"".join(json.dumps(payment(n)).encode() + b"\n" for n in range(1, 4))
+def compress(plain: bytes, compression: str) -> bytes:
     if compression == "bzip2":
         import bz2
 
-        data = bz2.compress(plain)
-    else:
-        zstandard = pytest.importorskip("zstandard")
-        data = zstandard.ZstdCompressor().compress(plain)
+        return bz2.compress(plain)
+    zstandard = pytest.importorskip("zstandard")
+    return zstandard.ZstdCompressor().compress(plain)
+
+
+@pytest.mark.parametrize("compression", ["bzip2", "zstd"])
+def test_bzip2_and_zstd_are_detected_by_their_magic_bytes(compression: str) -> None:
+    plain = b"".join(json.dumps(payment(n)).encode() + b"\n" for n in range(1, 4))
+    data = compress(plain, compression)
 
     detected, rows = read(data)
 
@@ -351,13 +354,7 @@ def test_bzip2_and_zstd_are_detected_by_their_magic_bytes(compression: str) -> N
 @pytest.mark.parametrize("compression", ["bzip2", "zstd"])
 def test_truncated_bzip2_and_zstd_are_undecodable(compression: str) -> None:
     plain = b"".join(json.dumps(payment(n)).encode() + b"\n" for n in range(1, 2000))
-    if compression == "bzip2":
-        import bz2
-
-        data = bz2.compress(plain)
-    else:
-        zstandard = pytest.importorskip("zstandard")
-        data = zstandard.ZstdCompressor().compress(plain)
+    data = compress(plain, compression)
 
     with pytest.raises(UndecodableFile, match=compression):
         read(data[: len(data) // 2])
