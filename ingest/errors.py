@@ -49,6 +49,11 @@ class ObjectChanged(IngestError):
 class NoValidRows(IngestError):
     """Every record of the file was rejected, so there is nothing to load."""
 
+    @classmethod
+    def among(cls, rows_in: int, first_row: int, first_reason: str) -> NoValidRows:
+        """The error for ``rows_in`` rejected rows, naming the first one and why."""
+        return cls(f"none of {rows_in} rows is valid; row {first_row}: {first_reason}")
+
 
 class LoadFailed(IngestError):
     """BigQuery rejected the load job for a reason that retrying will not change."""

@@ -341,8 +341,7 @@ class _Coercion:
         error = read or self.file_error
         if error is None and self.would_load == 0 and self.quarantined:
             first = self.quarantined[0]
-            message = f"none of {self.would_quarantine} rows is valid; row {first.row}: {first.reason}"
-            error = FileError.of(NoValidRows(message))
+            error = FileError.of(NoValidRows.among(self.would_quarantine, first.row, first.reason))
         missing: list[str] = []
         unmatched: list[str] = []
         header = detected.header if detected else None

@@ -238,24 +238,13 @@ class Ledger:
         The ETag stands for the bytes: S3 gives identical uploads the same ETag. A previous owner
         that failed or was skipped does not block: its bytes never reached the warehouse.
         """
-        from botocore.exceptions import ClientError
 
         ref = claim.ref
         key = {"pk": {"S": f"content#{pipeline}#{ref.etag}#{ref.size}"}, "sk": {"S": "CONTENT"}}
         item = {**key, "file": {"S": ref.identity}, "key": {"S": ref.key}, "at": {"S": now_iso()}}
         for _ in range(3):
-            try:
-                self._db.put_item(
-                    TableName=self.table,
-                    Item=item,
-                    ConditionExpression="attribute_not_exists(pk) OR #file = :me",
-                    ExpressionAttributeNames={"#file": "file"},
-                    ExpressionAttributeValues={":me": {"S": ref.identity}},
-                )
+            if self._put_content(item, "attribute_not_exists(pk) OR #file = :owner", ref.identity):
                 return None
-            except ClientError as err:
-                if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
             owner = _unmarshal(self._db.get_item(TableName=self.table, Key=key, ConsistentRead=True)["Item"])
             owner_file = self._db.get_item(
                 TableName=self.table,
@@ -266,19 +255,27 @@ class Ledger:
             if status in {Status.LOADED, Status.IN_PROGRESS}:
                 return str(owner["file"])
             # The owner never loaded: take the content over, if nobody else did meanwhile.
-            try:
-                self._db.put_item(
-                    TableName=self.table,
-                    Item=item,
-                    ConditionExpression="#file = :owner",
-                    ExpressionAttributeNames={"#file": "file"},
-                    ExpressionAttributeValues={":owner": {"S": owner["file"]}},
-                )
+            if self._put_content(item, "#file = :owner", owner["file"]):
                 return None
-            except ClientError as err:
-                if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
         raise RuntimeError(f"content claim of {ref.uri} kept changing hands")
+
+    def _put_content(self, item: dict[str, Any], condition: str, owner: str) -> bool:
+        """Write the content item if ``condition`` holds for ``:owner``; False if it does not."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item=item,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#file": "file"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     def skip_duplicate_content(self, claim: Claim, pipeline: str, duplicate_of: str) -> bool:
         """Record that this file holds the same bytes as ``duplicate_of`` and was not loaded."""

@@ -18,11 +18,11 @@ import pyarrow.parquet as pq
 
 from ingest import lake, warehouse
 from ingest.config import Pipeline, load_pipelines, route
-from ingest.errors import IngestError, InternalError, LoadFailed, NoValidRows, UnknownPipeline
+from ingest.errors import EmptyFile, IngestError, InternalError, LoadFailed, NoValidRows, UnknownPipeline
 from ingest.formats import read_rows
 from ingest.lake import FileRef
 from ingest.ledger import Claim, Duplicate, Ledger, LoadOutcome, Status, now_iso
-from ingest.schema import RecordCoercer, to_arrow
+from ingest.schema import RecordCoercer, RejectedRow, to_arrow
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def ingest_file(
 class _Tally:
     rows_in: int = 0
     rows_loaded: int = 0
-    first_rejection: str = ""
+    first_rejected: RejectedRow | None = None
     reasons: Counter[str] = field(default_factory=Counter)
     extra_fields: set[str] = field(default_factory=set)
 
@@ -172,7 +172,7 @@ def _load(ref: FileRef, source: FileRef, pipeline: Pipeline, services: Services)
                 tally.rows_in += coerced.rows_in
                 tally.extra_fields |= coerced.extra_fields
                 for row in coerced.rejected:
-                    tally.first_rejection = tally.first_rejection or f"row {row.number}: {row.reason}"
+                    tally.first_rejected = tally.first_rejected or row
                     tally.reasons[row.reason.split(":", 1)[0]] += 1
                     line = {
                         "source": ref.uri,
@@ -194,7 +194,10 @@ def _load(ref: FileRef, source: FileRef, pipeline: Pipeline, services: Services)
 
         rows_quarantined = tally.rows_in - tally.rows_loaded
         if tally.rows_loaded == 0:
-            raise NoValidRows(f"none of {tally.rows_in} rows is valid; {tally.first_rejection}")
+            first = tally.first_rejected
+            if first is None:
+                raise EmptyFile("file holds no records")
+            raise NoValidRows.among(tally.rows_in, first.number, first.reason)
         quarantine_key = None
         if rows_quarantined:
             summary = {
