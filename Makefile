@@ -43,8 +43,9 @@ lab: $(STAMP) ## JupyterLab on notebooks/, pointed at the local stack (started i
 	eval "$$($(BIN)/ingest local env)" && export INGEST_LOCAL_DIR="$${INGEST_LOCAL_DIR:-$(CURDIR)/.local}" PATH="$(CURDIR)/$(BIN):$$PATH" \
 		&& $(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-bench: $(STAMP) ## Benchmarks: load paths side by side; peak memory of 100 MB and 1 GB files (~8 min)
+bench: $(STAMP) ## Benchmarks: load paths side by side; GX on 1M rows; peak memory of 100 MB and 1 GB files (~10 min)
 	$(BIN)/python benchmarks/bench_load.py
+	$(BIN)/python benchmarks/bench_validate.py
 	$(BIN)/python benchmarks/bench_memory.py $(BENCH_ARGS)
 
 clean: ## Remove the venv, local stack state and generated reports

@@ -231,14 +231,78 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    from ingest.generate import generate_month, write_month
+def cmd_validate(args: argparse.Namespace) -> int:
+    from rich.markup import escape
 
+    from ingest.check import to_html, validate_file
+    from ingest.inspect import InspectError
+
+    try:
+        report = validate_file(args.target, pipeline=args.pipeline)
+    except InspectError as err:
+        err_console.print(f"[red]{escape(str(err))}")
+        return 2
+    if args.html:
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(to_html(report), encoding="utf-8")
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str, ensure_ascii=False))
+        return 0 if report.ok else 1
+
+    console.print(
+        f"[bold]{escape(report.source)}[/]  pipeline {report.pipeline}  suite {report.suite or 'none'}"
+    )
+    if report.file_error:
+        console.print(f"[red]would fail: {escape(report.file_error)}")
+    console.print(
+        f"rows {report.rows:,}  good {report.good:,}  bad {report.bad:,} "
+        f"(coercion {report.rejected_by_coercion:,}, suite {report.rejected_by_suite:,})"
+    )
+    for title, checks, style in (
+        ("Critical expectations failed", report.failed_expectations, "red"),
+        ("Warnings", report.warnings, "yellow"),
+    ):
+        if not checks:
+            continue
+        table = Table(title=title)
+        for name in ("check", "column", "rows failing", "first rows"):
+            table.add_column(name, overflow="fold")
+        for check in checks:
+            rows = ", ".join(map(str, check["sample_rows"]))
+            table.add_row(
+                f"[{style}]{check['id']}", check["column"] or "", f"{check['unexpected_count']:,}", rows
+            )
+        console.print(table)
+    if args.html:
+        console.print(f"HTML report: {args.html}")
+    return 0 if report.ok else 1
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import time
+    from collections import Counter
+
+    from ingest.generate import publish_month
+
+    if args.scale < 1:
+        err_console.print(f"[red]--scale must be at least 1, got {args.scale}")
+        return 2
     year, month = args.month
-    generated = generate_month(year, month, seed=args.seed)
-    write_month(generated, args.out)
-    totals = generated.manifest()["totals"]
-    console.print(f"Wrote {totals['files']} files ({totals['rows_in']:,} rows) under {args.out}")
+    started = time.perf_counter()
+    manifest = publish_month(args.out, year, month, seed=args.seed, scale=args.scale)
+    elapsed = time.perf_counter() - started
+    totals = manifest["totals"]
+    console.print(
+        f"Wrote {totals['files']:,} files ({totals['rows_in']:,} rows) and manifest.json to {args.out} "
+        f"in {elapsed:.1f}s"
+    )
+    console.print(
+        f"  expected: {totals['rows_expected_loaded']:,} rows loaded, "
+        f"{totals['rows_expected_quarantined']:,} quarantined, "
+        f"{totals['files_expected_to_fail']} files failing"
+    )
+    kinds = Counter(d["kind"] for d in manifest["discrepancies"])
+    console.print("  discrepancies: " + ", ".join(f"{kind} {n:,}" for kind, n in sorted(kinds.items())))
     return 0
 
 
@@ -300,10 +364,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="list what would be replayed")
     p.set_defaults(run=cmd_replay)
 
-    p = commands.add_parser("generate", help="write a month of deterministic demo data to a folder")
+    p = commands.add_parser(
+        "validate",
+        help="run a pipeline's Great Expectations suite on a local or S3 file, without loading it",
+        description="Exit code 0: every row would load; 1: rows would be quarantined or the file "
+        "would fail; 2: the file or pipeline cannot be found.",
+    )
+    p.add_argument("target", help="a local path or s3://bucket/key")
+    p.add_argument("--pipeline", default="auto", help="a pipeline name, or auto to route by the key")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--html", type=Path, help="also write a self-contained HTML report to this path")
+    p.set_defaults(run=cmd_validate)
+
+    p = commands.add_parser("generate", help="write a month of deterministic demo data to a folder or S3")
     p.add_argument("--month", type=_month, default=(2021, 7), help="YYYY-MM (default 2021-07)")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--scale", type=int, default=1, help="multiply the sales, about 30 a day (default 1)")
+    p.add_argument("--seed", type=int, default=7, help="same month, seed and scale give the same bytes")
+    p.add_argument("--out", required=True, metavar="DIR_OR_S3_URI", help="a folder or s3://bucket/prefix")
     p.set_defaults(run=cmd_generate)
 
     p = commands.add_parser("demo", help="a month of data end to end on the local emulators")

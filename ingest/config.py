@@ -6,7 +6,9 @@ so a typo in a config fails at start-up with the file name, not halfway through 
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,10 @@ import yaml
 
 from ingest.errors import UnknownPipeline
 
-BIGQUERY_TYPES = {"STRING", "INT64", "NUMERIC", "FLOAT64", "BOOL", "TIMESTAMP", "DATE", "JSON"}
+SCALAR_TYPES = {"STRING", "INT64", "NUMERIC", "FLOAT64", "BOOL", "TIMESTAMP", "DATE", "JSON"}
+# RECORD columns are REPEATED lists of scalar fields (PayPal cart items); BigQuery nests deeper,
+# but nothing here needs it and every level would cost the coercer a special case.
+BIGQUERY_TYPES = SCALAR_TYPES | {"RECORD"}
 FORMATS = {"auto", "ndjson", "json_array", "json_concat", "csv"}
 WRITE_MODES = {"append", "replace"}
 # BigQuery naming rules: datasets take letters, digits and underscores; tables also take
@@ -44,10 +49,18 @@ class Column:
     mode: str = "NULLABLE"
     source: str = ""
     """Dotted path of the value in a JSON record, or the CSV header; defaults to ``name``."""
+    fields: tuple[Column, ...] = ()
+    """The fields of a RECORD column, their sources relative to one list element."""
+    pseudonymise: bool = False
+    """Store a keyed hash of the value instead of the value (payer emails): joinable, not readable."""
 
     @property
     def required(self) -> bool:
         return self.mode == "REQUIRED"
+
+    @property
+    def repeated(self) -> bool:
+        return self.mode == "REPEATED"
 
     @property
     def source_path(self) -> tuple[str, ...]:
@@ -69,20 +82,68 @@ class Pipeline:
     """If set, the whole record (after redaction) is kept in this JSON column."""
     redact: tuple[str, ...] = ()
     """Dotted paths removed from records before anything is stored (personal data)."""
+    transform: str | None = None
+    """``module:function`` turning one parsed record into the rows to coerce (see ``transform_function``)."""
     description: str = ""
 
     @property
     def table_id(self) -> str:
         return f"{self.dataset}.{self.table}"
 
-    def bigquery_columns(self) -> list[tuple[str, str, str]]:
-        """(name, type, mode) of the loaded table: data columns, kept record, extras, lineage."""
-        columns = [(c.name, c.type, c.mode) for c in self.columns]
+    @property
+    def pseudonymises(self) -> bool:
+        return any(c.pseudonymise for c in self.columns)
+
+    def transform_function(self) -> Callable[[dict[str, Any]], list[dict[str, Any]]] | None:
+        """The record transform: one source record in, the rows it stands for out.
+
+        PayPal records gain derived fields (product names); an exchange-rate object becomes one
+        row per currency. A transform raises ValueError for a record it cannot read.
+        """
+        return resolve_transform(self.transform) if self.transform else None
+
+    def bigquery_columns(self) -> list[Column]:
+        """Columns of the loaded table: data columns, kept record, extras, lineage."""
+        columns = list(self.columns)
         if self.record_column:
-            columns.append((self.record_column, "JSON", "NULLABLE"))
-        columns.append((EXTRA_COLUMN, "JSON", "NULLABLE"))
-        columns.extend(LINEAGE_COLUMNS)
+            columns.append(Column(self.record_column, "JSON"))
+        columns.append(Column(EXTRA_COLUMN, "JSON"))
+        columns.extend(Column(name, type_, mode) for name, type_, mode in LINEAGE_COLUMNS)
         return columns
+
+
+def resolve_transform(reference: str) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    module_name, _, function_name = reference.partition(":")
+    function = getattr(importlib.import_module(module_name), function_name, None)
+    if not callable(function):
+        raise ConfigError(f"transform {reference!r} is not a function")
+    return function
+
+
+def _parse_column(spec: Any, fail: Callable[[str], ConfigError], nested: bool = False) -> Column:
+    if not isinstance(spec, dict) or not {"name", "type"} <= spec.keys():
+        raise fail(f"each column needs a name and a type, got {spec!r}")
+    column_type = str(spec["type"]).upper()
+    default_mode = "REPEATED" if column_type == "RECORD" else "NULLABLE"
+    column = Column(
+        name=spec["name"],
+        type=column_type,
+        mode=str(spec.get("mode", default_mode)).upper(),
+        source=spec.get("source", ""),
+        fields=tuple(_parse_column(f, fail, nested=True) for f in spec.get("fields", ())),
+        pseudonymise=bool(spec.get("pseudonymise", False)),
+    )
+    allowed = SCALAR_TYPES if nested else BIGQUERY_TYPES
+    if column.type not in allowed:
+        raise fail(f"column {column.name}: type {column.type} not one of {sorted(allowed)}")
+    if column.type == "RECORD":
+        if column.mode != "REPEATED" or not column.fields:
+            raise fail(f"column {column.name}: a RECORD column is REPEATED and lists its fields")
+    elif column.mode not in {"NULLABLE", "REQUIRED"}:
+        raise fail(f"column {column.name}: mode must be NULLABLE or REQUIRED")
+    if column.pseudonymise and column.type != "STRING":
+        raise fail(f"column {column.name}: only STRING columns can be pseudonymised")
+    return column
 
 
 def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
@@ -102,21 +163,7 @@ def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
     except (re.error, TypeError) as err:
         raise fail(f"key_pattern does not compile: {err}") from err
 
-    columns = []
-    for spec in raw["columns"]:
-        if not isinstance(spec, dict) or not {"name", "type"} <= spec.keys():
-            raise fail(f"each column needs a name and a type, got {spec!r}")
-        column = Column(
-            name=spec["name"],
-            type=str(spec["type"]).upper(),
-            mode=str(spec.get("mode", "NULLABLE")).upper(),
-            source=spec.get("source", ""),
-        )
-        if column.type not in BIGQUERY_TYPES:
-            raise fail(f"column {column.name}: type {column.type} not one of {sorted(BIGQUERY_TYPES)}")
-        if column.mode not in {"NULLABLE", "REQUIRED"}:
-            raise fail(f"column {column.name}: mode must be NULLABLE or REQUIRED")
-        columns.append(column)
+    columns = [_parse_column(spec, fail) for spec in raw["columns"]]
     names = [c.name for c in columns]
     if len(set(names)) != len(names):
         raise fail("column names repeat")
@@ -141,8 +188,14 @@ def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
         suite=raw.get("suite"),
         record_column=raw.get("record_column"),
         redact=tuple(raw.get("redact", ())),
+        transform=raw.get("transform"),
         description=raw.get("description", ""),
     )
+    if pipeline.transform is not None:
+        try:
+            resolve_transform(pipeline.transform)
+        except (ImportError, ValueError) as err:
+            raise fail(f"transform {pipeline.transform!r} cannot be loaded: {err}") from err
     if pipeline.format not in FORMATS:
         raise fail(f"format {pipeline.format!r} not one of {sorted(FORMATS)}")
     if pipeline.write_mode not in WRITE_MODES:

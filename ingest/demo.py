@@ -85,7 +85,27 @@ def ledger_summary(entries: list[Entry], keys: set[str]) -> dict[str, Any]:
         "rows_loaded": sum(int(e.rows_loaded or 0) for e in loaded),
         "rows_quarantined": sum(int(e.rows_quarantined or 0) for e in loaded),
         "failures": dict(Counter(e.error_type for e in files if e.status == Status.FAILED)),
+        "validation_failed": dict(sorted(_validation_counts(loaded, "failed").items())),
+        "validation_warnings": dict(sorted(_validation_counts(loaded, "warnings").items())),
     }
+
+
+def _validation_counts(entries: list[Entry], kind: str) -> Counter[str]:
+    """Rows per expectation id over the files' ledger validation summaries."""
+    counts: Counter[str] = Counter()
+    for entry in entries:
+        counts.update((entry.validation or {}).get(kind, {}))
+    return counts
+
+
+def planted_validation_defects(manifest: dict[str, Any], severity: str) -> dict[str, int]:
+    """Rows the generator defaced for each expectation id, as a suite should count them."""
+    checks = Counter(
+        d["check"]
+        for d in manifest.get("defects", [])
+        if d["kind"] == "validation" and d["severity"] == severity
+    )
+    return dict(sorted(checks.items()))
 
 
 def run(year: int, month: int, keep: bool, out_dir: Path, console: Console | None = None) -> dict[str, Any]:
@@ -161,6 +181,9 @@ def _run(settings: Settings, year: int, month: int, out_dir: Path, console: Cons
         "rows_match_generator": summary["rows_loaded"] == totals["rows_expected_loaded"]
         and summary["rows_quarantined"] == totals["rows_expected_quarantined"],
         "failures_match_generator": summary["files_failed"] == totals["files_expected_to_fail"],
+        "validation_finds_exactly_the_planted_defects": summary["validation_failed"]
+        == planted_validation_defects(manifest, "critical")
+        and summary["validation_warnings"] == planted_validation_defects(manifest, "warning"),
         "bigquery_matches_ledger": sum(counts_second.values()) == summary["rows_loaded"],
     }
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -185,6 +208,9 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, console: Console) -> 
     ):
         table.add_row(name, f"{summary[name]:,}")
     table.add_row("failures by type", ", ".join(f"{k}: {v}" for k, v in summary["failures"].items()) or "-")
+    for kind in ("validation_failed", "validation_warnings"):
+        label = "rows quarantined by check" if kind == "validation_failed" else "warnings by check"
+        table.add_row(label, "\n".join(f"{k}: {v}" for k, v in summary[kind].items()) or "-")
     table.add_row("second delivery: rows added", str(summary["second_delivery"]["rows_added"]))
     for table_id, rows in summary["bigquery_rows"].items():
         table.add_row(f"BigQuery {table_id}", f"{rows:,}")

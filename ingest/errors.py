@@ -38,6 +38,10 @@ class MissingColumn(IngestError):
     """A column the pipeline requires is absent from the file."""
 
 
+class ValidationFailed(IngestError):
+    """A critical table-level expectation of the pipeline's suite failed (or could not run)."""
+
+
 class ObjectGone(IngestError):
     """The object was deleted between its event and our read."""
 

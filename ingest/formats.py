@@ -48,6 +48,8 @@ class ParsedRow:
     error: str | None = None
     raw: str | None = None
     """The record's text when it could not be parsed, so quarantine keeps it verbatim."""
+    original: dict[str, Any] | None = None
+    """The source record a pipeline transform derived ``record`` from (kept and quarantined as is)."""
 
 
 @dataclass(frozen=True)

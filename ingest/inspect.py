@@ -17,6 +17,7 @@ import collections
 import heapq
 import itertools
 import re
+import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
@@ -320,8 +321,12 @@ class _Coercion:
 
     def run(self, detected: Detected, rows: Iterator[ParsedRow]) -> None:
         from ingest.schema import RecordCoercer  # pyarrow: only when a pipeline is checked
+        from ingest.transforms import apply_transform
 
-        coercer = RecordCoercer(self.pipeline, empty_is_null=detected.format == "csv")
+        # Nothing is stored, so pseudonyms only need to be consistent within this run.
+        coercer = RecordCoercer(
+            self.pipeline, empty_is_null=detected.format == "csv", pseudonym_key=secrets.token_bytes(32)
+        )
         if detected.header is not None:
             try:
                 coercer.check_header(detected.header)
@@ -329,7 +334,7 @@ class _Coercion:
                 self.file_error = FileError.of(err)
                 collections.deque(rows, maxlen=0)  # the file fails; still profile it
                 return
-        for batch in itertools.batched(rows, COERCE_BATCH, strict=False):
+        for batch in itertools.batched(apply_transform(self.pipeline, rows), COERCE_BATCH, strict=False):
             coerced = coercer.coerce(batch)
             self.would_load += len(coerced.row_numbers)
             self.would_quarantine += len(coerced.rejected)
@@ -436,7 +441,7 @@ def inspect_file(
         raise InspectError(f"sample must be 0 or more, got {sample}")
     text = str(target)
     if text.startswith("s3://"):
-        stream, size, etag, keys = _open_s3(text, s3)
+        stream, size, etag, keys = open_s3(text, s3)
     else:
         path = Path(text)
         if not path.is_file():
@@ -447,7 +452,7 @@ def inspect_file(
     chosen, routing_error = None, None
     try:
         if pipeline:
-            chosen, routing_error = _choose_pipeline(pipeline, keys, pipelines)
+            chosen, routing_error = choose_pipeline(pipeline, keys, pipelines)
         report = inspect_stream(stream, text, chosen, sample, size=size, etag=etag)
     finally:
         stream.close()
@@ -457,7 +462,7 @@ def inspect_file(
     return replace(report, pipeline=unrouted)
 
 
-def _open_s3(uri: str, s3: Any) -> tuple[IO[bytes], int | None, str | None, list[str]]:
+def open_s3(uri: str, s3: Any) -> tuple[IO[bytes], int | None, str | None, list[str]]:
     from botocore.exceptions import ClientError
 
     bucket, _, key = uri[len("s3://") :].partition("/")
@@ -477,7 +482,7 @@ def _open_s3(uri: str, s3: Any) -> tuple[IO[bytes], int | None, str | None, list
     return response["Body"], response.get("ContentLength"), response.get("ETag", "").strip('"'), [key]
 
 
-def _choose_pipeline(
+def choose_pipeline(
     name: str, keys: list[str], pipelines: tuple[Pipeline, ...] | None
 ) -> tuple[Pipeline | None, UnknownPipeline | None]:
     if pipelines is None:

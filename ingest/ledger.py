@@ -72,6 +72,8 @@ class LoadOutcome:
     file_format: str
     quarantine_key: str | None = None
     extra_fields: tuple[str, ...] = ()
+    validation: dict[str, Any] | None = None
+    """The suite's summary: rows checked, rows quarantined, counts per failed expectation id."""
 
 
 @dataclass(frozen=True)
@@ -304,6 +306,7 @@ class Ledger:
             "file_format": outcome.file_format,
             "quarantine_key": outcome.quarantine_key or "",
             "extra_fields": list(outcome.extra_fields),
+            **({"validation": outcome.validation} if outcome.validation else {}),
             "finished_at": now_iso(),
             "updated_at": now_iso(),
         }
@@ -431,6 +434,10 @@ def _plain(value: Any) -> Any:
 
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(v) for v in value]
     return value
 
 

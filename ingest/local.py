@@ -234,9 +234,8 @@ def provision(stack: Stack, settings: Settings) -> dict[str, str]:
     from ingest.provision import provision_aws, provision_bigquery
 
     with environment_applied(stack):
-        created = provision_aws(
-            settings, aws_client("s3"), aws_client("dynamodb"), aws_client("sqs"), aws_client("sns")
-        )
+        clients = [aws_client(name) for name in ("s3", "dynamodb", "sqs", "sns", "secretsmanager")]
+        created = provision_aws(settings, *clients)
         provision_bigquery(settings, bigquery_client(settings.bq_project, settings.bq_location))
     return created
 

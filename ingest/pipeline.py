@@ -6,29 +6,28 @@ vendor-specific sits behind ``lake``, ``ledger`` and ``warehouse``.
 
 from __future__ import annotations
 
-import itertools
-import json
+import contextlib
 import logging
-import tempfile
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from ingest import lake, warehouse
-from ingest.config import Pipeline, load_pipelines, route
-from ingest.errors import EmptyFile, IngestError, InternalError, LoadFailed, NoValidRows, UnknownPipeline
-from ingest.formats import read_rows
+from ingest.config import ConfigError, Pipeline, load_pipelines, route
+from ingest.errors import (
+    IngestError,
+    InternalError,
+    LoadFailed,
+    UnknownPipeline,
+    ValidationFailed,
+)
 from ingest.lake import FileRef
 from ingest.ledger import Claim, Duplicate, Ledger, LoadOutcome, Status, now_iso
-from ingest.schema import RecordCoercer, RejectedRow, to_arrow
+from ingest.prepare import prepare_file
+from ingest.schema import RecordCoercer
 from ingest.settings import Settings
+from ingest.validate import Suite, Validation, suite_for
 
 log = logging.getLogger(__name__)
-# Records coerced at a time: enough for vectorised Arrow conversion, small enough that a wide
-# nested PayPal chunk stays within tens of MB.
-CHUNK_ROWS = 10_000
 
 
 @dataclass
@@ -42,6 +41,7 @@ class Services:
     pipelines: tuple[Pipeline, ...]
     ledger: Ledger
     _tables_ready: set[str] = field(default_factory=set)
+    _pseudonym_key: bytes | None = None
 
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> Services:
@@ -62,6 +62,43 @@ class Services:
         if pipeline.table_id not in self._tables_ready:
             warehouse.ensure_table(self.bigquery, pipeline)
             self._tables_ready.add(pipeline.table_id)
+
+    def suite(self, pipeline: Pipeline) -> Suite | None:
+        return suite_for(pipeline, self.settings.expectations_dir)
+
+    def coercer(self, pipeline: Pipeline, empty_is_null: bool) -> RecordCoercer:
+        key = self.pseudonym_key() if pipeline.pseudonymises else None
+        return RecordCoercer(pipeline, empty_is_null=empty_is_null, pseudonym_key=key)
+
+    def pseudonym_key(self) -> bytes:
+        """The pseudonym key from the settings, else from Secrets Manager (read once)."""
+        if self._pseudonym_key is None:
+            key = self.settings.pseudonym_key
+            if not key:
+                from botocore.exceptions import ClientError
+
+                from ingest.clients import aws_client
+
+                name = self.settings.pseudonym_key_secret
+                try:
+                    key = aws_client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+                except ClientError as err:
+                    raise ConfigError(
+                        f"pseudonym key: secret {name!r} unreadable ({err.response['Error']['Code']}); "
+                        "set INGEST_PSEUDONYM_KEY or INGEST_PSEUDONYM_KEY_SECRET"
+                    ) from err
+            self._pseudonym_key = key.encode()
+        return self._pseudonym_key
+
+    def record_validation(self, ref: FileRef, pipeline: Pipeline, validation: Validation) -> None:
+        """Keep the suite's results of one file in the ops dataset, for batch and finance reports."""
+        table_id = f"{self.settings.ops_dataset}.{warehouse.VALIDATION_RESULTS_TABLE}"
+        if table_id not in self._tables_ready:
+            warehouse.ensure_validation_results_table(self.bigquery, self.settings.ops_dataset)
+            self._tables_ready.add(table_id)
+        warehouse.insert_validation_results(
+            self.bigquery, self.settings.ops_dataset, ref.identity, ref.uri, pipeline.name, validation
+        )
 
 
 @dataclass(frozen=True)
@@ -142,15 +179,6 @@ def ingest_file(
     )
 
 
-@dataclass
-class _Tally:
-    rows_in: int = 0
-    rows_loaded: int = 0
-    first_rejected: RejectedRow | None = None
-    reasons: Counter[str] = field(default_factory=Counter)
-    extra_fields: set[str] = field(default_factory=set)
-
-
 def _load(ref: FileRef, source: FileRef, pipeline: Pipeline, services: Services) -> LoadOutcome:
     """Stream the file through coercion into a Parquet load file, chunk by chunk.
 
@@ -158,46 +186,26 @@ def _load(ref: FileRef, source: FileRef, pipeline: Pipeline, services: Services)
     rejected rows to a temporary NDJSON file, and each is uploaded once the file is read.
     """
     lineage = {"_source_uri": ref.uri, "_source_etag": ref.etag, "_ingested_at": _now()}
-    tally = _Tally()
     body = lake.open_object(services.s3, source)
-    with tempfile.TemporaryFile() as parquet, tempfile.TemporaryFile() as rejected:
+    with contextlib.ExitStack() as temporary:
         try:
-            detected, rows = read_rows(body, pipeline.format)
-            coercer = RecordCoercer(pipeline, empty_is_null=detected.format == "csv")
-            if detected.header is not None:
-                coercer.check_header(detected.header)
-            writer = None
-            for chunk in itertools.batched(rows, CHUNK_ROWS, strict=False):
-                coerced = coercer.coerce(chunk)
-                tally.rows_in += coerced.rows_in
-                tally.extra_fields |= coerced.extra_fields
-                for row in coerced.rejected:
-                    tally.first_rejected = tally.first_rejected or row
-                    tally.reasons[row.reason.split(":", 1)[0]] += 1
-                    line = {
-                        "source": ref.uri,
-                        "etag": ref.etag,
-                        "row": row.number,
-                        "reason": row.reason,
-                        "raw": row.raw,
-                    }
-                    rejected.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
-                if coerced.row_numbers:
-                    table = to_arrow(pipeline, coerced, lineage)
-                    writer = writer or pq.ParquetWriter(parquet, table.schema, compression="zstd")
-                    writer.write_table(table)
-                    tally.rows_loaded += table.num_rows
-            if writer is not None:
-                writer.close()
+            prepared = prepare_file(
+                body,
+                pipeline,
+                lambda detected: services.coercer(pipeline, empty_is_null=detected.format == "csv"),
+                services.suite(pipeline),
+                lineage,
+                temporary,
+            )
         finally:
             body.close()
-
+        tally, detected, validation = prepared.tally, prepared.detected, prepared.validation
+        if validation is not None:
+            services.record_validation(ref, pipeline, validation)
+            if failures := validation.file_failures:
+                raise ValidationFailed("; ".join(check.describe() for check in failures))
+        prepared.raise_if_nothing_to_load()
         rows_quarantined = tally.rows_in - tally.rows_loaded
-        if tally.rows_loaded == 0:
-            first = tally.first_rejected
-            if first is None:
-                raise EmptyFile("file holds no records")
-            raise NoValidRows.among(tally.rows_in, first.number, first.reason)
         quarantine_key = None
         if rows_quarantined:
             summary = {
@@ -208,10 +216,10 @@ def _load(ref: FileRef, source: FileRef, pipeline: Pipeline, services: Services)
                 "reasons": dict(tally.reasons.most_common()),
             }
             quarantine_key = lake.write_quarantine(
-                services.s3, ref, services.settings.error_bucket, rejected, summary
+                services.s3, ref, services.settings.error_bucket, prepared.rejected, summary
             )
         services.ensure_table(pipeline)
-        result = warehouse.load_parquet(services.bigquery, pipeline, parquet, ref.identity)
+        result = warehouse.load_parquet(services.bigquery, pipeline, prepared.parquet, ref.identity)
     if result.output_rows != tally.rows_loaded:
         raise LoadFailed(
             f"load job {result.job_id} wrote {result.output_rows} rows, expected {tally.rows_loaded}"
@@ -226,6 +234,7 @@ def _load(ref: FileRef, source: FileRef, pipeline: Pipeline, services: Services)
         file_format=detected.format + (f"+{detected.compression}" if detected.compression else ""),
         quarantine_key=quarantine_key,
         extra_fields=tuple(sorted(tally.extra_fields)),
+        validation=validation.summary() if validation else None,
     )
 
 

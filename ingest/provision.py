@@ -17,8 +17,10 @@ DEAD_LETTER_AFTER_RECEIVES = 5
 LOCAL_VISIBILITY_SECONDS = 60
 
 
-def provision_aws(settings: Settings, s3: Any, dynamodb: Any, sqs: Any, sns: Any) -> dict[str, str]:
-    """Buckets, ledger table, event queue wired to the lake bucket, alerts topic."""
+def provision_aws(
+    settings: Settings, s3: Any, dynamodb: Any, sqs: Any, sns: Any, secrets: Any = None
+) -> dict[str, str]:
+    """Buckets, ledger table, event queue wired to the lake bucket, alerts topic, pseudonym key."""
     for bucket in (settings.lake_bucket, settings.error_bucket):
         _create_bucket(s3, bucket)
     # Two failures of the same key must both keep their bytes.
@@ -48,7 +50,22 @@ def provision_aws(settings: Settings, s3: Any, dynamodb: Any, sqs: Any, sns: Any
         },
     )
     topic_arn = sns.create_topic(Name=settings.alerts_topic)["TopicArn"]
+    if secrets is not None:
+        _create_pseudonym_key(secrets, settings.pseudonym_key_secret)
     return {"queue_url": queue_url, "dlq_url": dlq_url, "topic_arn": topic_arn}
+
+
+def _create_pseudonym_key(secrets: Any, name: str) -> None:
+    """A random key, made once: pseudonyms stay joinable for as long as the secret lives."""
+    import secrets as random_source
+
+    from botocore.exceptions import ClientError
+
+    try:
+        secrets.create_secret(Name=name, SecretString=random_source.token_hex(32))
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ResourceExistsException":
+            raise
 
 
 def provision_bigquery(settings: Settings, client: Any) -> list[str]:

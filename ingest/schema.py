@@ -7,6 +7,8 @@ dropped silently: they are kept as JSON in ``_extra`` (unless the whole record i
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import math
 import re
@@ -20,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.config import EXTRA_COLUMN, Column, Pipeline
+from ingest.config import EXTRA_COLUMN, Column, ConfigError, Pipeline
 from ingest.errors import MissingColumn
 from ingest.formats import ParsedRow
 
@@ -46,6 +48,13 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     # The JSON logical type in Parquet is what BigQuery reads into a JSON column.
     "JSON": pa.json_(),
 }
+
+
+def arrow_type(column: Column) -> pa.DataType:
+    """The Arrow type a column is written to Parquet as (a REPEATED RECORD is a list of structs)."""
+    if column.type == "RECORD":
+        return pa.list_(pa.struct([pa.field(f.name, arrow_type(f)) for f in column.fields]))
+    return ARROW_TYPES[column.type]
 
 
 def _to_string(value: Any) -> str:
@@ -168,6 +177,11 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def json_text(value: Any) -> str:
+    """Lenient JSON for people and quarantine files: typed values as text, NaN kept as NaN."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
 def _to_json(value: Any) -> str:
     return json.dumps(
         value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
@@ -242,17 +256,62 @@ def redact(record: dict[str, Any], paths: Iterable[tuple[str, ...]]) -> dict[str
     return result
 
 
+def _records_converter(column: Column) -> Callable[[Any], list[dict[str, Any]]]:
+    """Converter of a REPEATED RECORD value: a list of objects, each field by its own rule."""
+    fields = [(f, f.source_path, CONVERTERS[f.type]) for f in column.fields]
+
+    def convert(value: Any) -> list[dict[str, Any]]:
+        if not isinstance(value, list):
+            raise ValueError(f"is a {type(value).__name__}, not a list")
+        elements = []
+        for index, element in enumerate(value):
+            if not isinstance(element, dict):
+                raise ValueError(f"[{index}] is a {type(element).__name__}, not an object")
+            converted = {}
+            for field_, path, to_type in fields:
+                raw = _lookup(element, path)
+                if raw is None or raw == "":
+                    if field_.required:
+                        raise ValueError(f"[{index}].{field_.name} is missing")
+                    converted[field_.name] = None
+                    continue
+                try:
+                    converted[field_.name] = to_type(raw)
+                except (ValueError, TypeError, ArithmeticError) as err:
+                    raise ValueError(f"[{index}].{field_.name} {_preview(raw)} {_reason(err)}") from None
+            elements.append(converted)
+        return elements
+
+    return convert
+
+
+def pseudonym(key: bytes, value: str) -> str:
+    """Keyed hash of an identifier (HMAC-SHA256, hex): equal inputs give equal pseudonyms, and
+    without the key nobody can test a guessed email against it."""
+    normalised = value.strip().lower().encode()
+    return hmac.new(key, normalised, hashlib.sha256).hexdigest()
+
+
 class RecordCoercer:
     """Coerces records of one pipeline; built once per file."""
 
-    def __init__(self, pipeline: Pipeline, empty_is_null: bool) -> None:
+    def __init__(self, pipeline: Pipeline, empty_is_null: bool, pseudonym_key: bytes | None = None) -> None:
+        if pipeline.pseudonymises and not pseudonym_key:
+            raise ConfigError(
+                f"pipeline {pipeline.name} pseudonymises columns: set INGEST_PSEUDONYM_KEY "
+                "(a secret; the same key keeps pseudonyms joinable across loads)"
+            )
         self.pipeline = pipeline
         self.empty_is_null = empty_is_null
+        self._pseudonym_key = pseudonym_key
         self._redact_paths = [tuple(p.split(".")) for p in pipeline.redact]
         redacted_roots = {p[0] for p in self._redact_paths if len(p) == 1}
         self._known_roots = {c.source_path[0] for c in pipeline.columns} | redacted_roots
         # Paths and converters resolved once per file, not once per value.
-        self._converters = [(c, c.source_path, CONVERTERS[c.type]) for c in pipeline.columns]
+        self._converters = [
+            (c, c.source_path, _records_converter(c) if c.type == "RECORD" else CONVERTERS[c.type])
+            for c in pipeline.columns
+        ]
 
     def check_header(self, fields: Iterable[str]) -> None:
         """Fail the file when a required column is missing from a tabular header."""
@@ -292,7 +351,8 @@ class RecordCoercer:
             kept_json = extra = None
             if errors[index] is None:
                 try:
-                    kept_json, extra, names = self._kept_and_extras(record)  # type: ignore[arg-type]
+                    original = parsed[index].original or record
+                    kept_json, extra, names = self._kept_and_extras(record, original)  # type: ignore[arg-type]
                     extra_fields |= names
                 except ValueError as err:
                     errors[index] = str(err)
@@ -307,12 +367,16 @@ class RecordCoercer:
             mask = pa.array(good, pa.bool_())
             arrays = {name: array.filter(mask) for name, array in arrays.items()}
         rejected = [
-            RejectedRow(row.number, row.error or "unreadable", row.raw or "")
+            RejectedRow(
+                row.number,
+                row.error or "unreadable",
+                row.raw or (self._raw_text(row.original) if row.original is not None else ""),
+            )
             for row in rows
             if row.record is None
         ]
         rejected += [
-            RejectedRow(row.number, error, row.raw or self._raw_text(row.record))  # type: ignore[arg-type]
+            RejectedRow(row.number, error, row.raw or self._raw_text(row.original or row.record))  # type: ignore[arg-type]
             for row, error in zip(parsed, errors, strict=True)
             if error is not None
         ]
@@ -333,38 +397,49 @@ class RecordCoercer:
             for index, value in enumerate(raw):
                 if value is None and errors[index] is None:
                     errors[index] = f"{column.name}: required value is missing"
-        fast = _cast_whole_column(column.type, raw)
+        fast = None if column.type == "RECORD" else _cast_whole_column(column.type, raw)
         if fast is not None:
-            return fast
-        values = []
+            return self._pseudonymised(column, fast)
+        values: list[Any] = []
         for index, value in enumerate(raw):
             if value is None:
-                values.append(None)
+                # BigQuery has no NULL list: a record without items has an empty one.
+                values.append([] if column.repeated else None)
                 continue
             try:
                 if isinstance(value, float) and not math.isfinite(value):
                     raise ValueError(f"is not finite ({value!r})")
                 values.append(convert(value))
             except (ValueError, TypeError, ArithmeticError) as err:
-                if errors[index] is None:
+                if errors[index] is None and column.type == "RECORD":
+                    errors[index] = f"{column.name}: {err}"  # names the element and field
+                elif errors[index] is None:
                     errors[index] = f"{column.name}: {_preview(value)} {_reason(err)}"
-                values.append(None)
-        return pa.array(values, ARROW_TYPES[column.type])
+                values.append([] if column.repeated else None)
+        return self._pseudonymised(column, pa.array(values, arrow_type(column)))
 
-    def _kept_and_extras(self, record: dict[str, Any]) -> tuple[str | None, str | None, set[str]]:
-        kept = redact(record, self._redact_paths) if self._redact_paths else record
-        kept_json = _to_json(kept) if self.pipeline.record_column else None
+    def _pseudonymised(self, column: Column, array: pa.Array) -> pa.Array:
+        if not column.pseudonymise:
+            return array
+        key = self._pseudonym_key
+        assert key is not None
+        return pa.array([None if v is None else pseudonym(key, v) for v in array.to_pylist()], pa.string())
+
+    def _kept_and_extras(
+        self, record: dict[str, Any], original: dict[str, Any]
+    ) -> tuple[str | None, str | None, set[str]]:
         if self.pipeline.record_column:
-            return kept_json, None, set()
+            kept = redact(original, self._redact_paths) if self._redact_paths else original
+            return _to_json(kept), None, set()
+        kept = redact(record, self._redact_paths) if self._redact_paths else record
         extras = {k: v for k, v in kept.items() if k not in self._known_roots}
         if not extras:
-            return kept_json, None, set()
-        return kept_json, _to_json(extras), set(extras)
+            return None, None, set()
+        return None, _to_json(extras), set(extras)
 
     def _raw_text(self, record: dict[str, Any]) -> str:
         # Not _to_json: a NaN from the source must not stop the quarantine of its row.
-        kept = redact(record, self._redact_paths)
-        return json.dumps(kept, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+        return json_text(redact(record, self._redact_paths))
 
 
 def _cast_whole_column(bq_type: str, raw: list[Any]) -> pa.Array | None:
@@ -419,13 +494,13 @@ def to_arrow(pipeline: Pipeline, coerced: Coerced, lineage: dict[str, Any]) -> p
     arrays: dict[str, pa.Array] = {}
     fields = []
     count = len(coerced.row_numbers)
-    for name, bq_type, mode in pipeline.bigquery_columns():
-        arrow_type = ARROW_TYPES[bq_type]
+    for column in pipeline.bigquery_columns():
+        name, type_ = column.name, arrow_type(column)
         if name in coerced.arrays:
-            arrays[name] = coerced.arrays[name].cast(arrow_type)
+            arrays[name] = coerced.arrays[name].cast(type_)
         elif name == "_source_row":
-            arrays[name] = pa.array(coerced.row_numbers, type=arrow_type)
+            arrays[name] = pa.array(coerced.row_numbers, type=type_)
         else:
-            arrays[name] = pa.array([lineage[name]] * count, type=arrow_type)
-        fields.append(pa.field(name, arrow_type, nullable=mode != "REQUIRED"))
+            arrays[name] = pa.array([lineage[name]] * count, type=type_)
+        fields.append(pa.field(name, type_, nullable=not column.required))
     return pa.Table.from_arrays(list(arrays.values()), schema=pa.schema(fields))

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# Suites sit next to the package: in a checkout, and in the Lambda image (deploy/Dockerfile).
+EXPECTATIONS_DIR = PACKAGE_DIR.parent / "expectations"
 
 # Every variable this package reads, with its default; the deploy template and the README list
 # the same names (a test checks the template).
@@ -27,6 +29,10 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "INGEST_LEASE_SECONDS": "900",
     "INGEST_MAX_ATTEMPTS": "5",
     "INGEST_PIPELINES_DIR": "",
+    "INGEST_EXPECTATIONS_DIR": "",
+    "INGEST_OPS_DATASET": "ops",
+    "INGEST_PSEUDONYM_KEY": "",
+    "INGEST_PSEUDONYM_KEY_SECRET": "ingest-pseudonym-key",
 }
 
 
@@ -53,6 +59,14 @@ class Settings:
     """Claims of one file that end in a retryable failure before the ledger stops retrying it."""
     pipelines_dir: Path = PACKAGE_DIR / "pipelines"
     """Folder of pipeline YAML files."""
+    expectations_dir: Path = EXPECTATIONS_DIR
+    """Folder of Great Expectations suites (JSON), next to the package in a checkout and in the image."""
+    ops_dataset: str = field(default=ENVIRONMENT_VARIABLES["INGEST_OPS_DATASET"])
+    """BigQuery dataset of the tool's own tables (validation results)."""
+    pseudonym_key: str = field(default="", repr=False)
+    """Key of the payer-email pseudonyms (HMAC). Empty: read from ``pseudonym_key_secret``."""
+    pseudonym_key_secret: str = field(default=ENVIRONMENT_VARIABLES["INGEST_PSEUDONYM_KEY_SECRET"])
+    """Secrets Manager secret (name or ARN) holding the pseudonym key."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -62,6 +76,7 @@ class Settings:
             return env.get(name) or ENVIRONMENT_VARIABLES[name]
 
         pipelines_dir = env.get("INGEST_PIPELINES_DIR")
+        expectations_dir = env.get("INGEST_EXPECTATIONS_DIR")
         return cls(
             lake_bucket=get("INGEST_LAKE_BUCKET"),
             error_bucket=get("INGEST_ERROR_BUCKET"),
@@ -73,4 +88,8 @@ class Settings:
             lease_seconds=int(get("INGEST_LEASE_SECONDS")),
             max_attempts=int(get("INGEST_MAX_ATTEMPTS")),
             pipelines_dir=Path(pipelines_dir) if pipelines_dir else PACKAGE_DIR / "pipelines",
+            expectations_dir=Path(expectations_dir) if expectations_dir else EXPECTATIONS_DIR,
+            ops_dataset=get("INGEST_OPS_DATASET"),
+            pseudonym_key=env.get("INGEST_PSEUDONYM_KEY", ""),
+            pseudonym_key_secret=get("INGEST_PSEUDONYM_KEY_SECRET"),
         )

@@ -12,14 +12,34 @@ import hashlib
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from ingest.config import Pipeline
+from ingest.config import Column, Pipeline
 from ingest.errors import IngestError, LoadFailed, TransientError
 
 if TYPE_CHECKING:
     import pandas as pd
     from google.cloud import bigquery
 
+    from ingest.validate import Validation
+
 MAX_JOB_GENERATIONS = 5
+VALIDATION_RESULTS_TABLE = "validation_results"
+# One row per expectation per validated file; reports take each file's latest validated_at.
+VALIDATION_RESULTS_COLUMNS = (
+    Column("validated_at", "TIMESTAMP", "REQUIRED"),
+    Column("ledger_key", "STRING", "REQUIRED"),
+    Column("source_uri", "STRING", "REQUIRED"),
+    Column("pipeline", "STRING", "REQUIRED"),
+    Column("suite", "STRING", "REQUIRED"),
+    Column("expectation_id", "STRING", "REQUIRED"),
+    Column("expectation_type", "STRING", "REQUIRED"),
+    Column("column_name", "STRING"),
+    Column("severity", "STRING", "REQUIRED"),
+    Column("success", "BOOL", "REQUIRED"),
+    Column("element_count", "INT64"),
+    Column("unexpected_count", "INT64"),
+    Column("sample_rows", "STRING"),
+    Column("error", "STRING"),
+)
 # BigQuery error reasons (https://cloud.google.com/bigquery/docs/error-messages) that a retry
 # can cure; everything else is the data's or the configuration's fault and fails the file.
 TRANSIENT_REASONS = frozenset(
@@ -51,9 +71,14 @@ def load_job_id(file_identity: str, table_id: str, generation: int = 0) -> str:
 
 
 def schema_fields(pipeline: Pipeline) -> list[bigquery.SchemaField]:
+    return [_schema_field(column) for column in pipeline.bigquery_columns()]
+
+
+def _schema_field(column: Column) -> bigquery.SchemaField:
     from google.cloud import bigquery
 
-    return [bigquery.SchemaField(n, t, mode=m) for n, t, m in pipeline.bigquery_columns()]
+    nested = [_schema_field(f) for f in column.fields]
+    return bigquery.SchemaField(column.name, column.type, mode=column.mode, fields=nested)
 
 
 def ensure_dataset(client: bigquery.Client, dataset: str) -> None:
@@ -71,6 +96,65 @@ def ensure_table(client: bigquery.Client, pipeline: Pipeline) -> None:
     ensure_dataset(client, pipeline.dataset)
     table = bigquery.Table(f"{client.project}.{pipeline.table_id}", schema=schema_fields(pipeline))
     client.create_table(table, exists_ok=True)
+
+
+def ensure_validation_results_table(client: bigquery.Client, dataset: str) -> None:
+    from google.cloud import bigquery
+
+    ensure_dataset(client, dataset)
+    schema = [_schema_field(column) for column in VALIDATION_RESULTS_COLUMNS]
+    table = bigquery.Table(f"{client.project}.{dataset}.{VALIDATION_RESULTS_TABLE}", schema=schema)
+    table.time_partitioning = bigquery.TimePartitioning(field="validated_at")
+    client.create_table(table, exists_ok=True)
+
+
+def insert_validation_results(
+    client: bigquery.Client,
+    dataset: str,
+    ledger_key: str,
+    source_uri: str,
+    pipeline: str,
+    validation: Validation,
+) -> None:
+    """Stream one file's expectation results into the results table.
+
+    A streaming insert, not a load job: per-file load jobs here would spend the table's daily
+    quota of 1,500. Row ids make a retry of the same attempt a no-op on BigQuery's side.
+    """
+    import datetime
+    import json
+
+    from google.api_core import exceptions
+
+    validated_at = datetime.datetime.now(datetime.UTC).isoformat()
+    rows, row_ids = [], []
+    for check in validation.checks.values():
+        rows.append(
+            {
+                "validated_at": validated_at,
+                "ledger_key": ledger_key,
+                "source_uri": source_uri,
+                "pipeline": pipeline,
+                "suite": validation.suite,
+                "expectation_id": check.id,
+                "expectation_type": check.type,
+                "column_name": check.column,
+                "severity": check.severity,
+                "success": check.success,
+                "element_count": check.element_count,
+                "unexpected_count": check.unexpected_count,
+                "sample_rows": json.dumps(list(check.sample_rows)),
+                "error": check.error,
+            }
+        )
+        row_ids.append(hashlib.sha256(f"{ledger_key}|{check.id}|{validated_at}".encode()).hexdigest())
+    destination = f"{client.project}.{dataset}.{VALIDATION_RESULTS_TABLE}"
+    try:
+        errors = client.insert_rows_json(destination, rows, row_ids=row_ids)
+    except exceptions.GoogleAPICallError as err:
+        raise classify(err, "recording validation results") from err
+    if errors:
+        raise LoadFailed(f"recording validation results: {errors[:3]}")
 
 
 def classify(err: Exception, what: str) -> IngestError:
@@ -102,8 +186,12 @@ def load_parquet(
     from google.api_core import exceptions
     from google.cloud import bigquery
 
+    parquet_options = bigquery.ParquetOptions()
+    # Read Parquet lists as REPEATED fields rather than as records wrapping a "list" field.
+    parquet_options.enable_list_inference = True
     config = bigquery.LoadJobConfig(
         source_format=bigquery.SourceFormat.PARQUET,
+        parquet_options=parquet_options,
         schema=schema_fields(pipeline),
         write_disposition=(
             bigquery.WriteDisposition.WRITE_TRUNCATE

@@ -37,6 +37,7 @@ def test_load_then_ledger_lists_the_file_with_its_counts(stack, capsys, prefix):
     records = [
         {
             "transaction_id": 1,
+            "transaction_item_id": 501,
             "total_cost": "9.99",
             "currency_code": "USD",
             "payment_date": "2021-07-01T10:00:00.000Z",
@@ -44,6 +45,7 @@ def test_load_then_ledger_lists_the_file_with_its_counts(stack, capsys, prefix):
         },
         {
             "transaction_id": 2,
+            "transaction_item_id": 502,
             "total_cost": "twelve",
             "currency_code": "USD",
             "payment_date": "2021-07-01T10:00:00.000Z",

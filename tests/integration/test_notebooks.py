@@ -60,6 +60,7 @@ def test_explore_raw_files_notebook_inspects_a_lake_object_and_its_ledger(
     records = [
         {
             "transaction_id": number,
+            "transaction_item_id": 500 + number,
             "total_cost": "twelve" if number == 2 else f"{number}.99",
             "currency_code": "USD",
             "payment_date": "2021-07-01T10:00:00.000Z",

@@ -60,6 +60,7 @@ def test_every_shipped_pipeline_file_parses(path: Path) -> None:
 def test_shipped_pipelines_load_together(shipped: tuple[Pipeline, ...]) -> None:
     assert [p.name for p in shipped] == [
         "country_tax_codes",
+        "exchange_rates",
         "payment_transactions",
         "paypal_transactions",
         "vat_rates",

@@ -22,7 +22,9 @@ REPO_DIR = Path(__file__).resolve().parents[2]
 DEPLOY_DIR = REPO_DIR / "deploy"
 
 # Variables the package reads that the Lambda deliberately leaves at their default.
-NOT_SET_IN_LAMBDA = {"INGEST_PIPELINES_DIR"}  # the pipelines ship inside the image
+# Pipelines and suites ship inside the image; the pseudonym key is read from its secret, never
+# put in the environment where anyone with lambda:GetFunctionConfiguration could read it.
+NOT_SET_IN_LAMBDA = {"INGEST_PIPELINES_DIR", "INGEST_EXPECTATIONS_DIR", "INGEST_PSEUDONYM_KEY"}
 BASIC_EXECUTION_POLICY = "service-role/AWSLambdaBasicExecutionRole"
 
 
@@ -234,11 +236,16 @@ def test_queue_access_is_limited_to_the_event_queue(template):
     )
 
 
-def test_alerts_and_gcp_secret_are_reached_through_one_resource_each(template):
+def test_alerts_and_secrets_are_reached_through_one_resource_each(template):
     topic, _ = the_resource(template, "AWS::SNS::Topic")
     by_action = {a: s for s in function_statements(template) for a in as_list(s["Action"])}
     assert by_action["sns:Publish"]["Resource"] == {"Ref": topic}
-    assert by_action["secretsmanager:GetSecretValue"]["Resource"] == {"Ref": "GcpCredentialsSecretArn"}
+    secrets = [
+        s["Resource"]
+        for s in function_statements(template)
+        if "secretsmanager:GetSecretValue" in as_list(s["Action"])
+    ]
+    assert secrets == [{"Ref": "GcpCredentialsSecretArn"}, {"Ref": "PseudonymKeySecret"}]
     assert environment(template)["GCP_CREDENTIALS_SECRET_ARN"] == {"Ref": "GcpCredentialsSecretArn"}
 
 
@@ -317,6 +324,21 @@ def test_lambda_environment_uses_the_names_the_package_reads(template):
             "QueueName",
         ]
     }
+
+
+def test_pseudonym_key_is_a_generated_secret_the_function_alone_may_read(template):
+    env = environment(template)
+    secret_id = env["INGEST_PSEUDONYM_KEY_SECRET"]["Ref"]
+    secret = template["Resources"][secret_id]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    assert secret["DeletionPolicy"] == "Retain"  # losing it breaks every stored pseudonym's joins
+    grants = [
+        statement
+        for statement in function_statements(template)
+        if statement["Action"] == "secretsmanager:GetSecretValue"
+    ]
+    assert {"Ref": secret_id} in [g["Resource"] for g in grants]
 
 
 def test_claim_lease_lasts_at_least_one_function_timeout(template):

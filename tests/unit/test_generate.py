@@ -1,13 +1,17 @@
-"""The demo-data generator: reproducible, honest about what it injects, and shaped like the lake."""
+"""The demo-data generator: reproducible, realistic, shaped like the lake, and honest about what
+it injects: its manifest must be exactly what ingestion, validation and reconciliation find."""
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
+import itertools
 import json
+import random
 import re
 import time
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -16,11 +20,81 @@ import pytest
 import yaml
 
 from ingest import errors
-from ingest.generate import GeneratedFile, GeneratedMonth, generate_month, write_month
+from ingest.cli import main
+from ingest.formats import read_rows
+from ingest.generate import (
+    GeneratedFile,
+    GeneratedMonth,
+    MonthStream,
+    generate_month,
+    open_sink,
+    parse_s3_uri,
+    write_month,
+)
 
-PIPELINES_DIR = Path(__file__).resolve().parents[2] / "ingest" / "pipelines"
+REPO_DIR = Path(__file__).resolve().parents[2]
+PIPELINES_DIR = REPO_DIR / "ingest" / "pipelines"
+EXPECTATIONS_DIR = REPO_DIR / "expectations"
 GZIP_MAGIC = b"\x1f\x8b"
 CENT = Decimal("0.01")
+PAYPAL = "paypal_transactions"
+PAYMENTS = "payment_transactions"
+PAYMENT_CODES = ("T0006", "T0007")
+REFERRING_KINDS = {"T1107": "refund", "T1106": "reversal", "T1201": "chargeback"}
+DISCREPANCY_KINDS = (
+    "missing_ours",
+    "missing_paypal",
+    "amount_mismatch",
+    "late",
+    "refund",
+    "reversal",
+    "chargeback",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One record of one file, as the real reader numbers it."""
+
+    file: GeneratedFile
+    number: int
+    record: dict
+
+    @property
+    def info(self) -> dict:
+        return self.record["transaction_info"]
+
+
+@dataclass(frozen=True)
+class Lake:
+    month: GeneratedMonth
+    manifest: dict
+    rows: dict[str, list[Row]]  # every record of every loadable file, by pipeline, in file order
+    critical: frozenset[tuple[str, int]]  # (key, row) of rows that must be quarantined
+    planted: frozenset[tuple[str, int]]  # (key, row) of every planted row, warnings too
+
+    def loaded(self, pipeline: str) -> list[Row]:
+        return [row for row in self.rows[pipeline] if (row.file.key, row.number) not in self.critical]
+
+
+def parse(file: GeneratedFile) -> list[dict]:
+    _, rows = read_rows(io.BytesIO(file.body))
+    parsed = list(rows)
+    assert all(row.error is None for row in parsed), file.key
+    return [row.record for row in parsed]
+
+
+def build_lake(month: GeneratedMonth) -> Lake:
+    manifest = month.manifest()
+    rows: dict[str, list[Row]] = {}
+    for file in month.files:
+        if file.expect_failure is None:
+            rows.setdefault(file.pipeline, []).extend(
+                Row(file, number, record) for number, record in enumerate(parse(file), 1)
+            )
+    critical = {(d["key"], d["row"]) for d in manifest["defects"] if d["severity"] == "critical"}
+    planted = {(d["key"], d["row"]) for d in manifest["defects"]}
+    return Lake(month, manifest, rows, frozenset(critical), frozenset(planted))
 
 
 @pytest.fixture(scope="module")
@@ -29,47 +103,294 @@ def month() -> GeneratedMonth:
 
 
 @pytest.fixture(scope="module")
+def lake(month: GeneratedMonth) -> Lake:
+    return build_lake(month)
+
+
+@pytest.fixture(scope="module")
 def pipelines() -> dict[str, dict]:
     configs = (yaml.safe_load(path.read_text()) for path in sorted(PIPELINES_DIR.glob("*.yaml")))
     return {config["name"]: config for config in configs}
 
 
-def text_of(file: GeneratedFile) -> str:
-    body = gzip.decompress(file.body) if file.compression == "gzip" else file.body
-    return body.decode("utf-8")
+def money(value: object) -> Decimal:
+    return Decimal(str(value)).quantize(CENT)
 
 
-def parse_records(file: GeneratedFile) -> list:
-    """Records as a reader of the file's format would see them (JSON values or CSV rows)."""
-    text = text_of(file)
-    if file.format == "json_array":
-        return json.loads(text)
-    if file.format == "ndjson":
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    if file.format == "json_concat":
-        decoder, records, position = json.JSONDecoder(), [], 0
-        while position < len(text):
-            if text[position].isspace():
-                position += 1
-                continue
-            record, position = decoder.raw_decode(text, position)
-            records.append(record)
-        return records
-    delimiter = "\t" if file.format == "tsv" else ","
-    return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
+def amount(info: dict, field: str) -> Decimal:
+    value = info.get(field)
+    return Decimal(value["value"]) if value else Decimal(0)
 
 
-def loadable(month: GeneratedMonth, pipeline: str | None = None) -> list[GeneratedFile]:
-    wanted = [file for file in month.files if pipeline in (None, file.pipeline)]
-    return [file for file in wanted if file.expect_failure is None]
+def item_code(record: dict) -> str:
+    return record["cart_info"]["item_details"][0]["item_code"]
 
 
-def records_of(month: GeneratedMonth, pipeline: str) -> list[dict]:
-    return [record for file in loadable(month, pipeline) for record in parse_records(file)]
+def latest(rows: list[Row], key) -> dict:
+    """Dedup by business key: the version updated last wins (file order breaks ties)."""
+    found: dict = {}
+    for row in rows:
+        found[key(row)] = (
+            row
+            if key(row) not in found
+            else max(found[key(row)], row, key=lambda r: r.info.get("transaction_updated_date", ""))
+        )
+    return found
 
 
-def payment_rows(month: GeneratedMonth) -> list[dict]:
-    return records_of(month, "payment_transactions")
+def paypal_key(row: Row) -> tuple:
+    return row.info["transaction_id"], row.info["transaction_event_code"]
+
+
+def payment_key(row: Row) -> object:
+    return int(row.record["transaction_id"])
+
+
+# -- determinism and arguments ------------------------------------------------------------------
+
+
+def test_same_arguments_give_identical_bytes() -> None:
+    first, second = generate_month(2021, 7, seed=11), generate_month(2021, 7, seed=11)
+    assert [(f.key, f.body) for f in first.files] == [(f.key, f.body) for f in second.files]
+    assert first.manifest() == second.manifest()
+
+
+def test_different_seed_gives_different_files(month: GeneratedMonth) -> None:
+    other = generate_month(2021, 7, seed=8)
+    assert {f.body for f in month.files} != {f.body for f in other.files}
+    assert {f.key for f in month.files} != {f.key for f in other.files}
+
+
+def test_generation_takes_well_under_two_seconds() -> None:
+    started = time.perf_counter()
+    generate_month(2021, 8)
+    assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize(
+    "arguments", [{"month": 13}, {"month": 7, "payments_per_day": 0}, {"month": 7, "scale": 0}]
+)
+def test_invalid_arguments_are_rejected(arguments: dict) -> None:
+    with pytest.raises(ValueError):
+        generate_month(2021, **arguments)
+
+
+def test_scale_multiplies_the_sales() -> None:
+    small = generate_month(2021, 9, payments_per_day=5)
+    large = generate_month(2021, 9, payments_per_day=5, scale=4)
+    small_rows, large_rows = small.manifest()["totals"]["rows_in"], large.manifest()["totals"]["rows_in"]
+    assert 3.3 * small_rows < large_rows < 4.5 * small_rows
+    assert large.manifest()["scale"] == 4
+
+
+def test_a_stream_hands_out_the_same_files_and_manifest(month: GeneratedMonth) -> None:
+    stream = MonthStream(2021, 7)
+    with pytest.raises(RuntimeError):
+        stream.manifest()
+    assert [(f.key, f.body) for f in stream] == [(f.key, f.body) for f in month.files]
+    assert stream.manifest() == month.manifest()
+    with pytest.raises(RuntimeError):
+        list(stream)
+
+
+# -- keys, formats, files ---------------------------------------------------------------------
+
+
+def test_every_dated_key_falls_in_the_requested_month() -> None:
+    february = generate_month(2024, 2, payments_per_day=5)
+    dated = [f.key for f in february.files if f.key.startswith(("payments/", "paypal/"))]
+    assert all("/2024/02/" in key for key in dated)
+    paypal_days = {key.split("/")[4] for key in dated if key.startswith("paypal/")}
+    assert len(paypal_days) == 29  # a leap February, with PayPal pages every day
+
+
+def test_default_month_has_about_thirty_sales_a_day(lake: Lake) -> None:
+    assert 800 <= len(lake.rows[PAYMENTS]) <= 1100
+    assert 750 <= len(lake.rows[PAYPAL]) <= 1150
+    assert 100 <= len(lake.month.files) <= 500
+
+
+def test_keys_are_unique(month: GeneratedMonth) -> None:
+    keys = [file.key for file in month.files]
+    assert len(keys) == len(set(keys))
+
+
+def test_files_parse_with_the_reader_as_the_format_they_declare(month: GeneratedMonth) -> None:
+    for file in month.files:
+        if file.expect_failure:
+            continue
+        detected, rows = read_rows(io.BytesIO(file.body))
+        records = [row.record for row in rows]
+        assert detected.compression == file.compression, file.key
+        if file.format == "tsv":
+            assert (detected.format, detected.delimiter) == ("csv", "\t"), file.key
+        else:
+            assert detected.format == file.format, file.key
+        if file.pipeline == "exchange_rates":  # one object, one row per currency once spread out
+            assert len(records) == 1 and len(records[0]["rates"]) == file.rows
+        else:
+            assert len(records) == file.rows, file.key
+
+
+def test_all_formats_are_present(month: GeneratedMonth) -> None:
+    formats = {file.format for file in month.files}
+    assert formats == {"json_array", "ndjson", "json_concat", "csv", "tsv", "parquet"}
+
+
+def test_gzipped_bodies_start_with_the_magic_and_decompress(month: GeneratedMonth) -> None:
+    gzipped = [file for file in month.files if file.compression == "gzip"]
+    assert any(f.pipeline == PAYMENTS for f in gzipped)
+    assert any(f.pipeline == PAYPAL for f in gzipped)
+    for file in gzipped:
+        assert file.body.startswith(GZIP_MAGIC)
+        assert gzip.decompress(file.body)
+    plain = [file for file in month.files if file.compression is None]
+    assert not any(file.body.startswith(GZIP_MAGIC) for file in plain)
+
+
+def test_firehose_deliveries_are_mostly_gzipped_concatenated_objects_without_extension(
+    month: GeneratedMonth,
+) -> None:
+    pattern = re.compile(
+        r"^payments/transactions/(\d{4})/(\d{2})/(\d{2})/(\d{2})/"
+        r"payments-stream-1-\1-\2-\3-\4-\d{2}-\d{2}-[0-9a-f]{8}$"
+    )
+    firehose = [f for f in month.files if f.key.startswith("payments/transactions/")]
+    assert all(pattern.match(f.key) for f in firehose)
+    formats = Counter(f.format for f in firehose)
+    assert set(formats) == {"json_concat", "ndjson"} and formats["json_concat"] > formats["ndjson"]
+    assert sum(f.compression == "gzip" for f in firehose) > len(firehose) / 2
+    bodies = [gzip.decompress(f.body) if f.compression else f.body for f in firehose]
+    concatenated = [b for f, b in zip(firehose, bodies, strict=True) if f.format == "json_concat"]
+    assert any(b"}{" in body for body in concatenated)  # compact, back to back
+    assert any(b"}{\n" in body for body in concatenated)  # pretty-printed, back to back
+
+
+def test_a_few_days_arrive_as_one_database_export_in_csv_or_parquet(month: GeneratedMonth) -> None:
+    exports = [f for f in month.files if f.key.startswith("payments/exports/")]
+    assert Counter(f.format for f in exports) == {"csv": 2, "parquet": 2}
+    pattern = re.compile(r"^payments/exports/2021/07/(\d{2})/payments-export-202107\1\.(csv|parquet)$")
+    for file in exports:
+        match = pattern.match(file.key)
+        assert match and match.group(2) == file.format
+        day = f"2021/07/{match.group(1)}/"
+        assert not any(f.key.startswith(f"payments/transactions/{day}") for f in month.files)
+    (csv_file, *_) = [f for f in exports if f.format == "csv"]
+    header = csv_file.body.split(b"\n", 1)[0].decode().split(",")
+    assert {"payer_email", "ip_address", "transaction_item_id", "total_cost"} <= set(header)
+
+
+def test_parquet_exports_have_typed_columns(month: GeneratedMonth) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (file, *_) = [f for f in month.files if f.format == "parquet"]
+    schema = pq.read_schema(io.BytesIO(file.body))
+    assert schema.field("transaction_id").type == pa.int64()
+    assert schema.field("transaction_item_id").type == pa.int64()
+    assert schema.field("total_cost").type == pa.decimal128(10, 2)
+    assert schema.field("payment_date").type == pa.timestamp("us", tz="UTC")
+    assert schema.field("currency_code").type == pa.string()
+
+
+def test_paypal_pages_are_json_arrays_or_ndjson_some_gzipped(month: GeneratedMonth) -> None:
+    pages = [f for f in month.files if f.pipeline == PAYPAL]
+    assert all(re.match(r"^paypal/transactions/2021/07/\d{2}/(page|part)-\d{4}", f.key) for f in pages)
+    formats = Counter(f.format for f in pages)
+    assert set(formats) == {"json_array", "ndjson"} and formats["json_array"] > formats["ndjson"]
+    for file in pages:
+        assert file.key.endswith(".gz") == (file.compression == "gzip")
+
+
+def test_truncated_paypal_page_is_malformed(month: GeneratedMonth) -> None:
+    (broken,) = [f for f in month.files if f.expect_failure == "MalformedFile"]
+    assert broken.pipeline == PAYPAL and broken.format == "json_array"
+    assert broken.body.lstrip().startswith(b"[")
+    with pytest.raises(errors.MalformedFile):
+        list(read_rows(io.BytesIO(broken.body))[1])
+
+
+def test_unknown_export_is_expected_to_find_no_pipeline(month: GeneratedMonth) -> None:
+    (unknown,) = [f for f in month.files if f.expect_failure == "UnknownPipeline"]
+    assert re.fullmatch(r"exports/unknown/dump-202107\d{2}\.csv", unknown.key)
+    assert unknown.pipeline is None
+
+
+def test_expected_failures_name_real_error_types_and_count_no_rows(month: GeneratedMonth) -> None:
+    failing = [file for file in month.files if file.expect_failure]
+    assert len(failing) == 2
+    for file in failing:
+        assert issubclass(getattr(errors, file.expect_failure), errors.IngestError)
+        assert file.rows == 0 and file.bad_rows == 0
+
+
+def test_keys_match_exactly_one_pipeline_except_the_unknown_export(
+    month: GeneratedMonth, pipelines: dict[str, dict]
+) -> None:
+    for file in month.files:
+        matches = [n for n, cfg in pipelines.items() if re.search(cfg["key_pattern"], file.key)]
+        assert matches == ([] if file.expect_failure == "UnknownPipeline" else [file.pipeline]), file.key
+
+
+# -- manifest ---------------------------------------------------------------------------------
+
+
+def test_manifest_totals_equal_the_sum_over_files(month: GeneratedMonth) -> None:
+    manifest = month.manifest()
+    files, totals = manifest["files"], manifest["totals"]
+    working = [f for f in files if f["expect_failure"] is None]
+    assert totals["files"] == len(files) == len(month.files)
+    assert totals["files_expected_to_fail"] == len(files) - len(working)
+    assert totals["rows_in"] == sum(f["rows"] for f in files)
+    assert totals["rows_expected_loaded"] == sum(f["rows"] - f["bad_rows"] for f in working)
+    assert totals["rows_expected_quarantined"] == sum(f["bad_rows"] for f in working)
+
+
+def test_manifest_per_pipeline_totals_add_up(month: GeneratedMonth) -> None:
+    manifest = month.manifest()
+    per_pipeline = manifest["pipelines"]
+    assert set(per_pipeline) == {f.pipeline for f in month.files if f.pipeline}
+    for name, counts in per_pipeline.items():
+        files = [f for f in month.files if f.pipeline == name]
+        assert counts["files"] == len(files)
+        assert counts["rows_in"] == sum(f.rows for f in files)
+    for field in ("files", "rows_in", "rows_expected_loaded", "rows_expected_quarantined"):
+        unrouted = sum(f.rows if field == "rows_in" else 1 for f in month.files if f.pipeline is None)
+        total = manifest["totals"][field] - (unrouted if field in ("files", "rows_in") else 0)
+        assert sum(c[field] for c in per_pipeline.values()) == total
+
+
+def test_manifest_is_plain_json_with_every_section(month: GeneratedMonth) -> None:
+    manifest = month.manifest()
+    assert json.loads(json.dumps(manifest)) == manifest
+    assert {"files", "totals", "pipelines", "defects", "discrepancies", "balances", "expected_tables"} <= set(
+        manifest
+    )
+    assert set(manifest["files"][0]) == {
+        "key",
+        "pipeline",
+        "format",
+        "compression",
+        "rows",
+        "bad_rows",
+        "expect_failure",
+    }
+    assert set(manifest["discrepancies"][0]) == {
+        "kind",
+        "cause",
+        "date",
+        "paypal_transaction_id",
+        "item_code",
+        "transaction_item_id",
+        "payment_transaction_id",
+        "paypal_amount",
+        "our_amount",
+        "days_late",
+        "original_transaction_id",
+    }
+
+
+# -- defects ----------------------------------------------------------------------------------
 
 
 def value_at(record: dict, path: str) -> object:
@@ -100,294 +421,497 @@ def fits_type(value: object, column_type: str) -> bool:
         except ValueError:
             return False
         return True
-    if column_type == "BOOL":
-        return str(value).lower() in ("0", "1", "true", "false")
     raise AssertionError(f"type {column_type} not covered by this test")
 
 
-def breaks_schema(record: dict, columns: list[dict], *, empty_is_null: bool) -> bool:
+def broken_columns(record: dict, columns: list[dict]) -> list[str]:
+    broken = []
     for column in columns:
-        value = value_at(record, column.get("source", column["name"]))
-        if value is None or (empty_is_null and value == ""):
-            if column.get("mode") == "REQUIRED":
-                return True
-        elif not fits_type(value, column["type"]):
-            return True
-    return False
-
-
-def test_same_seed_gives_identical_bytes() -> None:
-    first, second = generate_month(2021, 7, seed=11), generate_month(2021, 7, seed=11)
-    assert [(f.key, f.body) for f in first.files] == [(f.key, f.body) for f in second.files]
-    assert first.manifest() == second.manifest()
-
-
-def test_different_seed_gives_different_files(month: GeneratedMonth) -> None:
-    other = generate_month(2021, 7, seed=8)
-    assert {f.body for f in month.files} != {f.body for f in other.files}
-    assert {f.key for f in month.files} != {f.key for f in other.files}
-
-
-def test_every_dated_key_falls_in_the_requested_month() -> None:
-    february = generate_month(2024, 2, payments_per_day=5)
-    dated = [f.key for f in february.files if f.key.startswith(("payments/", "paypal/"))]
-    assert all("/2024/02/" in key for key in dated)
-    paypal_days = {key.split("/")[4] for key in dated if key.startswith("paypal/")}
-    assert len(paypal_days) == 29  # a leap February, with PayPal pages every day
-
-
-def test_default_month_has_about_thirty_payments_a_day(month: GeneratedMonth) -> None:
-    payments = payment_rows(month)
-    paypal = records_of(month, "paypal_transactions")
-    assert 800 <= len(payments) <= 1100
-    assert 750 <= len(paypal) <= 1100  # minus the records lost with the broken page
-    assert 100 <= len(month.files) <= 500
-
-
-def test_generation_takes_well_under_two_seconds() -> None:
-    started = time.perf_counter()
-    generate_month(2021, 8)
-    assert time.perf_counter() - started < 2
-
-
-def test_invalid_arguments_are_rejected() -> None:
-    with pytest.raises(ValueError):
-        generate_month(2021, 13)
-    with pytest.raises(ValueError):
-        generate_month(2021, 7, payments_per_day=0)
-
-
-def test_keys_are_unique(month: GeneratedMonth) -> None:
-    keys = [file.key for file in month.files]
-    assert len(keys) == len(set(keys))
-
-
-def test_manifest_totals_equal_the_sum_over_files(month: GeneratedMonth) -> None:
-    manifest = month.manifest()
-    files, totals = manifest["files"], manifest["totals"]
-    working = [f for f in files if f["expect_failure"] is None]
-    assert totals["files"] == len(files) == len(month.files)
-    assert totals["files_expected_to_fail"] == len(files) - len(working)
-    assert totals["rows_in"] == sum(f["rows"] for f in files)
-    assert totals["rows_expected_loaded"] == sum(f["rows"] - f["bad_rows"] for f in working)
-    assert totals["rows_expected_quarantined"] == sum(f["bad_rows"] for f in working)
-    assert totals["rows_expected_loaded"] + totals["rows_expected_quarantined"] == sum(
-        f["rows"] for f in working
-    )
-
-
-def test_files_that_fail_whole_count_no_rows(month: GeneratedMonth) -> None:
-    failing = [file for file in month.files if file.expect_failure]
-    assert failing
-    assert all(file.rows == 0 and file.bad_rows == 0 for file in failing)
-
-
-def test_manifest_per_pipeline_totals_add_up(month: GeneratedMonth) -> None:
-    manifest = month.manifest()
-    per_pipeline = manifest["pipelines"]
-    assert set(per_pipeline) == {f.pipeline for f in month.files if f.pipeline}
-    for name, counts in per_pipeline.items():
-        files = [f for f in month.files if f.pipeline == name]
-        assert counts["files"] == len(files)
-        assert counts["rows_in"] == sum(f.rows for f in files)
-    for field in ("rows_in", "rows_expected_loaded", "rows_expected_quarantined"):
-        assert sum(c[field] for c in per_pipeline.values()) == manifest["totals"][field]
-
-
-def test_manifest_is_plain_json(month: GeneratedMonth) -> None:
-    manifest = month.manifest()
-    assert json.loads(json.dumps(manifest)) == manifest
-    assert set(manifest["files"][0]) == {
-        "key",
-        "pipeline",
-        "format",
-        "compression",
-        "rows",
-        "bad_rows",
-        "expect_failure",
-    }
-
-
-def test_gzipped_bodies_start_with_the_magic_and_decompress(month: GeneratedMonth) -> None:
-    gzipped = [file for file in month.files if file.compression == "gzip"]
-    assert any(f.pipeline == "payment_transactions" for f in gzipped)
-    assert any(f.pipeline == "paypal_transactions" for f in gzipped)
-    for file in gzipped:
-        assert file.body.startswith(GZIP_MAGIC)
-        assert gzip.decompress(file.body)
-    plain = [file for file in month.files if file.compression is None]
-    assert not any(file.body.startswith(GZIP_MAGIC) for file in plain)
-
-
-def test_firehose_payment_keys_have_no_extension(month: GeneratedMonth) -> None:
-    pattern = re.compile(
-        r"^payments/transactions/(\d{4})/(\d{2})/(\d{2})/(\d{2})/"
-        r"payments-stream-1-\1-\2-\3-\4-\d{2}-\d{2}-[0-9a-f]{8}$"
-    )
-    payment_files = [f for f in month.files if f.pipeline == "payment_transactions"]
-    assert all(pattern.match(f.key) for f in payment_files)
-    assert {f.format for f in payment_files} == {"json_concat", "ndjson"}
-
-
-def test_parsed_record_count_matches_rows(month: GeneratedMonth) -> None:
-    for file in loadable(month):
-        assert len(parse_records(file)) == file.rows, file.key
-
-
-def test_all_formats_are_present(month: GeneratedMonth) -> None:
-    assert {file.format for file in month.files} == {
-        "json_array",
-        "ndjson",
-        "json_concat",
-        "csv",
-        "tsv",
-    }
-
-
-def test_truncated_paypal_page_is_malformed(month: GeneratedMonth) -> None:
-    (broken,) = [f for f in month.files if f.expect_failure == "MalformedFile"]
-    assert broken.pipeline == "paypal_transactions"
-    assert broken.format == "json_array"
-    assert broken.body.lstrip().startswith(b"[")
-    with pytest.raises(json.JSONDecodeError):
-        json.loads(broken.body)
-
-
-def test_unknown_export_is_expected_to_find_no_pipeline(month: GeneratedMonth) -> None:
-    (unknown,) = [f for f in month.files if f.expect_failure == "UnknownPipeline"]
-    assert re.fullmatch(r"exports/unknown/dump-202107\d{2}\.csv", unknown.key)
-    assert unknown.pipeline is None
-
-
-def test_expected_failures_name_real_error_types(month: GeneratedMonth) -> None:
-    for file in month.files:
-        if file.expect_failure:
-            assert issubclass(getattr(errors, file.expect_failure), errors.IngestError)
-
-
-def test_keys_match_exactly_one_pipeline_except_the_unknown_export(
-    month: GeneratedMonth, pipelines: dict[str, dict]
-) -> None:
-    for file in month.files:
-        key = file.key
-        matches = [name for name, cfg in pipelines.items() if re.search(cfg["key_pattern"], key)]
-        if file.expect_failure == "UnknownPipeline":
-            assert matches == [], file.key
-        else:
-            assert matches == [file.pipeline], file.key
-
-
-def test_bad_rows_are_exactly_the_rows_that_break_the_schema(
-    month: GeneratedMonth, pipelines: dict[str, dict]
-) -> None:
-    for file in loadable(month):
-        columns = pipelines[file.pipeline]["columns"]
-        tabular = file.format in ("csv", "tsv")
-        records = parse_records(file)
-        broken = [r for r in records if breaks_schema(r, columns, empty_is_null=tabular)]
-        assert len(broken) == file.bad_rows, file.key
-
-
-def test_a_handful_of_bad_rows_in_both_payment_sources(month: GeneratedMonth) -> None:
-    totals = month.manifest()["pipelines"]
-    assert 1 <= totals["payment_transactions"]["rows_expected_quarantined"] <= 10
-    assert 1 <= totals["paypal_transactions"]["rows_expected_quarantined"] <= 10
-    payments = payment_rows(month)
-    assert any(row["total_cost"] == "twelve" for row in payments)
-    assert any(row["payment_date"] == "yesterday" for row in payments)
-    paypal = records_of(month, "paypal_transactions")
-    assert any("transaction_id" not in record["transaction_info"] for record in paypal)
-
-
-def test_payment_ids_are_unique_and_increasing(month: GeneratedMonth) -> None:
-    payments = payment_rows(month)
-    ids = [row["transaction_id"] for row in payments if isinstance(row["transaction_id"], int)]
-    assert ids == sorted(ids) and len(ids) == len(set(ids))
-    item_ids = [row["transaction_item_id"] for row in payments]
-    assert len(item_ids) == len(set(item_ids))
-
-
-def test_successive_months_never_reuse_payment_ids(month: GeneratedMonth) -> None:
-    august = payment_rows(generate_month(2021, 8, payments_per_day=5))
-    july_ids = {row["transaction_id"] for row in payment_rows(month)} - {None}
-    assert july_ids.isdisjoint(row["transaction_id"] for row in august)
-
-
-def test_payments_look_like_the_game_database(month: GeneratedMonth) -> None:
-    payments = payment_rows(month)
-    currencies = [row["currency_code"] for row in payments]
-    assert currencies.count("USD") > len(currencies) / 2
-    assert {"GBP", "EUR"} <= set(currencies)
-    assert "" in {row["country_code"] for row in payments}
-    for row in payments:
-        if row["payment_date"] != "yesterday":
-            assert re.fullmatch(r"2021-07-\d\dT\d\d:\d\d:\d\d\.000Z", row["payment_date"])
-            assert row["created_at"] > row["payment_date"]
-        if row["total_cost"] != "twelve":
-            assert re.fullmatch(r"\d+\.\d\d", row["total_cost"])
-
-
-def test_refunds_reference_an_original_payment(month: GeneratedMonth) -> None:
-    paypal = [record["transaction_info"] for record in records_of(month, "paypal_transactions")]
-    originals = {
-        info["transaction_id"]: info
-        for info in paypal
-        if info["transaction_event_code"] in ("T0006", "T0007") and "transaction_id" in info
-    }
-    refunds = [info for info in paypal if info["transaction_event_code"] == "T1107"]
-    assert refunds
-    for refund in refunds:
-        original = originals[refund["paypal_reference_id"]]
-        assert refund["paypal_reference_id_type"] == "TXN"
-        assert Decimal(refund["transaction_amount"]["value"]) == -Decimal(
-            original["transaction_amount"]["value"]
-        )
-        assert refund["transaction_initiation_date"] > original["transaction_initiation_date"]
-
-
-def test_paypal_item_codes_match_payment_transaction_items(month: GeneratedMonth) -> None:
-    payments = {str(row["transaction_item_id"]): row for row in payment_rows(month)}
-    for record in records_of(month, "paypal_transactions"):
-        for item in record.get("cart_info", {}).get("item_details", []):
-            row = payments[item["item_code"]]
-            assert item["item_name"].endswith(f"(ID: #{row['product_id']})")
-
-
-def test_paypal_amounts_reconcile_with_the_game(month: GeneratedMonth) -> None:
-    payments = {str(row["transaction_item_id"]): row for row in payment_rows(month)}
-    checked = 0
-    for record in records_of(month, "paypal_transactions"):
-        info = record["transaction_info"]
-        refund = info["transaction_event_code"] == "T1107"
-        if refund or info["transaction_amount"]["value"] == "N/A":
+        if column["type"] == "RECORD" or column.get("pseudonymise"):
             continue
-        row = payments[record["cart_info"]["item_details"][0]["item_code"]]
-        gross = Decimal(info["transaction_amount"]["value"])
-        if row["total_cost"] != "twelve":
-            assert gross == Decimal(row["total_cost"])
-        assert info["transaction_amount"]["currency_code"] == row["currency_code"]
-        fee = Decimal(info["fee_amount"]["value"])
-        expected_fee = (gross * Decimal("0.029") + Decimal("0.30")).quantize(CENT, ROUND_HALF_UP)
-        assert fee == -expected_fee
-        checked += 1
+        value = value_at(record, column.get("source", column["name"]))
+        if value is None or value == "":
+            if column.get("mode") == "REQUIRED":
+                broken.append(column["name"])
+        elif not fits_type(value, column["type"]):
+            broken.append(column["name"])
+    return broken
+
+
+def test_coercion_defects_are_exactly_the_rows_that_break_the_schema(
+    lake: Lake, pipelines: dict[str, dict]
+) -> None:
+    planted = {(d["key"], d["row"]): d["check"] for d in lake.manifest["defects"] if d["kind"] == "coercion"}
+    found = {}
+    for pipeline in (PAYMENTS, PAYPAL):
+        for row in lake.rows[pipeline]:
+            broken = broken_columns(row.record, pipelines[pipeline]["columns"])
+            if broken:
+                assert len(broken) == 1, (row.file.key, broken)
+                found[(row.file.key, row.number)] = broken[0]
+    assert found == planted
+
+
+def test_bad_rows_count_the_critical_defects_of_each_file(lake: Lake) -> None:
+    critical = Counter(d["key"] for d in lake.manifest["defects"] if d["severity"] == "critical")
+    for file in lake.month.files:
+        assert file.bad_rows == critical[file.key], file.key
+    warnings = [d for d in lake.manifest["defects"] if d["severity"] == "warning"]
+    assert [d["check"] for d in warnings] == ["paypal.updated_not_before_initiated"]
+
+
+def test_every_validation_defect_is_planted_under_a_suite_expectation_id(lake: Lake) -> None:
+    suites = {}
+    for path in EXPECTATIONS_DIR.glob("*.json"):
+        for expectation in json.loads(path.read_text())["expectations"]:
+            meta = expectation["meta"]
+            suites[meta["id"]] = expectation.get("severity") or meta.get("severity")
+    planted = {(d["check"], d["severity"]) for d in lake.manifest["defects"] if d["kind"] == "validation"}
+    assert {check for check, _ in planted} == {
+        "paypal.status_known",
+        "paypal.currency_iso",
+        "paypal.fee_not_positive_on_completed_payments",
+        "paypal.reference_on_reversals",
+        "paypal.negative_gross_only_on_outflows",
+        "paypal.updated_not_before_initiated",
+        "payments.status_known",
+        "payments.total_cost_bounded",
+        "payments.currency_iso",
+    }
+    for check, severity in planted:
+        assert suites.get(check) == severity, check
+
+
+def test_validation_defects_are_what_their_check_rejects(lake: Lake) -> None:
+    rows = {(r.file.key, r.number): r for pipeline in (PAYPAL, PAYMENTS) for r in lake.rows[pipeline]}
+    for defect in lake.manifest["defects"]:
+        row = rows[(defect["key"], defect["row"])]
+        record, check = row.record, defect["check"]
+        info = record.get("transaction_info", {})
+        if check == "paypal.status_known":
+            assert info["transaction_status"] == "X"
+        elif check == "paypal.currency_iso":
+            assert info["transaction_amount"]["currency_code"] == "usd"
+        elif check == "paypal.fee_not_positive_on_completed_payments":
+            assert info["transaction_event_code"] == "T0006" and info["transaction_status"] == "S"
+            assert amount(info, "fee_amount") > 0
+        elif check == "paypal.reference_on_reversals":
+            assert info["transaction_event_code"] == "T1107" and "paypal_reference_id" not in info
+        elif check == "paypal.negative_gross_only_on_outflows":
+            assert info["transaction_event_code"] == "T0006" and amount(info, "transaction_amount") < 0
+        elif check == "paypal.updated_not_before_initiated":
+            assert info["transaction_updated_date"] < info["transaction_initiation_date"]
+        elif check == "payments.status_known":
+            assert record["transaction_status"] == "bogus"
+        elif check == "payments.total_cost_bounded":
+            assert record["total_cost"] == "-5.00"
+        elif check == "payments.currency_iso":
+            assert record["currency_code"] == "US$"
+
+
+# -- realism: PayPal ----------------------------------------------------------------------------
+
+
+def currencies(value: object) -> list[str]:
+    """Every currency_code anywhere in a JSON value."""
+    if isinstance(value, dict):
+        found = [value["currency_code"]] if "currency_code" in value and "value" in value else []
+        return found + [c for v in value.values() for c in currencies(v)]
+    if isinstance(value, list):
+        return [c for v in value for c in currencies(v)]
+    return []
+
+
+def test_every_amount_is_in_usd(lake: Lake) -> None:
+    paypal = Counter(c for row in lake.rows[PAYPAL] for c in currencies(row.record))
+    assert paypal.keys() == {"USD", "usd"} and paypal["usd"] == 1  # the planted lowercase one
+    ours = Counter(row.record["currency_code"] for row in lake.rows[PAYMENTS])
+    assert ours.keys() == {"USD", "US$"} and ours["US$"] == 1
+    payers = [row.record["payer_info"] for row in lake.rows[PAYPAL] if "payer_info" in row.record]
+    countries = {payer["country_code"] for payer in payers}
+    assert {"US", "GB", "DE", "PL", "SE", "CA", "AU"} <= countries
+
+
+def test_every_event_code_a_merchant_account_sees_is_present(lake: Lake) -> None:
+    codes = Counter(row.info["transaction_event_code"] for row in lake.rows[PAYPAL])
+    assert {"T0006", "T0007", "T1107", "T1106", "T1201", "T0400"} <= codes.keys()
+    assert 3 <= codes["T0400"] <= 6  # about weekly
+
+
+def test_payment_fees_are_paypal_standard_rate(lake: Lake) -> None:
+    checked = 0
+    for row in lake.loaded(PAYPAL):
+        info = row.info
+        if info["transaction_event_code"] in PAYMENT_CODES and (row.file.key, row.number) not in lake.planted:
+            gross = amount(info, "transaction_amount")
+            fee = -(gross * Decimal("0.029") + Decimal("0.30")).quantize(CENT, ROUND_HALF_UP)
+            assert amount(info, "fee_amount") == fee
+            checked += 1
     assert checked > 700
 
 
-def test_reference_tables_cover_every_country_sold_in(
-    month: GeneratedMonth, pipelines: dict[str, dict]
+def test_refunds_reversals_and_chargebacks_reference_completed_payments_of_the_month(lake: Lake) -> None:
+    payments = {
+        row.info.get("transaction_id"): row.info
+        for row in lake.rows[PAYPAL]
+        if row.info["transaction_event_code"] in PAYMENT_CODES and row.info["transaction_status"] == "S"
+    }
+    referring = [r for r in lake.rows[PAYPAL] if r.info["transaction_event_code"] in REFERRING_KINDS]
+    assert Counter(REFERRING_KINDS[r.info["transaction_event_code"]] for r in referring).keys() == {
+        "refund",
+        "reversal",
+        "chargeback",
+    }
+    referenced = [r.info.get("paypal_reference_id") for r in referring]
+    assert len([ref for ref in referenced if ref]) == len(set(filter(None, referenced)))  # once each
+    for row in referring:
+        info, code = row.info, row.info["transaction_event_code"]
+        if "paypal_reference_id" not in info:
+            assert (row.file.key, row.number) in lake.critical  # the planted one
+            continue
+        original = payments[info["paypal_reference_id"]]
+        assert amount(info, "transaction_amount") == -amount(original, "transaction_amount")
+        assert info["transaction_initiation_date"] > original["transaction_updated_date"]
+        assert info["transaction_initiation_date"].startswith("2021-07-")
+        if code == "T1107":
+            assert info["paypal_reference_id_type"] == "TXN"
+            assert 0 < amount(info, "fee_amount") < -amount(original, "fee_amount")
+        if code == "T1106":
+            assert "fee_amount" not in info
+        if code in ("T1106", "T1201"):
+            assert "cart_info" not in row.record and "payer_info" not in row.record
+
+
+def test_withdrawals_go_to_the_bank_without_payer_and_leave_money_behind(lake: Lake) -> None:
+    withdrawals = [r for r in lake.rows[PAYPAL] if r.info["transaction_event_code"] == "T0400"]
+    for row in withdrawals:
+        assert "payer_info" not in row.record and "cart_info" not in row.record
+        assert amount(row.info, "transaction_amount") < 0 and row.info["fee_amount"]["value"] == "0.00"
+        assert amount(row.info, "available_balance") >= 0
+    for row in lake.rows[PAYPAL]:
+        assert amount(row.info, "ending_balance") >= 0 and amount(row.info, "available_balance") >= 0
+
+
+def test_a_withdrawal_stays_inside_the_gross_bound_at_any_scale() -> None:
+    from ingest.generate.balances import withdrawal_amount
+
+    assert withdrawal_amount(random.Random(1), Decimal("40000000.00")) == Decimal("500000.00")
+    assert Decimal("600.00") <= withdrawal_amount(random.Random(1), Decimal("1000.00")) <= Decimal("900.00")
+    assert withdrawal_amount(random.Random(1), Decimal("49.99")) == 0
+
+
+def balance_sequence(lake: Lake) -> list[Row | None]:
+    """First occurrences of PayPal records in page order, ``None`` where a page was lost."""
+    sequence: list[Row | None] = []
+    seen: set = set()
+    by_key = {}
+    for row in lake.rows[PAYPAL]:
+        by_key.setdefault(row.file.key, []).append(row)
+    for file in lake.month.files:
+        if file.pipeline != PAYPAL:
+            continue
+        if file.expect_failure:
+            sequence.append(None)
+            continue
+        for row in by_key[file.key]:
+            key = (row.info.get("transaction_id"), row.info["transaction_event_code"])
+            if key[0] is None or key not in seen:
+                seen.add(key)
+                sequence.append(row)
+    return sequence
+
+
+def check_balance_chain(lake: Lake) -> int:
+    """ending_balance[i] = ending_balance[i-1] + gross[i] + fee[i] along the initiation order;
+    returns how many links were checked (a planted row's own amounts are not PayPal's)."""
+    previous, checked = None, 0
+    for row in balance_sequence(lake):
+        if row is None:  # the lost page's records are missing from the chain
+            previous = None
+            continue
+        planted = (row.file.key, row.number) in lake.planted
+        if previous is not None and not planted and (previous.file.key, previous.number) not in lake.planted:
+            assert row.info["transaction_initiation_date"] >= previous.info["transaction_initiation_date"]
+        if previous is not None and not planted:
+            gross, fee = amount(row.info, "transaction_amount"), amount(row.info, "fee_amount")
+            before = amount(previous.info, "ending_balance")
+            assert amount(row.info, "ending_balance") == before + gross + fee, row.info["transaction_id"]
+            checked += 1
+        previous = row
+    return checked
+
+
+def test_ending_balance_follows_every_record_in_initiation_order(lake: Lake) -> None:
+    assert check_balance_chain(lake) > 800
+
+
+def check_available_balances(lake: Lake) -> None:
+    completed_at = {
+        row.info.get("transaction_id"): row.info["transaction_updated_date"]
+        for row in lake.rows[PAYPAL]
+        if row.info["transaction_status"] == "S" and row.info["transaction_event_code"] in PAYMENT_CODES
+    }
+    pending: list[tuple[str, Decimal]] = []
+    for row in balance_sequence(lake):
+        if row is None or (row.file.key, row.number) in lake.planted:
+            continue
+        moment = row.info["transaction_initiation_date"]
+        pending = [(done, net) for done, net in pending if done > moment]
+        if row.info["transaction_status"] == "P":
+            net = amount(row.info, "transaction_amount") + amount(row.info, "fee_amount")
+            pending.append((completed_at[row.info["transaction_id"]], net))
+        held = sum((net for _, net in pending), Decimal(0))
+        assert amount(row.info, "available_balance") == amount(row.info, "ending_balance") - held
+
+
+def test_available_balance_leaves_out_payments_still_pending(lake: Lake) -> None:
+    check_available_balances(lake)
+
+
+def test_pending_payments_complete_in_a_later_page_with_the_same_ending_balance(lake: Lake) -> None:
+    versions: dict[str, list[Row]] = {}
+    for row in lake.rows[PAYPAL]:
+        if row.info["transaction_event_code"] in PAYMENT_CODES and "transaction_id" in row.info:
+            versions.setdefault(row.info["transaction_id"], []).append(row)
+    pairs = [rows for rows in versions.values() if len(rows) > 1]
+    payments = len(versions)
+    assert 0.02 * payments <= len(pairs) <= 0.04 * payments
+    keys = [file.key for file in lake.month.files]
+    for pending, completed in pairs:
+        assert (pending.info["transaction_status"], completed.info["transaction_status"]) == ("P", "S")
+        assert keys.index(completed.file.key) > keys.index(pending.file.key)
+        assert completed.info["transaction_updated_date"] > pending.info["transaction_updated_date"]
+        assert completed.info["ending_balance"] == pending.info["ending_balance"]
+        net = amount(pending.info, "transaction_amount") + amount(pending.info, "fee_amount")
+        assert amount(completed.info, "available_balance") == amount(pending.info, "available_balance") + net
+        assert completed.file.key.split("/")[2:4] == ["2021", "07"]
+    assert all(len(rows) <= 2 for rows in versions.values())
+
+
+def test_daily_balances_open_where_the_last_day_closed_and_add_up(lake: Lake) -> None:
+    balances = lake.manifest["balances"]
+    assert [b["date"] for b in balances] == [f"2021-07-{d:02d}" for d in range(1, 32)]
+    for before, after in itertools.pairwise(balances):
+        assert after["opening"] == before["closing"]
+    for day in balances:
+        activity = ("sales", "fees", "refunds", "reversals", "chargebacks", "withdrawals")
+        assert money(day["opening"]) + sum(money(day[k]) for k in activity) == money(day["closing"])
+    last_of_day = {}
+    for row in balance_sequence(lake):
+        if row is not None and (row.file.key, row.number) not in lake.planted:
+            last_of_day[row.info["transaction_initiation_date"][:10]] = row
+    for day in balances:
+        if day["date"] in last_of_day:
+            assert day["closing"] == last_of_day[day["date"]].info["ending_balance"]["value"], day["date"]
+
+
+# -- realism: the game's database -------------------------------------------------------------
+
+
+def test_payment_rows_look_like_the_game_database(lake: Lake) -> None:
+    rows = [r.record for r in lake.rows[PAYMENTS]]
+    ids = [int(r["transaction_id"]) for r in rows if r["transaction_id"] not in (None, "")]
+    assert len(ids) == len(set(ids))
+    assert len({int(r["transaction_item_id"]) for r in rows}) == len(rows)
+    assert "" in {r["country_code"] for r in rows}
+    assert Counter(r["transaction_status"] for r in rows).most_common(1)[0][0] == "completed"
+    for row in lake.rows[PAYMENTS]:
+        record = row.record
+        if row.file.format in ("json_concat", "ndjson") and record["payment_date"] != "yesterday":
+            assert re.fullmatch(r"2021-07-\d\dT\d\d:\d\d:\d\d\.000Z", record["payment_date"])
+            assert record["created_at"] > record["payment_date"]
+
+
+def test_successive_months_never_reuse_ids(lake: Lake) -> None:
+    august = build_lake(generate_month(2021, 8, payments_per_day=5))
+    for pipeline, key in ((PAYMENTS, "transaction_item_id"), (PAYMENTS, "transaction_id")):
+        july = {str(r.record[key]) for r in lake.rows[pipeline]} - {"None", ""}
+        assert july.isdisjoint(str(r.record[key]) for r in august.rows[pipeline])
+    july_paypal = {r.info.get("transaction_id") for r in lake.rows[PAYPAL]} - {None}
+    assert july_paypal.isdisjoint(r.info.get("transaction_id") for r in august.rows[PAYPAL])
+
+
+def test_paypal_items_name_the_game_product(lake: Lake) -> None:
+    ours = {str(r.record["transaction_item_id"]): r.record for r in lake.rows[PAYMENTS]}
+    for row in lake.rows[PAYPAL]:
+        for item in row.record.get("cart_info", {}).get("item_details", []):
+            if item["item_code"] in ours:
+                product_id = ours[item["item_code"]]["product_id"]
+                assert re.fullmatch(rf".+ \(ID: #{product_id}\)", item["item_name"])
+
+
+# -- discrepancies ----------------------------------------------------------------------------
+
+
+def reconcile(lake: Lake) -> set[tuple]:
+    """A reference matcher over the rows that load, deduplicated by business key."""
+    paypal = latest(lake.loaded(PAYPAL), paypal_key)
+    ours = {
+        int(r.record["transaction_item_id"]): r.record
+        for r in latest(lake.loaded(PAYMENTS), payment_key).values()
+        if r.record["transaction_status"] == "completed"
+    }
+    sales = {
+        int(item_code(r.record)): r.info
+        for r in paypal.values()
+        if r.info["transaction_event_code"] in PAYMENT_CODES and r.info["transaction_status"] == "S"
+    }
+    found = set()
+    for item, info in sales.items():
+        gross, on = amount(info, "transaction_amount"), info["transaction_initiation_date"][:10]
+        row = ours.get(item)
+        if row is None:
+            found.add(("missing_ours", on, info["transaction_id"], item, None, gross, None, None, None))
+            continue
+        cost, our_day = money(row["total_cost"]), str(row["payment_date"])[:10]
+        both = (info["transaction_id"], item, int(row["transaction_id"]), gross, cost)
+        if cost != gross:
+            found.add(("amount_mismatch", on, *both, None, None))
+        if our_day > on:
+            late = (datetime.fromisoformat(our_day) - datetime.fromisoformat(on)).days
+            found.add(("late", on, *both, late, None))
+    for item, row in ours.items():
+        if item not in sales:
+            on, cost = str(row["payment_date"])[:10], money(row["total_cost"])
+            found.add(("missing_paypal", on, None, item, int(row["transaction_id"]), None, cost, None, None))
+    originals = {info["transaction_id"]: item for item, info in sales.items()}
+    for row in paypal.values():
+        kind = REFERRING_KINDS.get(row.info["transaction_event_code"])
+        if kind:
+            item = originals[row.info["paypal_reference_id"]]
+            on, gross = row.info["transaction_initiation_date"][:10], amount(row.info, "transaction_amount")
+            payment = int(ours[item]["transaction_id"]) if item in ours else None
+            original = row.info["paypal_reference_id"]
+            found.add((kind, on, row.info["transaction_id"], item, payment, gross, None, None, original))
+    return found
+
+
+def listed(discrepancy: dict) -> tuple:
+    def number(value: str | None) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+    return (
+        discrepancy["kind"],
+        discrepancy["date"],
+        discrepancy["paypal_transaction_id"],
+        discrepancy["transaction_item_id"],
+        discrepancy["payment_transaction_id"],
+        number(discrepancy["paypal_amount"]),
+        number(discrepancy["our_amount"]),
+        discrepancy["days_late"],
+        discrepancy["original_transaction_id"],
+    )
+
+
+def test_discrepancies_are_exactly_what_a_correct_matcher_finds_in_the_loaded_data(lake: Lake) -> None:
+    listed_set = [listed(d) for d in lake.manifest["discrepancies"]]
+    assert len(listed_set) == len(set(listed_set))
+    assert set(listed_set) == reconcile(lake)
+
+
+@pytest.mark.parametrize(
+    ("year", "month", "seed", "payments_per_day", "scale"), [(2024, 2, 3, 4, 1), (2021, 12, 5, 10, 3)]
+)
+def test_the_promises_hold_for_other_months_seeds_and_scales(
+    year: int, month: int, seed: int, payments_per_day: int, scale: int
 ) -> None:
-    by_pipeline = {f.pipeline: f for f in month.files}
-    countries = parse_records(by_pipeline["country_tax_codes"])
-    rates = parse_records(by_pipeline["vat_rates"])
+    lake = build_lake(generate_month(year, month, seed=seed, payments_per_day=payments_per_day, scale=scale))
+    assert {listed(d) for d in lake.manifest["discrepancies"]} == reconcile(lake)
+    assert {d["kind"] for d in lake.manifest["discrepancies"]} == set(DISCREPANCY_KINDS)
+    assert check_balance_chain(lake) > 0
+    check_available_balances(lake)
+    expected = lake.manifest["expected_tables"]
+    assert expected[PAYPAL] == len(latest(lake.loaded(PAYPAL), paypal_key))
+    assert expected[PAYMENTS] == len(latest(lake.loaded(PAYMENTS), payment_key))
+
+
+def test_each_kind_of_discrepancy_is_injected_a_handful_of_times(lake: Lake) -> None:
+    injected = Counter(d["kind"] for d in lake.manifest["discrepancies"] if d["cause"] == "injected")
+    for kind in DISCREPANCY_KINDS:
+        assert 2 <= injected[kind] <= 12, kind
+    causes = Counter((d["kind"], d["cause"]) for d in lake.manifest["discrepancies"])
+    assert causes[("missing_ours", "quarantined")] == 7  # one per planted row defect
+    assert causes[("missing_paypal", "quarantined")] == 7  # one per critical PayPal payment defect
+    assert causes[("missing_paypal", "file_failed")] == 25  # the lost page: 25 payments
+
+
+def test_discrepancies_agree_with_the_data(lake: Lake) -> None:
+    ours = {str(r.record["transaction_item_id"]): r for r in lake.rows[PAYMENTS]}
+    paypal_items = {item_code(r.record) for r in lake.rows[PAYPAL] if "cart_info" in r.record}
+    for d in lake.manifest["discrepancies"]:
+        if d["kind"] == "missing_ours" and d["cause"] == "injected":
+            assert d["item_code"] not in ours
+        if d["kind"] == "missing_ours" and d["cause"] == "quarantined":
+            row = ours[d["item_code"]]
+            assert (row.file.key, row.number) in lake.critical
+        if d["kind"] == "missing_paypal" and d["cause"] == "injected":
+            assert d["item_code"] not in paypal_items
+        if d["kind"] == "amount_mismatch":
+            assert d["paypal_amount"] != d["our_amount"]
+        if d["kind"] == "late":
+            assert d["days_late"] in (1, 2)
+            assert str(ours[d["item_code"]].record["payment_date"])[:10] > d["date"]
+        if d["kind"] in ("refund", "reversal", "chargeback"):
+            assert d["original_transaction_id"] and Decimal(d["paypal_amount"]) < 0
+        assert re.fullmatch(r"2021-07-\d\d", d["date"])
+
+
+def test_no_defect_is_planted_on_a_row_another_fact_depends_on(lake: Lake) -> None:
+    rows = {(r.file.key, r.number): r for p in (PAYPAL, PAYMENTS) for r in lake.rows[p]}
+    referenced = {r.info.get("paypal_reference_id") for r in lake.rows[PAYPAL]} - {None}
+    pending = {r.info["transaction_id"] for r in lake.rows[PAYPAL] if r.info["transaction_status"] == "P"}
+    injected_items = {d["item_code"] for d in lake.manifest["discrepancies"] if d["cause"] == "injected"}
+    for defect in lake.manifest["defects"]:
+        row = rows[(defect["key"], defect["row"])]
+        if defect["pipeline"] == PAYPAL:
+            assert row.info.get("transaction_id") not in referenced | pending
+            if "cart_info" in row.record and row.info["transaction_event_code"] != "T1107":
+                assert item_code(row.record) not in injected_items
+        else:
+            assert str(row.record["transaction_item_id"]) not in injected_items
+
+
+def test_expected_tables_are_the_loaded_rows_deduplicated_by_business_key(lake: Lake) -> None:
+    expected = lake.manifest["expected_tables"]
+    assert expected[PAYPAL] == len(latest(lake.loaded(PAYPAL), paypal_key))
+    assert expected[PAYMENTS] == len(latest(lake.loaded(PAYMENTS), payment_key))
+    assert expected["country_tax_codes"] == expected["vat_rates"] == 13
+    assert expected["exchange_rates"] >= 30
+
+
+# -- reference data ---------------------------------------------------------------------------
+
+
+def test_reference_tables_cover_every_country_sold_in(lake: Lake, pipelines: dict[str, dict]) -> None:
+    by_pipeline = {f.pipeline: f for f in lake.month.files}
+    countries = parse(by_pipeline["country_tax_codes"])
+    rates = parse(by_pipeline["vat_rates"])
     for name, rows in (("country_tax_codes", countries), ("vat_rates", rates)):
         assert {c["name"] for c in pipelines[name]["columns"]} <= set(rows[0])
-    sold_in = {row["country_code"] for row in payment_rows(month)}
+    sold_in = {row.record["country_code"] for row in lake.rows[PAYMENTS]}
     assert sold_in - {""} <= {row["iso_2_code"] for row in countries}
     vat = {row["iso_2_code"]: Decimal(row["vat_rate"]) for row in rates}
-    assert vat["GB"] == Decimal("0.2") and vat["DE"] == Decimal("0.19")
-    assert vat["IE"] == Decimal("0.23") and vat["US"] == 0
+    assert vat["GB"] == Decimal("0.2") and vat["DE"] == Decimal("0.19") and vat["IE"] == Decimal("0.23")
+    assert vat["PL"] == Decimal("0.23") and vat["SE"] == Decimal("0.25") and vat["AU"] == Decimal("0.1")
+    assert vat["US"] == vat["CA"] == 0
+    tax_codes = [row["tax_code"] for row in countries]
+    assert len(tax_codes) == len(set(tax_codes))
     assert by_pipeline["vat_rates"].body.count(b"\r\n") == len(rates) + 1
     assert {row["is_in_european_union"] for row in countries} == {"0", "1"}
+
+
+def test_exchange_rates_are_one_openexchangerates_object_for_the_month(month: GeneratedMonth) -> None:
+    (file,) = [f for f in month.files if f.pipeline == "exchange_rates"]
+    assert file.key == "reference/exchange_rates/2021-07-01/exchange_rates_USD"
+    rates = json.loads(file.body)
+    assert set(rates) == {"disclaimer", "license", "timestamp", "base", "rates"}
+    assert rates["base"] == "USD" and rates["rates"]["USD"] == 1
+    assert {"EUR", "GBP", "PLN", "SEK", "CAD", "AUD"} <= set(rates["rates"]) and len(rates["rates"]) >= 30
+    assert all(isinstance(rate, int | float) and rate > 0 for rate in rates["rates"].values())
+    assert datetime.fromtimestamp(rates["timestamp"]).strftime("%Y-%m") in ("2021-07", "2021-06")
+
+
+# -- writing ----------------------------------------------------------------------------------
 
 
 def test_write_month_writes_every_file_and_the_manifest(tmp_path: Path) -> None:
@@ -399,3 +923,43 @@ def test_write_month_writes_every_file_and_the_manifest(tmp_path: Path) -> None:
     assert written == generated.manifest()
     on_disk = {p for p in tmp_path.rglob("*") if p.is_file()}
     assert len(on_disk) == len(generated.files) + 1
+
+
+def test_cli_generate_writes_the_month_and_prints_a_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = ["generate", "--month", "2021-02", "--seed", "3", "--scale", "2", "--out", str(tmp_path)]
+    assert main(arguments) == 0
+    expected = generate_month(2021, 2, seed=3, scale=2)
+    written = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert written == expected.manifest()
+    for file in expected.files:
+        assert (tmp_path / file.key).read_bytes() == file.body
+    out = capsys.readouterr().out
+    assert f"{len(expected.files):,} files" in out and "missing_ours" in out
+
+
+def test_cli_generate_refuses_a_scale_below_one(tmp_path: Path) -> None:
+    assert main(["generate", "--month", "2021-02", "--scale", "0", "--out", str(tmp_path)]) == 2
+    assert not any(tmp_path.iterdir())
+
+
+def test_s3_uris_split_into_bucket_and_key_prefix() -> None:
+    assert parse_s3_uri("s3://lake") == ("lake", "")
+    assert parse_s3_uri("s3://lake/demo/2021-07/") == ("lake", "demo/2021-07/")
+    with pytest.raises(ValueError):
+        parse_s3_uri("s3:///prefix")
+
+
+def test_an_s3_sink_puts_each_object_under_the_prefix() -> None:
+    class RecordingClient:  # boto3's put_object signature, nothing else
+        def __init__(self) -> None:
+            self.calls: list[dict] = []
+
+        def put_object(self, **kwargs: object) -> dict:
+            self.calls.append(kwargs)
+            return {}
+
+    client = RecordingClient()
+    open_sink("s3://lake/demo", client).put("paypal/transactions/x.json", b"[]")
+    assert client.calls == [{"Bucket": "lake", "Key": "demo/paypal/transactions/x.json", "Body": b"[]"}]

@@ -27,6 +27,8 @@ LINEAGE = {
 }
 LARGEST_NUMERIC = "99999999999999999999999999999.999999999"
 
+KEY = b"pseudonym-key-of-the-tests"
+
 
 def pipeline_of(*columns: dict[str, Any], **options: Any) -> Pipeline:
     raw = {
@@ -373,7 +375,7 @@ def test_redacted_top_level_fields_never_reach_extra() -> None:
         "promo_code": "SUMMER21",
     }
 
-    result = RecordCoercer(pipeline, empty_is_null=False).coerce(rows_of(record))
+    result = RecordCoercer(pipeline, empty_is_null=False, pseudonym_key=KEY).coerce(rows_of(record))
 
     assert result.rejected == []
     assert json.loads(result.columns["_extra"][0]) == {"promo_code": "SUMMER21"}
@@ -387,7 +389,7 @@ def test_paypal_pipeline_never_outputs_payer_email_or_name() -> None:
     bad = paypal_transaction(transaction_id=None)
 
     # WHEN it is coerced and turned into the load table
-    result = RecordCoercer(pipeline, empty_is_null=False).coerce(rows_of(good, bad))
+    result = RecordCoercer(pipeline, empty_is_null=False, pseudonym_key=KEY).coerce(rows_of(good, bad))
     table = to_arrow(pipeline, result, LINEAGE)
 
     # THEN the business columns are there ...
@@ -452,7 +454,7 @@ def test_to_arrow_has_the_load_schema_in_order_with_lineage_filled() -> None:
         ("_source_row", pa.int64(), False),
         ("_ingested_at", utc, False),
     ]
-    assert table.schema.names == [name for name, _, _ in ORDERS.bigquery_columns()]
+    assert table.schema.names == [c.name for c in ORDERS.bigquery_columns()]
     assert table.num_rows == 2
     assert table.column("_source_row").to_pylist() == [1, 3]
     assert table.column("_source_uri").to_pylist() == [LINEAGE["_source_uri"]] * 2
@@ -464,7 +466,9 @@ def test_to_arrow_has_the_load_schema_in_order_with_lineage_filled() -> None:
 
 def test_to_arrow_includes_the_kept_record_column_before_extra() -> None:
     pipeline = shipped("paypal_transactions")
-    coerced = RecordCoercer(pipeline, empty_is_null=False).coerce(rows_of(paypal_transaction()))
+    coerced = RecordCoercer(pipeline, empty_is_null=False, pseudonym_key=KEY).coerce(
+        rows_of(paypal_transaction())
+    )
 
     table = to_arrow(pipeline, coerced, LINEAGE)
 

@@ -1,0 +1,59 @@
+"""PayPal Transaction Search facts and the record transform of the paypal_transactions pipeline.
+
+Event codes are PayPal's (Transaction Search, "transaction event codes"); the groups below are the
+ones finance reconciles. The transform only adds derived fields; the YAML maps record paths to
+columns, so a reviewer sees every column's source in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+PAYMENT_CODES = frozenset({"T0006", "T0007"})  # Express Checkout and website payments: sales
+REFUND_CODES = frozenset({"T1107"})
+REVERSAL_CODES = frozenset({"T1106"})
+CHARGEBACK_CODES = frozenset({"T1201", "T1202", "T1205", "T1207"})
+WITHDRAWAL_CODES = frozenset({"T0400", "T0401", "T0403"})
+# Codes this account sees besides the ones above: other payment types, currency conversion,
+# holds and releases, and fee reversals; anything else is unknown and quarantined.
+OTHER_KNOWN_CODES = frozenset(
+    {
+        "T0000", "T0001", "T0002", "T0003", "T0004", "T0005", "T0008", "T0009", "T0010",
+        "T0011", "T0012", "T0013", "T0200", "T0201", "T0300", "T0700", "T1105", "T1108",
+        "T1110", "T1111", "T1501", "T1502", "T1503", "T2101", "T2102", "T2103",
+    }
+)  # fmt: skip
+KNOWN_EVENT_CODES = (
+    PAYMENT_CODES | REFUND_CODES | REVERSAL_CODES | CHARGEBACK_CODES | WITHDRAWAL_CODES | OTHER_KNOWN_CODES
+)
+# Codes whose gross amount is money leaving the account; every other code must not be negative.
+OUTFLOW_CODES = REFUND_CODES | REVERSAL_CODES | CHARGEBACK_CODES | WITHDRAWAL_CODES
+STATUSES = {"S": "success", "P": "pending", "D": "denied", "V": "reversed"}
+
+# "Gem Pack (ID: #2202)" -> "Gem Pack": the storefront appends the product id to every name.
+_PRODUCT_ID_SUFFIX = re.compile(r"\s*\(ID: #[^)]*\)\s*$")
+
+
+def product_name(item_name: str | None) -> str | None:
+    if item_name is None:
+        return None
+    return _PRODUCT_ID_SUFFIX.sub("", item_name)
+
+
+def flatten_transaction(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """One Transaction Search record as one row: the record plus its cart items with product names.
+
+    Records without a cart (withdrawals, reversals) get an empty item list.
+    """
+    cart = record.get("cart_info")
+    details = cart.get("item_details") if isinstance(cart, dict) else None
+    if details is not None and not isinstance(details, list):
+        raise ValueError(f"cart_info.item_details is a {type(details).__name__}, not a list")
+    items = []
+    for item in details or ():
+        if not isinstance(item, dict):
+            raise ValueError(f"cart_info.item_details holds a {type(item).__name__}, not an object")
+        name = item.get("item_name")
+        items.append({**item, "product_name": product_name(name) if isinstance(name, str) else name})
+    return [{**record, "cart_items": items}]

@@ -1,0 +1,267 @@
+"""Great Expectations suites before load: which rows they quarantine, which files they fail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import paypal_transaction
+
+from ingest import paypal
+from ingest.check import to_html, validate_file
+from ingest.config import load_pipelines
+from ingest.formats import ParsedRow
+from ingest.schema import RecordCoercer, to_arrow
+from ingest.settings import EXPECTATIONS_DIR, PACKAGE_DIR
+from ingest.transforms import apply_transform
+from ingest.validate import Suite, SuiteError, load_suite, validation_frame
+
+PIPELINES = {p.name: p for p in load_pipelines(PACKAGE_DIR / "pipelines")}
+LINEAGE = {"_source_uri": "s3://lake/k", "_source_etag": "e", "_ingested_at": None}
+
+
+def run_suite(pipeline_name: str, records: list[dict[str, Any]], suite: Suite | None = None):
+    """Coerce records as ingestion does and run the pipeline's suite on them."""
+    pipeline = PIPELINES[pipeline_name]
+    rows = [ParsedRow(n, r) for n, r in enumerate(records, 1)]
+    coercer = RecordCoercer(pipeline, empty_is_null=False, pseudonym_key=b"k")
+    coerced = coercer.coerce(apply_transform(pipeline, rows))
+    assert coerced.rejected == [], coerced.rejected
+    table = to_arrow(pipeline, coerced, LINEAGE)
+    suite = suite or load_suite(EXPECTATIONS_DIR / f"{pipeline.suite}.json")
+    return suite.run(validation_frame(table, suite.columns()), coerced.row_numbers)
+
+
+def payment(number: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "transaction_id": number,
+        "transaction_item_id": 500_000 + number,
+        "total_cost": "4.99",
+        "currency_code": "USD",
+        "country_code": "GB",
+        "payment_date": "2021-07-01T10:00:00.000Z",
+        "created_at": "2021-07-01T10:00:03.000Z",
+        "transaction_status": "completed",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+def test_every_pipeline_has_a_suite_whose_columns_exist(name):
+    pipeline = PIPELINES[name]
+    suite = load_suite(EXPECTATIONS_DIR / f"{pipeline.suite}.json")
+
+    assert suite.name == pipeline.suite
+    assert suite.columns() <= {c.name for c in pipeline.columns}
+    assert {e["severity"] for e in suite.expectations} <= {"critical", "warning"}
+
+
+def test_paypal_suite_uses_the_event_codes_the_package_knows():
+    document = json.loads((EXPECTATIONS_DIR / "paypal_transactions.json").read_text())
+    by_id = {e["meta"]["id"]: e for e in document["expectations"]}
+
+    assert set(by_id["paypal.event_code_known"]["kwargs"]["value_set"]) == paypal.KNOWN_EVENT_CODES
+    outflows = by_id["paypal.negative_gross_only_on_outflows"]["kwargs"]["row_condition"]
+    assert (outflows["operator"], set(outflows["parameter"])) == ("NOT_IN", paypal.OUTFLOW_CODES)
+
+
+# Each defect is planted on its own row; the row must be flagged by exactly that check.
+PAYPAL_DEFECTS = {
+    "paypal.status_known": {"transaction_status": "X"},
+    "paypal.event_code_known": {"transaction_event_code": "T9999"},
+    "paypal.currency_iso": {"transaction_amount": {"currency_code": "usd", "value": "1.00"}},
+    "paypal.fee_not_positive_on_completed_payments": {
+        "fee_amount": {"currency_code": "USD", "value": "0.50"}
+    },
+    "paypal.negative_gross_only_on_outflows": {
+        "transaction_amount": {"currency_code": "USD", "value": "-1.00"}
+    },
+    "paypal.reference_on_reversals": {"transaction_event_code": "T1107"},
+    "paypal.gross_bounded": {"transaction_amount": {"currency_code": "USD", "value": "2000000.00"}},
+}
+
+
+def test_paypal_suite_quarantines_each_critical_defect_and_nothing_else():
+    records = [paypal_transaction(transaction_id=f"GOOD{n}") for n in range(5)]
+    planted = {}
+    for check_id, info in PAYPAL_DEFECTS.items():
+        planted[len(records)] = check_id
+        records.append(paypal_transaction(transaction_id=f"BAD{len(records)}", **info))
+
+    outcome = run_suite("paypal_transactions", records)
+
+    assert {position: ids for position, ids in outcome.bad_positions.items()} == {
+        position: [check_id] for position, check_id in planted.items()
+    }
+
+
+def test_a_refund_with_its_reference_and_a_negative_gross_passes():
+    refund = paypal_transaction(
+        transaction_id="REFUND1",
+        transaction_event_code="T1107",
+        paypal_reference_id="ORIGINAL1",
+        transaction_amount={"currency_code": "USD", "value": "-4.99"},
+        fee_amount={"currency_code": "USD", "value": "0.14"},
+    )
+    withdrawal = paypal_transaction(
+        transaction_id="WITHDRAW1",
+        transaction_event_code="T0400",
+        transaction_amount={"currency_code": "USD", "value": "-5000.00"},
+    )
+
+    assert run_suite("paypal_transactions", [refund, withdrawal]).bad_positions == {}
+
+
+def test_duplicate_transaction_and_event_code_in_one_file_quarantines_both_copies():
+    records = [paypal_transaction(transaction_id="SAME"), paypal_transaction(transaction_id="SAME")]
+    records.append(
+        paypal_transaction(transaction_id="SAME", transaction_event_code="T1107", paypal_reference_id="X")
+    )
+
+    outcome = run_suite("paypal_transactions", [*records])
+
+    assert outcome.bad_positions == {0: ["paypal.key_unique_in_file"], 1: ["paypal.key_unique_in_file"]}
+
+
+def test_a_warning_is_reported_but_quarantines_nothing():
+    clock_oddity = paypal_transaction(
+        transaction_initiation_date="2021-07-01T10:00:00+0000",
+        transaction_updated_date="2021-07-01T09:00:00+0000",
+    )
+
+    outcome = run_suite("paypal_transactions", [clock_oddity])
+
+    assert outcome.bad_positions == {}
+    (warning,) = [c for c in outcome.checks if not c.success]
+    assert (warning.id, warning.severity, warning.sample_rows) == (
+        "paypal.updated_not_before_initiated",
+        "warning",
+        (1,),
+    )
+
+
+def test_payments_suite_flags_bad_status_currency_and_cost():
+    records = [
+        payment(1),
+        payment(2, transaction_status="bogus"),
+        payment(3, currency_code="US$"),
+        payment(4, total_cost="-5.00"),
+        payment(5, country_code=""),  # empty country is allowed: the store did not say
+    ]
+
+    outcome = run_suite("payment_transactions", records)
+
+    assert outcome.bad_positions == {
+        1: ["payments.status_known"],
+        2: ["payments.currency_iso"],
+        3: ["payments.total_cost_bounded"],
+    }
+
+
+def write_suite(directory: Path, name: str, *expectations: dict[str, Any]) -> Path:
+    path = directory / f"{name}.json"
+    path.write_text(json.dumps({"name": name, "expectations": list(expectations)}))
+    return path
+
+
+def test_a_failed_critical_table_check_fails_the_file(tmp_path):
+    path = write_suite(
+        tmp_path,
+        "strict",
+        {
+            "type": "expect_table_row_count_to_be_between",
+            "kwargs": {"max_value": 1},
+            "meta": {"id": "one_row"},
+        },
+    )
+
+    outcome = run_suite("payment_transactions", [payment(1), payment(2)], Suite(path))
+
+    (check,) = outcome.checks
+    assert check.fails_file and not check.row_level and outcome.bad_positions == {}
+
+
+def test_an_expectation_that_cannot_run_fails_the_file_with_the_reason(tmp_path):
+    path = write_suite(
+        tmp_path,
+        "typo",
+        {
+            "type": "expect_column_values_to_not_be_null",
+            "kwargs": {"column": "no_such_column"},
+            "meta": {"id": "typo"},
+        },
+    )
+
+    outcome = run_suite("payment_transactions", [payment(1)], Suite(path))
+
+    (check,) = outcome.checks
+    assert check.fails_file and check.error and "no_such_column" in check.describe()
+
+
+@pytest.mark.parametrize(
+    ("expectation", "message"),
+    [
+        ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}, "unique meta.id"),
+        (
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "a"},
+                "severity": "fatal",
+                "meta": {"id": "x"},
+            },
+            "severity",
+        ),
+        ({"type": "expect_nothing_like_this", "kwargs": {}, "meta": {"id": "x"}}, "typo"),
+    ],
+)
+def test_invalid_suites_are_refused_with_the_file_name(tmp_path, expectation, message):
+    path = write_suite(tmp_path, "typo", expectation)
+    with pytest.raises(SuiteError, match=message):
+        Suite(path)
+
+
+def test_validate_file_reports_rows_good_bad_and_failed_expectations(tmp_path):
+    records = [
+        paypal_transaction(transaction_id="A"),
+        paypal_transaction(transaction_id="B", transaction_status="X"),
+    ]
+    records.append({"transaction_info": {"transaction_id": "C"}})  # no event code: rejected by coercion
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps(records))
+
+    report = validate_file(path, "paypal_transactions")
+
+    assert (report.rows, report.good, report.bad) == (3, 1, 2)
+    assert (report.rejected_by_coercion, report.rejected_by_suite) == (1, 1)
+    assert [c["id"] for c in report.failed_expectations] == ["paypal.status_known"]
+    assert [r["row"] for r in report.quarantined_rows] == [2, 3]
+    assert not report.ok and report.file_error is None
+
+
+def test_validate_html_renders_without_any_network_resource(tmp_path):
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps([paypal_transaction(transaction_status="X")]))
+
+    page = to_html(validate_file(path, "paypal_transactions"))
+
+    assert "paypal.status_known" in page and "would fail" in page  # the only row is bad
+    assert "<script" not in page and "http" not in page and "<link" not in page
+
+
+def test_concurrent_runs_of_one_suite_each_see_their_own_rows():
+    # The local worker and a warm Lambda's batch processor may validate files in threads.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def validate(size: int):
+        records = [paypal_transaction(transaction_id=f"T{size}-{n}") for n in range(size)]
+        records[-1]["transaction_info"]["transaction_status"] = "X"
+        return run_suite("paypal_transactions", records)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(validate, [3, 7, 11, 5] * 4))
+
+    for size, outcome in zip([3, 7, 11, 5] * 4, outcomes, strict=True):
+        assert outcome.bad_positions == {size - 1: ["paypal.status_known"]}
+        assert not [c for c in outcome.checks if c.error]
