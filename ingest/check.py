@@ -18,7 +18,7 @@ from typing import Any
 
 from ingest.config import Pipeline
 from ingest.errors import IngestError
-from ingest.inspect import InspectError, choose_pipeline, open_s3
+from ingest.inspect import InspectError, choose_pipeline, open_target
 from ingest.prepare import prepare_file
 from ingest.schema import RecordCoercer
 from ingest.settings import Settings
@@ -78,15 +78,7 @@ def validate_file(
     """Validate a local path or ``s3://bucket/key`` against a pipeline (a name or ``auto``)."""
     settings = settings or Settings.from_env()
     text = str(target)
-    if text.startswith("s3://"):
-        stream, _, _, keys = open_s3(text, s3)
-    else:
-        path = Path(text)
-        if not path.is_file():
-            raise InspectError(f"{path} is not a file")
-        stream = path.open("rb")
-        parts = path.resolve().parts[1:]
-        keys = ["/".join(parts[i:]) for i in range(len(parts))]
+    stream, _, _, keys = open_target(text, s3)
     if pipelines is None:
         from ingest.config import load_pipelines
 

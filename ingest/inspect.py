@@ -440,15 +440,7 @@ def inspect_file(
     if sample < 0:
         raise InspectError(f"sample must be 0 or more, got {sample}")
     text = str(target)
-    if text.startswith("s3://"):
-        stream, size, etag, keys = open_s3(text, s3)
-    else:
-        path = Path(text)
-        if not path.is_file():
-            raise InspectError(f"{path} is not a file")
-        stream, size, etag = path.open("rb"), path.stat().st_size, None
-        parts = path.resolve().parts[1:]
-        keys = ["/".join(parts[i:]) for i in range(len(parts))]
+    stream, size, etag, keys = open_target(text, s3)
     chosen, routing_error = None, None
     try:
         if pipeline:
@@ -460,6 +452,18 @@ def inspect_file(
         return report
     unrouted = PipelineCheck(None, None, 0, 0, [], [], [], [], FileError.of(routing_error))
     return replace(report, pipeline=unrouted)
+
+
+def open_target(target: str, s3: Any = None) -> tuple[IO[bytes], int | None, str | None, list[str]]:
+    """A local file or ``s3://bucket/key`` opened for reading: stream, size, ETag, and the keys
+    to route it by (for a local path, each of its trailing parts, so a copy of the lake routes)."""
+    if target.startswith("s3://"):
+        return open_s3(target, s3)
+    path = Path(target)
+    if not path.is_file():
+        raise InspectError(f"{path} is not a file")
+    parts = path.resolve().parts[1:]
+    return path.open("rb"), path.stat().st_size, None, ["/".join(parts[i:]) for i in range(len(parts))]
 
 
 def open_s3(uri: str, s3: Any) -> tuple[IO[bytes], int | None, str | None, list[str]]:

@@ -64,3 +64,20 @@ def test_load_then_ledger_lists_the_file_with_its_counts(stack, capsys, prefix):
     assert (entry["rows_in"], entry["rows_loaded"], entry["rows_quarantined"]) == (2, 1, 1)
     assert entry["file_format"] == "json_concat"
     assert listing["summary"]["by_status"] == {"LOADED": len(listing["entries"])}
+
+
+def test_generate_writes_a_month_and_its_manifest_to_s3(stack, capsys, prefix, scratch_bucket):
+    code, out = run(capsys, "generate", "--month", "2021-02", "--out", f"s3://{scratch_bucket}/{prefix}")
+
+    assert code == 0
+    s3 = aws_client("s3")
+    manifest = json.loads(s3.get_object(Bucket=scratch_bucket, Key=f"{prefix}/manifest.json")["Body"].read())
+    listed = s3.list_objects_v2(Bucket=scratch_bucket, Prefix=f"{prefix}/")
+    keys = {o["Key"] for o in listed.get("Contents", [])}
+    while listed.get("IsTruncated"):
+        listed = s3.list_objects_v2(
+            Bucket=scratch_bucket, Prefix=f"{prefix}/", ContinuationToken=listed["NextContinuationToken"]
+        )
+        keys |= {o["Key"] for o in listed["Contents"]}
+    assert keys == {f"{prefix}/{f['key']}" for f in manifest["files"]} | {f"{prefix}/manifest.json"}
+    assert manifest["totals"]["files"] == len(manifest["files"])
