@@ -70,6 +70,8 @@ def test_generate_writes_a_month_and_its_manifest_to_s3(stack, capsys, prefix, s
     code, out = run(capsys, "generate", "--month", "2021-02", "--out", f"s3://{scratch_bucket}/{prefix}")
 
     assert code == 0
+    printed = " ".join(out.split())  # rich wraps long lines at the terminal width
+    assert f"and manifest.json to s3://{scratch_bucket}/{prefix}" in printed
     s3 = aws_client("s3")
     manifest = json.loads(s3.get_object(Bucket=scratch_bucket, Key=f"{prefix}/manifest.json")["Body"].read())
     listed = s3.list_objects_v2(Bucket=scratch_bucket, Prefix=f"{prefix}/")
@@ -81,3 +83,4 @@ def test_generate_writes_a_month_and_its_manifest_to_s3(stack, capsys, prefix, s
         keys |= {o["Key"] for o in listed["Contents"]}
     assert keys == {f"{prefix}/{f['key']}" for f in manifest["files"]} | {f"{prefix}/manifest.json"}
     assert manifest["totals"]["files"] == len(manifest["files"])
+    assert f"Wrote {len(manifest['files'])} files ({manifest['totals']['rows_in']:,} rows)" in printed
