@@ -31,6 +31,7 @@ from ingest.generate import (
     parse_s3_uri,
     write_month,
 )
+from ingest.generate.model import DISCREPANCY_KINDS
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 PIPELINES_DIR = REPO_DIR / "ingest" / "pipelines"
@@ -41,15 +42,6 @@ PAYPAL = "paypal_transactions"
 PAYMENTS = "payment_transactions"
 PAYMENT_CODES = ("T0006", "T0007")
 REFERRING_KINDS = {"T1107": "refund", "T1106": "reversal", "T1201": "chargeback"}
-DISCREPANCY_KINDS = (
-    "missing_ours",
-    "missing_paypal",
-    "amount_mismatch",
-    "late",
-    "refund",
-    "reversal",
-    "chargeback",
-)
 
 
 @dataclass(frozen=True)
