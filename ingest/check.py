@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.config import Pipeline
+from ingest.config import Pipeline, load_pipelines
 from ingest.errors import IngestError
 from ingest.inspect import InspectError, choose_pipeline, open_target
 from ingest.prepare import prepare_file
@@ -79,10 +79,7 @@ def validate_file(
     settings = settings or Settings.from_env()
     text = str(target)
     stream, _, _, keys = open_target(text, s3)
-    if pipelines is None:
-        from ingest.config import load_pipelines
-
-        pipelines = load_pipelines(settings.pipelines_dir)
+    pipelines = pipelines or load_pipelines(settings.pipelines_dir)
     chosen, routing_error = choose_pipeline(pipeline, keys, pipelines)
     if chosen is None:
         stream.close()
@@ -117,13 +114,11 @@ def validate_file(
             report.failed_expectations = [_check_dict(c) for c in validation.failed]
             report.warnings = [_check_dict(c) for c in validation.warnings]
             report.passed_expectations = [c.id for c in validation.checks.values() if c.success]
-            if failures := validation.file_failures:
-                report.file_error = "ValidationFailed: " + "; ".join(c.describe() for c in failures)
-                report.good = 0
         try:
-            prepared.raise_if_nothing_to_load()
+            prepared.raise_if_file_fails()
         except IngestError as err:
-            report.file_error = report.file_error or f"{err.error_type}: {err}"
+            report.file_error = f"{err.error_type}: {err}"
+            report.good = 0  # the whole file would fail: nothing loads
         prepared.rejected.seek(0)
         for line in prepared.rejected:
             if len(report.quarantined_rows) >= MAX_LISTED_ROWS:

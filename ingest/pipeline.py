@@ -13,13 +13,7 @@ from typing import Any
 
 from ingest import lake, warehouse
 from ingest.config import ConfigError, Pipeline, load_pipelines, route
-from ingest.errors import (
-    IngestError,
-    InternalError,
-    LoadFailed,
-    UnknownPipeline,
-    ValidationFailed,
-)
+from ingest.errors import IngestError, InternalError, LoadFailed, UnknownPipeline
 from ingest.lake import FileRef
 from ingest.ledger import Claim, Duplicate, Ledger, LoadOutcome, Status, now_iso
 from ingest.prepare import prepare_file
@@ -202,10 +196,8 @@ def _load(ref: FileRef, source: FileRef, pipeline: Pipeline, services: Services)
         tally, detected, validation = prepared.tally, prepared.detected, prepared.validation
         if validation is not None:
             services.record_validation(ref, pipeline, validation)
-            if failures := validation.file_failures:
-                raise ValidationFailed("; ".join(check.describe() for check in failures))
-        prepared.raise_if_nothing_to_load()
-        rows_quarantined = tally.rows_in - tally.rows_loaded
+        prepared.raise_if_file_fails()
+        rows_quarantined = tally.rows_quarantined
         quarantine_key = None
         if rows_quarantined:
             summary = {

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.config import Pipeline
-from ingest.errors import EmptyFile, NoValidRows
+from ingest.errors import EmptyFile, NoValidRows, ValidationFailed
 from ingest.formats import Detected, read_rows
 from ingest.schema import RecordCoercer, RejectedRow, json_text, to_arrow
 from ingest.transforms import apply_transform
@@ -66,7 +66,10 @@ class Prepared:
     """NDJSON of the quarantined rows, one ``{source, etag, row, reason, raw}`` object a line."""
     validation: Validation | None = None
 
-    def raise_if_nothing_to_load(self) -> None:
+    def raise_if_file_fails(self) -> None:
+        """Raise what fails the whole file: a table-level check of the suite, or no row to load."""
+        if self.validation is not None and (failures := self.validation.file_failures):
+            raise ValidationFailed("; ".join(check.describe() for check in failures))
         if self.tally.rows_loaded == 0:
             first = self.tally.first_rejected
             if first is None:

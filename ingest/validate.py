@@ -18,9 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,7 +78,6 @@ class Validation:
     rows: int = 0
     bad_rows: int = 0
     checks: dict[str, Check] = field(default_factory=dict)
-    quarantined_by: Counter[str] = field(default_factory=Counter)
 
     def add(self, checks: Sequence[Check], rows: int, bad_rows: int) -> None:
         self.rows += rows
@@ -89,23 +87,14 @@ class Validation:
             if seen is None:
                 self.checks[check.id] = check
                 continue
-            samples = (seen.sample_rows + check.sample_rows)[:SAMPLE_ROWS]
-            self.checks[check.id] = Check(
-                id=check.id,
-                type=check.type,
-                column=check.column,
-                severity=check.severity,
+            self.checks[check.id] = replace(
+                seen,
                 success=seen.success and check.success,
-                row_level=check.row_level,
                 element_count=seen.element_count + check.element_count,
                 unexpected_count=seen.unexpected_count + check.unexpected_count,
-                sample_rows=samples,
+                sample_rows=(seen.sample_rows + check.sample_rows)[:SAMPLE_ROWS],
                 error=seen.error or check.error,
             )
-
-    @property
-    def good_rows(self) -> int:
-        return self.rows - self.bad_rows
 
     @property
     def file_failures(self) -> list[Check]:
