@@ -22,7 +22,14 @@ SCALAR_TYPES = {"STRING", "INT64", "NUMERIC", "FLOAT64", "BOOL", "TIMESTAMP", "D
 # but nothing here needs it and every level would cost the coercer a special case.
 BIGQUERY_TYPES = SCALAR_TYPES | {"RECORD"}
 FORMATS = {"auto", "ndjson", "json_array", "json_concat", "csv"}
-WRITE_MODES = {"append", "replace"}
+# merge: load into staging, keep the latest row per business key, MERGE into the table.
+# replace: each file is the whole table (reference data), swapped in by one truncating load.
+# append: every row is kept (event logs with no business key worth deduplicating on).
+WRITE_MODES = {"merge", "replace", "append"}
+PARTITION_TYPES = {"TIMESTAMP", "DATE"}
+# BigQuery clusters on up to four top-level columns of orderable scalar types.
+CLUSTER_TYPES = {"STRING", "INT64", "NUMERIC", "BOOL", "TIMESTAMP", "DATE"}
+MAX_CLUSTER_COLUMNS = 4
 # BigQuery naming rules: datasets take letters, digits and underscores; tables also take
 # Unicode letters, dashes and spaces. Neither may hold a dot (no project part here).
 _DATASET_NAME = re.compile(r"[A-Za-z0-9_]{1,1024}")
@@ -77,6 +84,13 @@ class Pipeline:
     business_key: tuple[str, ...]
     format: str = "auto"
     write_mode: str = "append"
+    latest_by: str | None = None
+    """merge mode: the column whose greatest value wins among rows of one business key
+    (PayPal's ``transaction_updated_date``). Without it, the row ingested last wins."""
+    partition_by: str | None = None
+    """TIMESTAMP or DATE column the table is partitioned on by day. In merge mode it must not
+    change for a business key: the MERGE only reads the partitions its new rows fall in."""
+    cluster_by: tuple[str, ...] = ()
     suite: str | None = None
     record_column: str | None = None
     """If set, the whole record (after redaction) is kept in this JSON column."""
@@ -185,6 +199,9 @@ def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
         business_key=business_key,
         format=raw.get("format", "auto"),
         write_mode=raw.get("write_mode", "append"),
+        latest_by=raw.get("latest_by"),
+        partition_by=raw.get("partition_by"),
+        cluster_by=tuple(raw.get("cluster_by", ())),
         suite=raw.get("suite"),
         record_column=raw.get("record_column"),
         redact=tuple(raw.get("redact", ())),
@@ -200,7 +217,24 @@ def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
         raise fail(f"format {pipeline.format!r} not one of {sorted(FORMATS)}")
     if pipeline.write_mode not in WRITE_MODES:
         raise fail(f"write_mode {pipeline.write_mode!r} not one of {sorted(WRITE_MODES)}")
+    _check_table_layout(pipeline, fail)
     return pipeline
+
+
+def _check_table_layout(pipeline: Pipeline, fail: Callable[[str], ConfigError]) -> None:
+    types = {c.name: c.type for c in pipeline.columns}
+    if pipeline.latest_by is not None:
+        if pipeline.write_mode != "merge":
+            raise fail("latest_by only applies to write_mode merge")
+        if types.get(pipeline.latest_by) not in {"TIMESTAMP", "DATE", "INT64"}:
+            raise fail(f"latest_by {pipeline.latest_by!r} must name a TIMESTAMP, DATE or INT64 column")
+    if pipeline.partition_by is not None and types.get(pipeline.partition_by) not in PARTITION_TYPES:
+        raise fail(f"partition_by {pipeline.partition_by!r} must name a TIMESTAMP or DATE column")
+    if len(pipeline.cluster_by) > MAX_CLUSTER_COLUMNS:
+        raise fail(f"cluster_by takes at most {MAX_CLUSTER_COLUMNS} columns")
+    for name in pipeline.cluster_by:
+        if types.get(name) not in CLUSTER_TYPES:
+            raise fail(f"cluster_by {name!r} must name a column of type {sorted(CLUSTER_TYPES)}")
 
 
 def load_pipelines(directory: Path) -> tuple[Pipeline, ...]:

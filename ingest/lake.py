@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO, Any
 
 from ingest.errors import ObjectChanged, ObjectGone, TransientError
@@ -141,3 +142,35 @@ def write_quarantine(
         ContentType="application/json",
     )
     return key
+
+
+def list_objects(
+    s3: Any,
+    bucket: str,
+    prefix: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[FileRef]:
+    """Every object under ``prefix`` last modified in [since, until), oldest first.
+
+    Oldest first, so a batch loads versions in the order they landed (reference tables end up
+    holding the newest).
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    found: list[tuple[datetime, str, FileRef]] = []
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                modified = item["LastModified"]
+                if (since and modified < since) or (until and modified >= until):
+                    continue
+                ref = FileRef.of(bucket, item["Key"], item["ETag"], int(item["Size"]))
+                found.append((modified, item["Key"], ref))
+    except ClientError as err:
+        if _error_code(err) == "NoSuchBucket":
+            raise ObjectGone(f"bucket {bucket} does not exist") from err
+        raise TransientError(f"listing s3://{bucket}/{prefix} failed: {err}") from err
+    except BotoCoreError as err:
+        raise TransientError(f"listing s3://{bucket}/{prefix} failed: {err}") from err
+    return [ref for _, _, ref in sorted(found, key=lambda entry: (entry[0], entry[1]))]

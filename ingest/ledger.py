@@ -74,6 +74,12 @@ class LoadOutcome:
     extra_fields: tuple[str, ...] = ()
     validation: dict[str, Any] | None = None
     """The suite's summary: rows checked, rows quarantined, counts per failed expectation id."""
+    load_files: int = 1
+    """Files that went into the same load job (batch mode combines many)."""
+    rows_inserted: int | None = None
+    """Of the load's rows (all its files), business keys new to the table (merge mode)."""
+    rows_updated: int | None = None
+    """Of the load's rows, versions that replaced an older one (merge mode)."""
 
 
 @dataclass(frozen=True)
@@ -303,6 +309,7 @@ class Ledger:
             "rows_loaded": outcome.rows_loaded,
             "rows_quarantined": outcome.rows_quarantined,
             "load_job_id": outcome.load_job_id or "",
+            "load_files": outcome.load_files,
             "file_format": outcome.file_format,
             "quarantine_key": outcome.quarantine_key or "",
             "extra_fields": list(outcome.extra_fields),
@@ -346,6 +353,71 @@ class Ledger:
             raise
         return True
 
+    def record_load(
+        self, table: str, job_id: str, members: list[str], rows: int, succeeded: bool, error: str = ""
+    ) -> None:
+        """Note one load job into ``table`` (and its MERGE), for the daily quota and for audits.
+
+        Items live under ``loads#<table>#<UTC day>``, one per job, listing its member files.
+        """
+        at = now_iso()
+        item = {
+            "pk": _loads_key(table, at[:10]),
+            "sk": f"LOAD#{job_id}",
+            "table": table,
+            "load_job_id": job_id,
+            "members": members,
+            "files": len(members),
+            "rows": rows,
+            "succeeded": succeeded,
+            "error": error[:MESSAGE_LIMIT],
+            "at": at,
+        }
+        self._db.put_item(TableName=self.table, Item=_marshal(item))
+
+    def loads_on(self, table: str, day: str) -> int:
+        """Load jobs into ``table`` on the UTC day ``day`` (YYYY-MM-DD), failed ones included."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": _loads_key(table, day)}},
+            "Select": "COUNT",
+        }
+        count = 0
+        while True:
+            response = self._db.query(**kwargs)
+            count += int(response["Count"])
+            if "LastEvaluatedKey" not in response:
+                return count
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def to_claim(self, refs: list[FileRef]) -> list[FileRef]:
+        """Of ``refs``, those a claim could take: never seen, retryable failures with attempts
+        left, and claims whose lease ran out. Batch mode skips the rest without a write."""
+        now = time.time()
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(refs), 100):  # BatchGetItem reads at most 100 keys a call
+            keys = [self._key(ref) for ref in refs[start : start + 100]]
+            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = self._db.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.table, []):
+                    plain = _unmarshal(item)
+                    found[plain["pk"]] = plain
+                request = response.get("UnprocessedKeys") or {}
+
+        def claimable(item: dict[str, Any] | None) -> bool:
+            if item is None:
+                return True
+            status = item.get("status")
+            if status == Status.IN_PROGRESS:
+                return int(item.get("lease_expires_at", 0)) < now
+            if status == Status.FAILED:
+                return bool(item.get("retryable")) and int(item.get("attempts", 0)) < self.max_attempts
+            return False
+
+        return [ref for ref in refs if claimable(found.get(ref.identity))]
+
     def get(self, ref: FileRef) -> Entry | None:
         raw = self._get_raw(ref)
         return Entry(_unmarshal(raw)) if raw else None
@@ -382,6 +454,8 @@ class Ledger:
             )
             operation = self._db.query
         else:
+            # File and delivery items only: content claims and load records have no started_at.
+            kwargs["FilterExpression"] = "attribute_exists(started_at)"
             if since:
                 kwargs.update(
                     FilterExpression="started_at >= :since",
@@ -400,6 +474,10 @@ class Ledger:
     @staticmethod
     def _key(ref: FileRef) -> dict[str, Any]:
         return {"pk": {"S": ref.identity}, "sk": {"S": FILE_ITEM}}
+
+
+def _loads_key(table: str, day: str) -> str:
+    return f"loads#{table}#{day}"
 
 
 def summarize(entries: list[Entry]) -> dict[str, Any]:

@@ -8,20 +8,28 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, field
-from typing import Any
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ingest import lake, warehouse
 from ingest.config import ConfigError, Pipeline, load_pipelines, route
 from ingest.errors import IngestError, InternalError, LoadFailed, UnknownPipeline
 from ingest.lake import FileRef
 from ingest.ledger import Claim, Duplicate, Ledger, LoadOutcome, Status, now_iso
-from ingest.prepare import prepare_file
+from ingest.prepare import Prepared, prepare_file
 from ingest.schema import RecordCoercer
 from ingest.settings import Settings
 from ingest.validate import Suite, Validation, suite_for
 
 log = logging.getLogger(__name__)
+# Past this share of a table's daily load jobs, event mode warns and batch mode batches harder.
+QUOTA_WARNING_SHARE = 0.8
 
 
 @dataclass
@@ -55,7 +63,13 @@ class Services:
     def ensure_table(self, pipeline: Pipeline) -> None:
         if pipeline.table_id not in self._tables_ready:
             warehouse.ensure_table(self.bigquery, pipeline)
+            if pipeline.write_mode == "merge":
+                warehouse.ensure_dataset(self.bigquery, self.settings.staging_dataset)
             self._tables_ready.add(pipeline.table_id)
+
+    def table_operations_today(self, pipeline: Pipeline) -> int:
+        """Load jobs into the pipeline's table so far today (UTC), from the ledger."""
+        return self.ledger.loads_on(pipeline.table_id, now_iso()[:10])
 
     def suite(self, pipeline: Pipeline) -> Suite | None:
         return suite_for(pipeline, self.settings.expectations_dir)
@@ -106,6 +120,8 @@ class FileResult:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     load_job_id: str | None = None
+    load_files: int = 0
+    """Files in the load job this file went into (batch mode combines many)."""
     error_type: str | None = None
     message: str = ""
     retryable: bool = False
@@ -145,14 +161,149 @@ def ingest_file(
             message = f"same bytes as {same_bytes_as.rsplit('#', 1)[0]}"
             log.info("skipped %s: %s", ref.uri, message)
             return FileResult(ref, Status.SKIPPED_DUPLICATE, pipeline=pipeline.name, message=message)
-        outcome = _load(ref, read_from or ref, pipeline, services)
+        with contextlib.ExitStack() as temporary:
+            staged = _stage(claim, read_from or ref, pipeline, services, temporary)
+            outcome = _write(services, pipeline, [staged], temporary)[0]
     except IngestError as err:
         return _fail(ref, pipeline, claim, err, services)
     except Exception as err:  # a bug or an unclassified vendor error: keep it, retry, then stop
         log.exception("unexpected error ingesting %s", ref.uri)
         wrapped = InternalError(f"{type(err).__name__}: {err}")
         return _fail(ref, pipeline, claim, wrapped, services)
+    return _complete(claim, outcome, services)
 
+
+@dataclass
+class Staged:
+    """A claimed file read, coerced and validated into a Parquet file, ready for its load."""
+
+    claim: Claim
+    prepared: Prepared
+    quarantine_key: str | None
+
+    @property
+    def ref(self) -> FileRef:
+        return self.claim.ref
+
+
+def _stage(
+    claim: Claim, source: FileRef, pipeline: Pipeline, services: Services, temporary: contextlib.ExitStack
+) -> Staged:
+    """Stream the file through coercion and the suite into a Parquet load file, chunk by chunk.
+
+    Memory holds one chunk of records at a time; good rows go to a temporary Parquet file and
+    quarantined rows to the error bucket. Raises what fails the whole file.
+    """
+    ref = claim.ref
+    lineage = {"_source_uri": ref.uri, "_source_etag": ref.etag, "_ingested_at": _now()}
+    body = lake.open_object(services.s3, source)
+    try:
+        prepared = prepare_file(
+            body,
+            pipeline,
+            lambda detected: services.coercer(pipeline, empty_is_null=detected.format == "csv"),
+            services.suite(pipeline),
+            lineage,
+            temporary,
+        )
+    finally:
+        body.close()
+    if prepared.validation is not None:
+        services.record_validation(ref, pipeline, prepared.validation)
+    prepared.raise_if_file_fails()
+    tally = prepared.tally
+    quarantine_key = None
+    if tally.rows_quarantined:
+        summary = {
+            "ledger_key": ref.identity,
+            "pipeline": pipeline.name,
+            "rows_in": tally.rows_in,
+            "rows_quarantined": tally.rows_quarantined,
+            "reasons": dict(tally.reasons.most_common()),
+        }
+        quarantine_key = lake.write_quarantine(
+            services.s3, ref, services.settings.error_bucket, prepared.rejected, summary
+        )
+    return Staged(claim, prepared, quarantine_key)
+
+
+def _write(
+    services: Services, pipeline: Pipeline, members: list[Staged], temporary: contextlib.ExitStack
+) -> list[LoadOutcome]:
+    """Load the staged files' rows with one load job; each file's outcome, in order.
+
+    The ledger keeps a record of the job with its member files, which is also how the day's
+    load jobs per table are counted.
+    """
+    services.ensure_table(pipeline)
+    used = services.table_operations_today(pipeline)
+    if used >= QUOTA_WARNING_SHARE * warehouse.TABLE_OPERATIONS_PER_DAY:
+        log.warning(
+            "%s has had %d of its %d load jobs today: batch files together (ingest run) to stay under",
+            pipeline.table_id,
+            used,
+            warehouse.TABLE_OPERATIONS_PER_DAY,
+        )
+    parquet = members[0].prepared.parquet if len(members) == 1 else _combine(members, temporary)
+    identities = [m.ref.identity for m in members]
+    load_identity = warehouse.batch_identity(identities)
+    expected = sum(m.prepared.tally.rows_loaded for m in members)
+    try:
+        result = warehouse.write_rows(
+            services.bigquery, pipeline, parquet, load_identity, services.settings.staging_dataset
+        )
+    except IngestError as err:
+        job_id = warehouse.load_job_id(load_identity, pipeline.table_id)
+        services.ledger.record_load(pipeline.table_id, job_id, identities, 0, succeeded=False, error=str(err))
+        raise
+    services.ledger.record_load(pipeline.table_id, result.job_id, identities, result.output_rows, True)
+    if result.output_rows != expected:
+        raise LoadFailed(f"load job {result.job_id} wrote {result.output_rows} rows, expected {expected}")
+    outcomes = []
+    for member in members:
+        tally, detected = member.prepared.tally, member.prepared.detected
+        validation = member.prepared.validation
+        outcomes.append(
+            LoadOutcome(
+                pipeline=pipeline.name,
+                table=pipeline.table_id,
+                rows_in=tally.rows_in,
+                rows_loaded=tally.rows_loaded,
+                rows_quarantined=tally.rows_quarantined,
+                load_job_id=result.job_id,
+                file_format=detected.format + (f"+{detected.compression}" if detected.compression else ""),
+                quarantine_key=member.quarantine_key,
+                extra_fields=tuple(sorted(tally.extra_fields)),
+                validation=validation.summary() if validation else None,
+                load_files=len(members),
+                rows_inserted=result.inserted,
+                rows_updated=result.updated,
+            )
+        )
+    return outcomes
+
+
+def _combine(members: list[Staged], temporary: contextlib.ExitStack) -> IO[bytes]:
+    """One Parquet file holding the rows of every member, for a single load job."""
+    combined = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+    writer: pq.ParquetWriter | None = None
+    for member in members:
+        member.prepared.parquet.seek(0)
+        source = pq.ParquetFile(member.prepared.parquet)
+        for batch in source.iter_batches():
+            table = pa.Table.from_batches([batch])
+            if writer is None:
+                writer = pq.ParquetWriter(combined, table.schema, compression="zstd")
+            elif table.schema != writer.schema:
+                table = table.cast(writer.schema)
+            writer.write_table(table)
+    if writer is not None:
+        writer.close()
+    return combined
+
+
+def _complete(claim: Claim, outcome: LoadOutcome, services: Services) -> FileResult:
+    ref = claim.ref
     if not services.ledger.complete(claim, outcome):
         log.warning("claim on %s was taken over before completion; its load job is shared", ref.uri)
     log.info(
@@ -170,64 +321,305 @@ def ingest_file(
         rows_loaded=outcome.rows_loaded,
         rows_quarantined=outcome.rows_quarantined,
         load_job_id=outcome.load_job_id,
+        load_files=outcome.load_files,
     )
 
 
-def _load(ref: FileRef, source: FileRef, pipeline: Pipeline, services: Services) -> LoadOutcome:
-    """Stream the file through coercion into a Parquet load file, chunk by chunk.
+# Batch mode: files per load job unless the table is past its quota warning share, and a cap on
+# the bytes one load reads (its Parquet sits in temporary files until the job has it).
+FILES_PER_LOAD = 250
+HARDER_BATCHING = 10
+MAX_LOAD_BYTES = 1 << 30
 
-    Memory holds one chunk of records at a time; good rows go to a temporary Parquet file and
-    rejected rows to a temporary NDJSON file, and each is uploaded once the file is read.
+
+@dataclass(frozen=True)
+class LoadRecord:
+    """One load job of a batch run."""
+
+    pipeline: str
+    table: str
+    job_id: str
+    files: int
+    rows_loaded: int
+    rows_inserted: int | None = None
+    rows_updated: int | None = None
+
+
+@dataclass
+class BatchRun:
+    """What a batch run found, loaded, skipped and failed: the scheduler's and the notebook's view."""
+
+    run_id: str
+    bucket: str
+    prefix: str
+    since: str | None = None
+    until: str | None = None
+    pipeline: str | None = None
+    started_at: str = field(default_factory=now_iso)
+    finished_at: str = ""
+    listed: int = 0
+    """Objects under the prefix in the time window."""
+    already_done: int = 0
+    """Of those, files the ledger already has (loaded, skipped, failed for good, or in progress)."""
+    results: list[FileResult] = field(default_factory=list)
+    loads: list[LoadRecord] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == Status.FAILED]
+
+    def by_pipeline(self) -> dict[str, dict[str, int]]:
+        """Files, rows and load jobs per pipeline ("" for files no pipeline took)."""
+        totals: dict[str, dict[str, int]] = {}
+        for result in self.results:
+            row = totals.setdefault(
+                result.pipeline or "",
+                dict.fromkeys(
+                    ("files", "loaded", "skipped", "failed", "rows_in", "rows_loaded", "rows_quarantined"), 0
+                ),
+            )
+            row["files"] += 1
+            row["loaded"] += result.status == Status.LOADED
+            row["skipped"] += result.status in {Status.SKIPPED_DUPLICATE, Status.IGNORED}
+            row["failed"] += result.status == Status.FAILED
+            row["rows_in"] += result.rows_in
+            row["rows_loaded"] += result.rows_loaded
+            row["rows_quarantined"] += result.rows_quarantined
+        for name, row in totals.items():
+            row["load_jobs"] = sum(1 for load in self.loads if load.pipeline == name)
+        return dict(sorted(totals.items()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready account of the run."""
+        return {
+            "run_id": self.run_id,
+            "bucket": self.bucket,
+            "prefix": self.prefix,
+            "since": self.since,
+            "until": self.until,
+            "pipeline": self.pipeline,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "listed": self.listed,
+            "already_done": self.already_done,
+            "failed": len(self.failed),
+            "by_pipeline": self.by_pipeline(),
+            "loads": [asdict(load) for load in self.loads],
+            "files": [
+                {
+                    "uri": r.ref.uri,
+                    "ledger_key": r.ref.identity,
+                    "status": r.status.value,
+                    "pipeline": r.pipeline,
+                    "rows_in": r.rows_in,
+                    "rows_loaded": r.rows_loaded,
+                    "rows_quarantined": r.rows_quarantined,
+                    "load_job_id": r.load_job_id,
+                    "error_type": r.error_type,
+                    "message": r.message,
+                }
+                for r in self.results
+            ],
+            "warnings": self.warnings,
+        }
+
+
+def run_batch(
+    services: Services,
+    bucket: str,
+    prefix: str = "",
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    pipeline: str | None = None,
+    max_files_per_load: int = FILES_PER_LOAD,
+    run_id: str | None = None,
+    on_listed: Callable[[int], None] | None = None,
+    on_file: Callable[[FileResult], None] | None = None,
+) -> BatchRun:
+    """Ingest every object under ``prefix`` the ledger does not have yet, many files per load job.
+
+    Objects are taken oldest first. Files of one merge or append pipeline share load jobs of up to
+    ``max_files_per_load`` files (ten times more once the table has spent 80% of its daily load
+    jobs); each replace-pipeline file is its own load, so the newest version ends up in the table.
+    Every file still goes through the ledger's claim, so a batch run and the event-driven Lambda
+    can work on the same bucket. ``on_listed`` hears how many files there are to do, ``on_file``
+    each file's result. Never raises for bad data: failures are in the returned run.
     """
-    lineage = {"_source_uri": ref.uri, "_source_etag": ref.etag, "_ingested_at": _now()}
-    body = lake.open_object(services.s3, source)
-    with contextlib.ExitStack() as temporary:
-        try:
-            prepared = prepare_file(
-                body,
-                pipeline,
-                lambda detected: services.coercer(pipeline, empty_is_null=detected.format == "csv"),
-                services.suite(pipeline),
-                lineage,
-                temporary,
-            )
-        finally:
-            body.close()
-        tally, detected, validation = prepared.tally, prepared.detected, prepared.validation
-        if validation is not None:
-            services.record_validation(ref, pipeline, validation)
-        prepared.raise_if_file_fails()
-        rows_quarantined = tally.rows_quarantined
-        quarantine_key = None
-        if rows_quarantined:
-            summary = {
-                "ledger_key": ref.identity,
-                "pipeline": pipeline.name,
-                "rows_in": tally.rows_in,
-                "rows_quarantined": rows_quarantined,
-                "reasons": dict(tally.reasons.most_common()),
-            }
-            quarantine_key = lake.write_quarantine(
-                services.s3, ref, services.settings.error_bucket, prepared.rejected, summary
-            )
-        services.ensure_table(pipeline)
-        result = warehouse.load_parquet(services.bigquery, pipeline, prepared.parquet, ref.identity)
-    if result.output_rows != tally.rows_loaded:
-        raise LoadFailed(
-            f"load job {result.job_id} wrote {result.output_rows} rows, expected {tally.rows_loaded}"
-        )
-    return LoadOutcome(
-        pipeline=pipeline.name,
-        table=pipeline.table_id,
-        rows_in=tally.rows_in,
-        rows_loaded=result.output_rows,
-        rows_quarantined=rows_quarantined,
-        load_job_id=result.job_id,
-        file_format=detected.format + (f"+{detected.compression}" if detected.compression else ""),
-        quarantine_key=quarantine_key,
-        extra_fields=tuple(sorted(tally.extra_fields)),
-        validation=validation.summary() if validation else None,
+    import uuid
+
+    run = BatchRun(
+        run_id=run_id or f"{now_iso()[:19].replace(':', '')}-{uuid.uuid4().hex[:6]}",
+        bucket=bucket,
+        prefix=prefix,
+        since=since.isoformat() if since else None,
+        until=until.isoformat() if until else None,
+        pipeline=pipeline,
     )
+
+    def report(result: FileResult) -> None:
+        run.results.append(result)
+        if on_file is not None:
+            on_file(result)
+
+    refs = lake.list_objects(services.s3, bucket, prefix, since, until)
+    run.listed = len(refs)
+    if pipeline is not None:
+        chosen = next((p for p in services.pipelines if p.name == pipeline), None)
+        if chosen is None:
+            raise ConfigError(f"no pipeline named {pipeline!r}")
+        refs = [ref for ref in refs if chosen.key_pattern.search(ref.key)]
+    pending = services.ledger.to_claim(refs)
+    run.already_done = len(refs) - len(pending)
+    if on_listed is not None:
+        on_listed(len(pending))
+
+    by_pipeline: dict[str, list[FileRef]] = {}
+    for ref in pending:
+        try:
+            chosen = route(ref.key, services.pipelines) if not ref.key.endswith("/") else None
+        except UnknownPipeline:
+            chosen = None
+        if chosen is None:
+            report(ingest_file(ref, services))  # folder markers and unroutable keys: recorded one by one
+        else:
+            by_pipeline.setdefault(chosen.name, []).append(ref)
+
+    for target in services.pipelines:
+        refs_of_pipeline = by_pipeline.get(target.name, [])
+        if not refs_of_pipeline:
+            continue
+        if target.write_mode == "replace":
+            for ref in refs_of_pipeline:
+                result = ingest_file(ref, services)
+                if result.load_job_id:
+                    run.loads.append(
+                        LoadRecord(target.name, target.table_id, result.load_job_id, 1, result.rows_loaded)
+                    )
+                report(result)
+            continue
+        per_load = max_files_per_load
+        used = services.table_operations_today(target)
+        if used >= QUOTA_WARNING_SHARE * warehouse.TABLE_OPERATIONS_PER_DAY:
+            per_load *= HARDER_BATCHING
+            run.warnings.append(
+                f"{target.table_id} has had {used} of its {warehouse.TABLE_OPERATIONS_PER_DAY} load jobs"
+                f" today: up to {per_load} files per load job in this run"
+            )
+            log.warning(run.warnings[-1])
+        for group in _groups(refs_of_pipeline, per_load, MAX_LOAD_BYTES):
+            _load_group(group, target, services, run, report)
+    run.finished_at = now_iso()
+    return run
+
+
+def _groups(refs: list[FileRef], files: int, max_bytes: int) -> list[list[FileRef]]:
+    """Consecutive groups of at most ``files`` files and (beyond their first file) ``max_bytes``."""
+    groups: list[list[FileRef]] = []
+    current: list[FileRef] = []
+    size = 0
+    for ref in refs:
+        ref_size = max(ref.size or 0, 0)
+        if current and (len(current) >= files or size + ref_size > max_bytes):
+            groups.append(current)
+            current, size = [], 0
+        current.append(ref)
+        size += ref_size
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _load_group(
+    refs: list[FileRef],
+    pipeline: Pipeline,
+    services: Services,
+    run: BatchRun,
+    report: Callable[[FileResult], None],
+) -> None:
+    """Claim, stage and load a group of files of one pipeline with one load job.
+
+    A file that fails to stage fails alone. If the combined load fails for a reason a retry will
+    not cure, each file is loaded on its own, so one bad file does not fail its neighbours.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    claims: list[Claim] = []
+    for ref in refs:
+        claim = services.ledger.claim(ref, pipeline.name, pipeline.table_id)
+        if isinstance(claim, Duplicate):
+            report(FileResult(ref, Status.SKIPPED_DUPLICATE, pipeline=pipeline.name, message=claim.reason))
+            continue
+        same_bytes_as = services.ledger.claim_content(claim, pipeline.name)
+        if same_bytes_as is not None:
+            services.ledger.skip_duplicate_content(claim, pipeline.name, same_bytes_as)
+            message = f"same bytes as {same_bytes_as.rsplit('#', 1)[0]}"
+            report(FileResult(ref, Status.SKIPPED_DUPLICATE, pipeline=pipeline.name, message=message))
+            continue
+        claims.append(claim)
+
+    with contextlib.ExitStack() as temporary:
+
+        def stage(claim: Claim) -> Staged | FileResult:
+            try:
+                return _stage(claim, claim.ref, pipeline, services, temporary)
+            except Exception as err:  # recorded in the ledger with its type
+                return _fail(claim.ref, pipeline, claim, _as_ingest_error(err, claim.ref), services)
+
+        staged: list[Staged] = []
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="stage") as pool:
+            for outcome in pool.map(stage, claims):
+                if isinstance(outcome, FileResult):
+                    report(outcome)
+                else:
+                    staged.append(outcome)
+        if staged:
+            _load_staged(staged, pipeline, services, temporary, run, report)
+
+
+def _load_staged(
+    staged: list[Staged],
+    pipeline: Pipeline,
+    services: Services,
+    temporary: contextlib.ExitStack,
+    run: BatchRun,
+    report: Callable[[FileResult], None],
+) -> None:
+    try:
+        outcomes = _write(services, pipeline, staged, temporary)
+    except Exception as err:  # recorded in the ledger with its type
+        error = _as_ingest_error(err, staged[0].ref)
+        if len(staged) > 1 and not error.retryable:
+            log.warning("load of %d files failed (%s); loading them one by one", len(staged), error)
+            for member in staged:
+                _load_staged([member], pipeline, services, temporary, run, report)
+            return
+        for member in staged:
+            report(_fail(member.ref, pipeline, member.claim, error, services))
+        return
+    first = outcomes[0]
+    assert first.load_job_id is not None
+    run.loads.append(
+        LoadRecord(
+            pipeline.name,
+            pipeline.table_id,
+            first.load_job_id,
+            len(staged),
+            sum(o.rows_loaded for o in outcomes),
+            first.rows_inserted,
+            first.rows_updated,
+        )
+    )
+    for member, outcome in zip(staged, outcomes, strict=True):
+        report(_complete(member.claim, outcome, services))
+
+
+def _as_ingest_error(err: Exception, ref: FileRef) -> IngestError:
+    if isinstance(err, IngestError):
+        return err
+    log.exception("unexpected error ingesting %s", ref.uri)
+    return InternalError(f"{type(err).__name__}: {err}")
 
 
 def replay_failed(

@@ -31,6 +31,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "INGEST_PIPELINES_DIR": "",
     "INGEST_EXPECTATIONS_DIR": "",
     "INGEST_OPS_DATASET": "ops",
+    "INGEST_STAGING_DATASET": "staging",
     "INGEST_PSEUDONYM_KEY": "",
     "INGEST_PSEUDONYM_KEY_SECRET": "ingest-pseudonym-key",
 }
@@ -63,6 +64,9 @@ class Settings:
     """Folder of Great Expectations suites (JSON), next to the package in a checkout and in the image."""
     ops_dataset: str = field(default=ENVIRONMENT_VARIABLES["INGEST_OPS_DATASET"])
     """BigQuery dataset of the tool's own tables (validation results)."""
+    staging_dataset: str = field(default=ENVIRONMENT_VARIABLES["INGEST_STAGING_DATASET"])
+    """BigQuery dataset of the per-load staging tables merge-mode loads go through (each dropped
+    after its MERGE, and expiring after a day if a crash left it behind)."""
     pseudonym_key: str = field(default="", repr=False)
     """Key of the payer-email pseudonyms (HMAC). Empty: read from ``pseudonym_key_secret``."""
     pseudonym_key_secret: str = field(default=ENVIRONMENT_VARIABLES["INGEST_PSEUDONYM_KEY_SECRET"])
@@ -90,6 +94,7 @@ class Settings:
             pipelines_dir=Path(pipelines_dir) if pipelines_dir else PACKAGE_DIR / "pipelines",
             expectations_dir=Path(expectations_dir) if expectations_dir else EXPECTATIONS_DIR,
             ops_dataset=get("INGEST_OPS_DATASET"),
+            staging_dataset=get("INGEST_STAGING_DATASET"),
             pseudonym_key=env.get("INGEST_PSEUDONYM_KEY", ""),
             pseudonym_key_secret=get("INGEST_PSEUDONYM_KEY_SECRET"),
         )

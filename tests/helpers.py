@@ -153,3 +153,23 @@ def ndjson_lines(*lines: str | dict[str, Any]) -> bytes:
 def orders_csv(*rows: str, header: str = "order_id,amount,ordered_at,quantity", newline: str = "\n") -> str:
     """CSV text: ``header`` then ``rows`` (already delimited), each ended by ``newline``."""
     return "".join(line + newline for line in (header, *rows))
+
+
+def isolate_shipped_pipelines(directory: Path, prefix: str) -> dict[str, str]:
+    """Copies of the shipped pipelines that read ``<prefix>/<their keys>`` into tables of their own.
+
+    Returns pipeline name -> table id. The copies keep their suites, transforms and write modes.
+    """
+    import yaml
+
+    from ingest.settings import PACKAGE_DIR
+
+    directory.mkdir(parents=True, exist_ok=True)
+    tables = {}
+    for path in sorted((PACKAGE_DIR / "pipelines").glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw["key_pattern"] = f"^{prefix}/" + raw["key_pattern"].removeprefix("^")
+        raw["table"] = f"{raw['table']}_{prefix}"
+        (directory / path.name).write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        tables[raw["name"]] = raw["table"]
+    return tables

@@ -1,0 +1,248 @@
+"""Rows land once per business key: staging, MERGE (latest version wins), reference tables replaced."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from helpers import isolate_shipped_pipelines, paypal_transaction
+
+from ingest import warehouse
+from ingest.clients import aws_client
+from ingest.lake import FileRef
+from ingest.ledger import Ledger, Status
+from ingest.pipeline import Services, ingest_file, run_batch
+
+pytestmark = pytest.mark.integration
+
+
+def put(bucket: str, key: str, body: bytes) -> FileRef:
+    etag = aws_client("s3").put_object(Bucket=bucket, Key=key, Body=body)["ETag"]
+    return FileRef.of(bucket, key, etag, len(body))
+
+
+def payment(transaction_id: str, status: str, updated: str, ending_balance: str = "100.00") -> dict:
+    return paypal_transaction(
+        transaction_id=transaction_id,
+        transaction_status=status,
+        transaction_updated_date=updated,
+        ending_balance={"currency_code": "EUR", "value": ending_balance},
+    )
+
+
+def overlapping_pages(bucket: str, prefix: str) -> tuple[FileRef, FileRef]:
+    """Two extract pages sharing payment A: pending on the first page, completed on the second."""
+    first = [
+        payment(f"{prefix}-A", "P", "2021-07-01T10:02:41+0000", "100.00"),
+        payment(f"{prefix}-B", "S", "2021-07-01T10:05:00+0000"),
+    ]
+    second = [
+        payment(f"{prefix}-A", "S", "2021-07-01T12:30:00+0000", "119.99"),
+        payment(f"{prefix}-C", "S", "2021-07-01T12:40:00+0000"),
+    ]
+    return (
+        put(bucket, f"{prefix}/paypal/transactions/2021/07/01/page-0001.json", json.dumps(first).encode()),
+        put(bucket, f"{prefix}/paypal/transactions/2021/07/01/page-0002.json", json.dumps(second).encode()),
+    )
+
+
+def final_rows(services: Services, table_id: str) -> dict[str, tuple[str, str, str]]:
+    frame = warehouse.query_dataframe(
+        services.bigquery,
+        f"SELECT transaction_id, transaction_event_code, transaction_status,"
+        f" ending_balance, _source_uri AS source_uri"
+        f" FROM `{services.bigquery.project}.{table_id}`",
+    )
+    keys = list(zip(frame.transaction_id, frame.transaction_event_code, strict=True))
+    assert len(keys) == len(set(keys)), f"a business key is in the table twice: {sorted(keys)}"
+    return {
+        row.transaction_id: (
+            row.transaction_status,
+            f"{row.ending_balance.normalize():f}",
+            row.source_uri.rsplit("/", 1)[1],
+        )
+        for row in frame.itertuples()
+    }
+
+
+@pytest.fixture
+def paypal_table(pipelines_dir, prefix) -> str:
+    return isolate_shipped_pipelines(pipelines_dir, prefix)["paypal_transactions"]
+
+
+def test_overlapping_pages_keep_each_transaction_once_with_its_latest_status(
+    make_services, paypal_table, prefix, scratch_bucket
+):
+    # GIVEN two overlapping PayPal pages: A pending on the first, completed on the second
+    services = make_services()
+    first, second = overlapping_pages(scratch_bucket, prefix)
+
+    # WHEN the pages arrive one after the other, each as its own event
+    results = [ingest_file(first, services), ingest_file(second, services)]
+
+    # THEN both files load whole, and the table holds A once, completed, from the second page
+    assert [(r.status, r.rows_loaded) for r in results] == [(Status.LOADED, 2), (Status.LOADED, 2)]
+    assert final_rows(services, paypal_table) == {
+        f"{prefix}-A": ("S", "119.99", "page-0002.json"),
+        f"{prefix}-B": ("S", "100", "page-0001.json"),
+        f"{prefix}-C": ("S", "100", "page-0002.json"),
+    }
+
+
+def test_an_older_page_arriving_late_does_not_undo_a_newer_status(
+    make_services, paypal_table, prefix, scratch_bucket
+):
+    # GIVEN the same two pages, the newer one delivered first
+    services = make_services()
+    first, second = overlapping_pages(scratch_bucket, prefix)
+    ingest_file(second, services)
+
+    # WHEN the older page, with A still pending, arrives afterwards
+    result = ingest_file(first, services)
+
+    # THEN its rows are accounted as loaded, but A keeps its completed version
+    assert (result.status, result.rows_loaded) == (Status.LOADED, 2)
+    assert final_rows(services, paypal_table)[f"{prefix}-A"] == ("S", "119.99", "page-0002.json")
+    assert len(final_rows(services, paypal_table)) == 3
+
+
+def test_overlapping_pages_in_one_load_job_are_deduplicated_in_staging(
+    make_services, paypal_table, prefix, scratch_bucket
+):
+    # GIVEN the two overlapping pages waiting in the lake
+    services = make_services()
+    overlapping_pages(scratch_bucket, prefix)
+
+    # WHEN a batch run loads them together
+    run = run_batch(services, scratch_bucket, prefix)
+
+    # THEN one load job carries both files and A lands once, completed
+    assert [(load.files, load.rows_loaded) for load in run.loads] == [(2, 4)]
+    assert final_rows(services, paypal_table)[f"{prefix}-A"] == ("S", "119.99", "page-0002.json")
+    assert len(final_rows(services, paypal_table)) == 3
+    # No staging table outlives its MERGE.
+    staging = services.settings.staging_dataset
+    leftovers = [t.table_id for t in services.bigquery.list_tables(staging) if prefix in t.table_id]
+    assert leftovers == []
+
+
+class CrashAfterMerge(BaseException):
+    """Stands for the process dying after its MERGE, before the ledger heard of it."""
+
+
+class LedgerThatDiesBeforeRecording(Ledger):
+    def complete(self, claim, outcome):
+        raise CrashAfterMerge
+
+
+def test_a_retry_after_a_crash_following_the_merge_changes_nothing(
+    make_services, paypal_table, prefix, scratch_bucket
+):
+    # GIVEN a worker that merged a page into the table and died before recording LOADED
+    services = make_services(lease_seconds=1)
+    first, _ = overlapping_pages(scratch_bucket, prefix)
+    crashing = Services(
+        settings=services.settings,
+        s3=services.s3,
+        dynamodb=services.dynamodb,
+        bigquery=services.bigquery,
+        pipelines=services.pipelines,
+        ledger=LedgerThatDiesBeforeRecording(services.dynamodb, services.settings.ledger_table, 1),
+    )
+    with pytest.raises(CrashAfterMerge):
+        ingest_file(first, crashing)
+    before = warehouse.table_fingerprint(services.bigquery, paypal_table)
+    assert before.rows == 2
+
+    # WHEN the event is redelivered once the lease has run out
+    time.sleep(2.1)
+    result = ingest_file(first, services)
+
+    # THEN the retry loads and merges the page again, and the table is exactly as it was
+    assert (result.status, result.rows_loaded) == (Status.LOADED, 2)
+    assert warehouse.table_fingerprint(services.bigquery, paypal_table) == before
+
+
+class BigQueryThatDiesAtMerge:
+    """The BigQuery client of a process that dies as it submits its MERGE."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
+
+    def query(self, sql: str, *args, **kwargs):
+        if sql.startswith("MERGE"):
+            raise CrashAfterMerge
+        return self._client.query(sql, *args, **kwargs)
+
+
+def test_rows_loaded_to_staging_before_a_crash_still_reach_the_table_after_staging_expired(
+    make_services, paypal_table, prefix, scratch_bucket
+):
+    # GIVEN a worker that loaded a page into staging and died before its MERGE, and a staging
+    # table that expired before the event came back
+    services = make_services(lease_seconds=1)
+    first, _ = overlapping_pages(scratch_bucket, prefix)
+    crashing = Services(
+        settings=services.settings,
+        s3=services.s3,
+        dynamodb=services.dynamodb,
+        bigquery=BigQueryThatDiesAtMerge(services.bigquery),
+        pipelines=services.pipelines,
+        ledger=services.ledger,
+    )
+    with pytest.raises(CrashAfterMerge):
+        ingest_file(first, crashing)
+    staging = services.settings.staging_dataset
+    for table in services.bigquery.list_tables(staging):
+        if prefix in table.table_id:
+            services.bigquery.delete_table(table)
+
+    # WHEN the event is redelivered once the lease has run out
+    time.sleep(2.1)
+    result = ingest_file(first, services)
+
+    # THEN the retry loads the page again rather than trusting the earlier job, and merges it
+    assert (result.status, result.rows_loaded) == (Status.LOADED, 2)
+    assert set(final_rows(services, paypal_table)) == {f"{prefix}-A", f"{prefix}-B"}
+
+
+def test_final_tables_are_partitioned_and_clustered_as_configured(make_services, paypal_table, prefix):
+    services = make_services()
+    pipeline = next(p for p in services.pipelines if p.table_id == paypal_table)
+    services.ensure_table(pipeline)
+
+    table = services.bigquery.get_table(f"{services.bigquery.project}.{paypal_table}")
+
+    assert table.time_partitioning.field == "transaction_initiation_date"
+    assert table.time_partitioning.type_ == "DAY"
+    assert table.clustering_fields == ["transaction_event_code", "transaction_id"]
+
+
+def test_a_new_reference_file_replaces_the_whole_table(make_services, pipelines_dir, prefix, scratch_bucket):
+    # GIVEN the VAT rates table loaded from a first file of three tax codes
+    table = isolate_shipped_pipelines(pipelines_dir, prefix)["vat_rates"]
+    services = make_services()
+    header = "tax_code\tvat_rate\tname\tcountry_name\tiso_2_code\n"
+    old = (
+        header
+        + "T1\t0.20\tUK standard\tUnited Kingdom\tGB\nT2\t0.19\tDE\tGermany\tDE\nT3\t0.21\tNL\tNetherlands\tNL\n"
+    )
+    new = header + "T1\t0.20\tUK standard\tUnited Kingdom\tGB\nT2\t0.19\tDE\tGermany\tDE\n"
+    ingest_file(put(scratch_bucket, f"{prefix}/reference/vat_rates/2021-06.tsv", old.encode()), services)
+
+    # WHEN a new version with two tax codes lands
+    result = ingest_file(
+        put(scratch_bucket, f"{prefix}/reference/vat_rates/2021-07.tsv", new.encode()), services
+    )
+
+    # THEN the table holds the new version only
+    assert result.status == Status.LOADED
+    frame = warehouse.query_dataframe(
+        services.bigquery, f"SELECT tax_code, _source_uri FROM `{services.bigquery.project}.{table}`"
+    )
+    assert sorted(frame.tax_code) == ["T1", "T2"]
+    assert {uri.rsplit("/", 1)[1] for uri in frame._source_uri} == {"2021-07.tsv"}
