@@ -91,6 +91,122 @@ def cmd_load(args: argparse.Namespace) -> int:
     return 0 if result.error_type is None else 1
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ingest.pipeline import Services, run_batch
+
+    services = Services.from_env()
+    bucket = args.bucket or services.settings.lake_bucket
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, disable=args.json) as progress:
+        task = progress.add_task(f"s3://{bucket}/{args.prefix}", total=None)
+        run = run_batch(
+            services,
+            bucket,
+            args.prefix,
+            since=_utc_midnight(args.since),
+            until=_utc_midnight(args.until),
+            pipeline=args.pipeline,
+            max_files_per_load=args.max_files_per_load,
+            on_listed=lambda total: progress.update(task, total=total),
+            on_file=lambda _result: progress.advance(task),
+        )
+    if args.json:
+        print(json.dumps(run.to_dict(), indent=2, default=str))
+        return 1 if run.failed else 0
+    print_batch_summary(run.to_dict())
+    return 1 if run.failed else 0
+
+
+def print_batch_summary(account: dict[str, Any]) -> None:
+    """A batch run's account (``BatchRun.to_dict()``): per-pipeline totals, failures, warnings."""
+    from rich.markup import escape
+
+    files = account["files"]
+    console.print(
+        f"Run {account['run_id']}: {account['listed']} objects listed, {account['already_done']} already "
+        f"in the ledger, {len(files)} processed with {len(account['loads'])} load jobs"
+    )
+    names = ("files", "loaded", "skipped", "failed", "rows_in", "rows_loaded", "rows_quarantined")
+    names += ("load_jobs",)
+    table = Table(title="By pipeline")
+    table.add_column("pipeline")
+    for name in names:
+        table.add_column(name, justify="right")
+    for pipeline, row in account["by_pipeline"].items():
+        table.add_row(pipeline or "(none)", *(f"{row[name]:,}" for name in names))
+    console.print(table)
+    failed = [f for f in files if f["status"] == "FAILED"]
+    for failure in failed[:20]:
+        uri, reason = escape(failure["uri"]), escape(f"{failure['error_type']}: {failure['message']}")
+        console.print(f"[red]FAILED[/] {uri}: {reason}")
+    if len(failed) > 20:
+        console.print(f"... and {len(failed) - 20} more failures (`ingest ledger --status FAILED`)")
+    for warning in account["warnings"]:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
+def _utc_midnight(day: str | None) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(day).replace(tzinfo=UTC) if day else None
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    import uuid
+    from datetime import UTC, datetime
+
+    from rich.markup import escape
+
+    from ingest.notebook_run import NotebookToolsMissing, run_notebook
+
+    notebook = Path(__file__).resolve().parent.parent / "notebooks" / "ingest_batch.py"
+    if not notebook.is_file():
+        err_console.print(
+            f"[red]batch notebook not found: {escape(str(notebook))} "
+            "(`ingest batch` runs from a checkout of the repository)"
+        )
+        return 2
+    now = datetime.now(UTC)
+    day = args.date or now.date().isoformat()
+    # Sorts by the day it covers, then by when it ran; the suffix tells apart runs in one second.
+    run_id = f"{day}-{now:%H%M%S}-{uuid.uuid4().hex[:6]}"
+    out_dir = (args.out / run_id).resolve()
+    parameters = {
+        "bucket": args.bucket or "",
+        "prefix": args.prefix,
+        "run_date": day,
+        "pipeline": args.pipeline or "",
+        "max_files_per_load": args.max_files_per_load,
+        "run_id": run_id,
+        "output_dir": str(out_dir),
+    }
+    err_console.print(f"Batch {run_id} ...")
+    try:
+        result = run_notebook(notebook, out_dir, parameters, title=f"Ingest batch {run_id}")
+    except NotebookToolsMissing as err:
+        err_console.print(f"[red]{escape(str(err))}")
+        return 2
+    batch_json = out_dir / "batch.json"
+    account = json.loads(batch_json.read_text(encoding="utf-8")) if batch_json.is_file() else None
+    if account is not None:
+        print_batch_summary(account)
+    # Plain prints: a scheduler's log keeps the paths whole, unwrapped.
+    print(f"executed notebook: {result.executed}")
+    if result.html is not None:
+        print(f"report: {result.html}")
+    if account is None:
+        err_console.print(f"[red]the batch did not run: {escape(result.error or 'no batch.json written')}")
+        return 2
+    if account["failed"]:
+        return 1
+    if result.error:
+        err_console.print(f"[red]the report failed after the run: {escape(result.error)}")
+        return 2
+    return 0
+
+
 def cmd_ledger(args: argparse.Namespace) -> int:
     from ingest.clients import aws_client
     from ingest.ledger import Ledger, Status, summarize
@@ -127,6 +243,12 @@ def cmd_ledger(args: argparse.Namespace) -> int:
 
 def _count(value: Any) -> str:
     return "" if value is None else f"{int(value):,}"
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return int(text)
 
 
 def _non_negative(text: str) -> int:
@@ -316,6 +438,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from ingest.ledger import Status
+    from ingest.pipeline import FILES_PER_LOAD
 
     parser = argparse.ArgumentParser(
         prog="ingest",
@@ -342,6 +465,57 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("load", help="ingest one object now: ingest load s3://bucket/key")
     p.add_argument("uri")
     p.set_defaults(run=cmd_load)
+
+    p = commands.add_parser(
+        "run",
+        help="batch mode: ingest every new object under a prefix, many small files per load job",
+        description="Lists objects, skips what the ledger has, loads the rest with few load jobs. "
+        "Exit code 0: no file failed; 1: some failed (listed in the summary).",
+    )
+    p.add_argument("--bucket", help="the lake bucket (default INGEST_LAKE_BUCKET)")
+    p.add_argument("--prefix", default="", help="only keys under this prefix")
+    p.add_argument("--since", type=_day, help="only objects last modified on or after YYYY-MM-DD (UTC)")
+    p.add_argument("--until", type=_day, help="only objects last modified before YYYY-MM-DD (UTC)")
+    p.add_argument("--pipeline", metavar="NAME", help="only files of this pipeline")
+    p.add_argument(
+        "--max-files-per-load",
+        type=_positive,
+        default=FILES_PER_LOAD,
+        help=f"files combined into one load job (default {FILES_PER_LOAD})",
+    )
+    p.add_argument("--json", action="store_true", help="the run's account as JSON, no progress bar")
+    p.set_defaults(run=cmd_run)
+
+    p = commands.add_parser(
+        "batch",
+        help="scheduled batch: one day's new objects through the batch notebook, kept as a report",
+        description="Runs notebooks/ingest_batch.py with papermill: ingests every object under the "
+        "prefix that landed by the end of --date (UTC) and is not in the ledger yet, then writes the "
+        "executed notebook, report.html (no code, renders offline) and batch.json to <out>/<run_id>/. "
+        "Exit code 0: no file failed; 1: some file failed; 2: the run itself failed (the executed "
+        "notebook says why).",
+    )
+    p.add_argument(
+        "--date",
+        type=_day,
+        help="YYYY-MM-DD: objects that landed by the end of this day (UTC); default today",
+    )
+    p.add_argument("--bucket", help="the lake bucket (default INGEST_LAKE_BUCKET)")
+    p.add_argument("--prefix", default="", help="only keys under this prefix")
+    p.add_argument("--pipeline", metavar="NAME", help="only files of this pipeline")
+    p.add_argument(
+        "--max-files-per-load",
+        type=_positive,
+        default=FILES_PER_LOAD,
+        help=f"files combined into one load job (default {FILES_PER_LOAD})",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports/batches"),
+        help="folder of the run folders (default reports/batches)",
+    )
+    p.set_defaults(run=cmd_batch)
 
     p = commands.add_parser("ledger", help="list and summarise the ingestion ledger")
     p.add_argument("--status", choices=[s.value for s in Status])

@@ -1,7 +1,9 @@
-"""The end-to-end demo: a month of generated data flows S3 -> notification -> SQS -> handler -> BigQuery.
+"""The end-to-end demo: a month of generated data lands in S3 and reaches BigQuery.
 
-Then every event is delivered once more, and the demo shows that nothing new loads. The summary
-is computed from the ledger and from BigQuery, and compared with what the generator injected.
+The scheduler's batch run (``ingest run``) loads the month with a few load jobs. The S3
+notifications of the same files then reach the Lambda handler through SQS, and every event is
+delivered once more: nothing loads twice and no table changes. The summary is computed from the
+ledger and from BigQuery, and compared with what the generator planted.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from ingest import handler, local, worker
 from ingest.clients import aws_client
 from ingest.generate import GeneratedMonth, generate_month
 from ingest.ledger import Entry, Status
-from ingest.pipeline import Services
+from ingest.pipeline import FILES_PER_LOAD, BatchRun, Services, run_batch
 from ingest.settings import Settings
-from ingest.warehouse import count_rows
+from ingest.warehouse import table_fingerprint
 
 
 def _progress(console: Console) -> Progress:
@@ -52,14 +54,6 @@ def process_queue(sqs: Any, queue_url: str, expected: int, label: str, console: 
             handler.handle,
             on_batch=lambda n: progress.advance(task, n),
         )
-
-
-def table_counts(services: Services) -> dict[str, int]:
-    return {
-        p.table_id: count_rows(services.bigquery, p.table_id)
-        for p in services.pipelines
-        if _table_exists(services, p.table_id)
-    }
 
 
 def _table_exists(services: Services, table_id: str) -> bool:
@@ -128,6 +122,33 @@ def run(year: int, month: int, keep: bool, out_dir: Path, console: Console | Non
             console.print("Stack stopped (set KEEP=1 to leave it running).")
 
 
+def batch_run(services: Services, console: Console) -> BatchRun:
+    with _progress(console) as progress:
+        task = progress.add_task("batch run (ingest run)", total=None)
+        return run_batch(
+            services,
+            services.settings.lake_bucket,
+            on_listed=lambda total: progress.update(task, total=total),
+            on_file=lambda _result: progress.advance(task),
+        )
+
+
+def fingerprints(services: Services) -> dict[str, tuple[int, int]]:
+    return {
+        p.table_id: tuple(vars(table_fingerprint(services.bigquery, p.table_id)).values())
+        for p in services.pipelines
+        if _table_exists(services, p.table_id)
+    }
+
+
+def most_load_jobs(services: Services, manifest: dict[str, Any]) -> int:
+    """Load jobs a batch of the month may use: one per FILES_PER_LOAD files of a merge or append
+    pipeline, one per file of a replace pipeline."""
+    files = Counter(f["pipeline"] for f in manifest["files"] if f["pipeline"] and not f["expect_failure"])
+    modes = {p.name: p.write_mode for p in services.pipelines}
+    return sum(n if modes[name] == "replace" else -(-n // FILES_PER_LOAD) for name, n in files.items())
+
+
 def _run(settings: Settings, year: int, month: int, out_dir: Path, console: Console) -> dict[str, Any]:
     services = Services.from_env(settings)
     sqs = aws_client("sqs")
@@ -139,44 +160,52 @@ def _run(settings: Settings, year: int, month: int, out_dir: Path, console: Cons
     console.rule(f"[bold]{year}-{month:02d}: {len(generated.files)} files generated")
     upload(services, generated, console)
 
-    first = process_queue(sqs, queue_url, len(generated.files), "ingest (first delivery)", console)
-    after_first = ledger_summary(services.ledger.entries(), keys)
-    counts_first = table_counts(services)
+    console.rule("[bold]The scheduler's batch run")
+    run = batch_run(services, console)
+    after_batch = ledger_summary(services.ledger.entries(), keys)
+    tables_after_batch = fingerprints(services)
 
-    console.rule("[bold]Every event delivered once more")
+    console.rule("[bold]The same files' S3 events reach the Lambda handler, then arrive once more")
+    first = process_queue(sqs, queue_url, len(generated.files), "Lambda handler (S3 events)", console)
     for start in range(0, len(first.bodies), 10):
         batch = first.bodies[start : start + 10]
         sqs.send_message_batch(
             QueueUrl=queue_url,
             Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)],
         )
-    process_queue(sqs, queue_url, len(first.bodies), "ingest (redelivery)", console)
-    after_second = ledger_summary(services.ledger.entries(), keys)
-    counts_second = table_counts(services)
+    process_queue(sqs, queue_url, len(first.bodies), "Lambda handler (redelivery)", console)
+    after_events = ledger_summary(services.ledger.entries(), keys)
+    tables_after_events = fingerprints(services)
 
     totals = manifest["totals"]
+    expected_rows = {p.table_id: manifest["expected_tables"].get(p.name) for p in services.pipelines}
     summary = {
         "month": f"{year}-{month:02d}",
-        **after_second,
-        "events_delivered": first.messages,
-        "second_delivery": {
-            "files_loaded_added": after_second["files_loaded"] - after_first["files_loaded"],
-            "rows_added": sum(counts_second.values()) - sum(counts_first.values()),
-            "duplicates_skipped": after_second["duplicates_skipped"] - after_first["duplicates_skipped"],
+        **after_events,
+        "load_jobs": len(run.loads),
+        "events_delivered": first.messages * 2,
+        "events": {
+            "files_loaded_added": after_events["files_loaded"] - after_batch["files_loaded"],
+            "tables_changed": sorted(
+                t for t in tables_after_events if tables_after_events[t] != tables_after_batch.get(t)
+            ),
+            "duplicates_skipped": after_events["duplicates_skipped"] - after_batch["duplicates_skipped"],
         },
-        "bigquery_rows": counts_second,
+        "bigquery_rows": {table: rows for table, (rows, _) in tables_after_events.items()},
         "expected": {
             "files": totals["files"],
             "files_expected_to_fail": totals["files_expected_to_fail"],
             "rows_expected_loaded": totals["rows_expected_loaded"],
             "rows_expected_quarantined": totals["rows_expected_quarantined"],
+            "rows_per_table": expected_rows,
+            "at_most_load_jobs": most_load_jobs(services, manifest),
         },
     }
     summary["checks"] = {
         "rows_in_equals_loaded_plus_quarantined": summary["rows_in"]
         == summary["rows_loaded"] + summary["rows_quarantined"],
-        "second_delivery_adds_nothing": summary["second_delivery"]["rows_added"] == 0
-        and summary["second_delivery"]["files_loaded_added"] == 0,
+        "events_after_the_batch_change_nothing": summary["events"]["files_loaded_added"] == 0
+        and not summary["events"]["tables_changed"],
         "every_file_seen": summary["files_seen"] == totals["files"],
         "rows_match_generator": summary["rows_loaded"] == totals["rows_expected_loaded"]
         and summary["rows_quarantined"] == totals["rows_expected_quarantined"],
@@ -184,7 +213,8 @@ def _run(settings: Settings, year: int, month: int, out_dir: Path, console: Cons
         "validation_finds_exactly_the_planted_defects": summary["validation_failed"]
         == planted_validation_defects(manifest, "critical")
         and summary["validation_warnings"] == planted_validation_defects(manifest, "warning"),
-        "bigquery_matches_ledger": sum(counts_second.values()) == summary["rows_loaded"],
+        "one_row_per_business_key": summary["bigquery_rows"] == expected_rows,
+        "few_load_jobs": summary["load_jobs"] <= summary["expected"]["at_most_load_jobs"],
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -211,7 +241,9 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, console: Console) -> 
     for kind in ("validation_failed", "validation_warnings"):
         label = "rows quarantined by check" if kind == "validation_failed" else "warnings by check"
         table.add_row(label, "\n".join(f"{k}: {v}" for k, v in summary[kind].items()) or "-")
-    table.add_row("second delivery: rows added", str(summary["second_delivery"]["rows_added"]))
+    table.add_row("load jobs (batch run)", str(summary["load_jobs"]))
+    table.add_row("S3 events delivered after the batch", f"{summary['events_delivered']:,}")
+    table.add_row("tables changed by the events", ", ".join(summary["events"]["tables_changed"]) or "none")
     for table_id, rows in summary["bigquery_rows"].items():
         table.add_row(f"BigQuery {table_id}", f"{rows:,}")
     console.print(table)

@@ -391,6 +391,22 @@ class Ledger:
                 return count
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def loads(self, table: str, day: str) -> list[Entry]:
+        """The load records of ``table`` on the UTC day ``day``: job id, member files, rows."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": _loads_key(table, day)}},
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._db.query(**kwargs)
+            items.extend(response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return [Entry(_unmarshal(item)) for item in items]
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def to_claim(self, refs: list[FileRef]) -> list[FileRef]:
         """Of ``refs``, those a claim could take: never seen, retryable failures with attempts
         left, and claims whose lease ran out. Batch mode skips the rest without a write."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -43,6 +44,8 @@ class Services:
     pipelines: tuple[Pipeline, ...]
     ledger: Ledger
     _tables_ready: set[str] = field(default_factory=set)
+    # Worker threads share the services; tables are created once, not raced for.
+    _tables_lock: threading.Lock = field(default_factory=threading.Lock)
     _pseudonym_key: bytes | None = None
 
     @classmethod
@@ -61,11 +64,12 @@ class Services:
         )
 
     def ensure_table(self, pipeline: Pipeline) -> None:
-        if pipeline.table_id not in self._tables_ready:
-            warehouse.ensure_table(self.bigquery, pipeline)
-            if pipeline.write_mode == "merge":
-                warehouse.ensure_dataset(self.bigquery, self.settings.staging_dataset)
-            self._tables_ready.add(pipeline.table_id)
+        with self._tables_lock:
+            if pipeline.table_id not in self._tables_ready:
+                warehouse.ensure_table(self.bigquery, pipeline)
+                if pipeline.write_mode == "merge":
+                    warehouse.ensure_dataset(self.bigquery, self.settings.staging_dataset)
+                self._tables_ready.add(pipeline.table_id)
 
     def table_operations_today(self, pipeline: Pipeline) -> int:
         """Load jobs into the pipeline's table so far today (UTC), from the ledger."""
@@ -101,9 +105,10 @@ class Services:
     def record_validation(self, ref: FileRef, pipeline: Pipeline, validation: Validation) -> None:
         """Keep the suite's results of one file in the ops dataset, for batch and finance reports."""
         table_id = f"{self.settings.ops_dataset}.{warehouse.VALIDATION_RESULTS_TABLE}"
-        if table_id not in self._tables_ready:
-            warehouse.ensure_validation_results_table(self.bigquery, self.settings.ops_dataset)
-            self._tables_ready.add(table_id)
+        with self._tables_lock:
+            if table_id not in self._tables_ready:
+                warehouse.ensure_validation_results_table(self.bigquery, self.settings.ops_dataset)
+                self._tables_ready.add(table_id)
         warehouse.insert_validation_results(
             self.bigquery, self.settings.ops_dataset, ref.identity, ref.uri, pipeline.name, validation
         )

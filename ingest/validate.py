@@ -169,8 +169,10 @@ class Suite:
         from great_expectations.core.expectation_suite import ExpectationSuite
         from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-        # GX logs a line per context at INFO ("temporary directory for ephemeral docs site").
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
+        # GX logs a line per context at INFO ("temporary directory for ephemeral docs site"),
+        # from a logger whose own level GX sets, so the parent's level alone does not quiet it.
+        for name in ("great_expectations", "great_expectations.data_context.types.base"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         context = gx.get_context(mode="ephemeral")
         # The bars write to stderr for every batch: noise in Lambda logs and CLI output.
         context.variables.progress_bars = {"globally": False, "metric_calculations": False}

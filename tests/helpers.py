@@ -39,7 +39,7 @@ description: test pipeline
 key_pattern: '^{prefix}/'
 table: {dataset}.{table}
 format: auto
-write_mode: append
+write_mode: {write_mode}
 business_key: [order_id]
 columns:
   - {{name: order_id, type: STRING, mode: REQUIRED}}
@@ -49,12 +49,14 @@ columns:
 """
 
 
-def write_orders_pipeline(directory: Path, prefix: str, dataset: str = "raw") -> str:
-    """A small pipeline routing ``<prefix>/...`` to its own table; returns the table id."""
+def write_orders_pipeline(
+    directory: Path, prefix: str, dataset: str = "raw", write_mode: str = "append"
+) -> str:
+    """A small pipeline (no suite) routing ``<prefix>/...`` to its own table; returns the table id."""
     table = "orders_" + prefix.replace("-", "_").replace("/", "_")
     directory.mkdir(parents=True, exist_ok=True)
     (directory / f"{table}.yaml").write_text(
-        ORDERS_PIPELINE.format(name=table, prefix=prefix, dataset=dataset, table=table)
+        ORDERS_PIPELINE.format(name=table, prefix=prefix, dataset=dataset, table=table, write_mode=write_mode)
     )
     return f"{dataset}.{table}"
 

@@ -227,11 +227,8 @@ def test_a_new_reference_file_replaces_the_whole_table(make_services, pipelines_
     table = isolate_shipped_pipelines(pipelines_dir, prefix)["vat_rates"]
     services = make_services()
     header = "tax_code\tvat_rate\tname\tcountry_name\tiso_2_code\n"
-    old = (
-        header
-        + "T1\t0.20\tUK standard\tUnited Kingdom\tGB\nT2\t0.19\tDE\tGermany\tDE\nT3\t0.21\tNL\tNetherlands\tNL\n"
-    )
     new = header + "T1\t0.20\tUK standard\tUnited Kingdom\tGB\nT2\t0.19\tDE\tGermany\tDE\n"
+    old = new + "T3\t0.21\tNL\tNetherlands\tNL\n"
     ingest_file(put(scratch_bucket, f"{prefix}/reference/vat_rates/2021-06.tsv", old.encode()), services)
 
     # WHEN a new version with two tax codes lands
