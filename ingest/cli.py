@@ -451,6 +451,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log each file")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # What a batch takes, for `run` and for `batch`, which runs the same batch in a notebook.
+    batch_options = argparse.ArgumentParser(add_help=False)
+    batch_options.add_argument("--bucket", help="the lake bucket (default INGEST_LAKE_BUCKET)")
+    batch_options.add_argument("--prefix", default="", help="only keys under this prefix")
+    batch_options.add_argument("--pipeline", metavar="NAME", help="only files of this pipeline")
+    batch_options.add_argument(
+        "--max-files-per-load",
+        type=_positive,
+        default=FILES_PER_LOAD,
+        help=f"files combined into one load job (default {FILES_PER_LOAD})",
+    )
 
     p = commands.add_parser("local", help="start, stop or inspect the local emulators")
     p.add_argument("action", choices=["up", "down", "status", "env"])
@@ -468,26 +479,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser(
         "run",
+        parents=[batch_options],
         help="batch mode: ingest every new object under a prefix, many small files per load job",
         description="Lists objects, skips what the ledger has, loads the rest with few load jobs. "
         "Exit code 0: no file failed; 1: some failed (listed in the summary).",
     )
-    p.add_argument("--bucket", help="the lake bucket (default INGEST_LAKE_BUCKET)")
-    p.add_argument("--prefix", default="", help="only keys under this prefix")
     p.add_argument("--since", type=_day, help="only objects last modified on or after YYYY-MM-DD (UTC)")
     p.add_argument("--until", type=_day, help="only objects last modified before YYYY-MM-DD (UTC)")
-    p.add_argument("--pipeline", metavar="NAME", help="only files of this pipeline")
-    p.add_argument(
-        "--max-files-per-load",
-        type=_positive,
-        default=FILES_PER_LOAD,
-        help=f"files combined into one load job (default {FILES_PER_LOAD})",
-    )
     p.add_argument("--json", action="store_true", help="the run's account as JSON, no progress bar")
     p.set_defaults(run=cmd_run)
 
     p = commands.add_parser(
         "batch",
+        parents=[batch_options],
         help="scheduled batch: one day's new objects through the batch notebook, kept as a report",
         description="Runs notebooks/ingest_batch.py with papermill: ingests every object under the "
         "prefix that landed by the end of --date (UTC) and is not in the ledger yet, then writes the "
@@ -499,15 +503,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--date",
         type=_day,
         help="YYYY-MM-DD: objects that landed by the end of this day (UTC); default today",
-    )
-    p.add_argument("--bucket", help="the lake bucket (default INGEST_LAKE_BUCKET)")
-    p.add_argument("--prefix", default="", help="only keys under this prefix")
-    p.add_argument("--pipeline", metavar="NAME", help="only files of this pipeline")
-    p.add_argument(
-        "--max-files-per-load",
-        type=_positive,
-        default=FILES_PER_LOAD,
-        help=f"files combined into one load job (default {FILES_PER_LOAD})",
     )
     p.add_argument(
         "--out",

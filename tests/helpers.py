@@ -175,3 +175,21 @@ def isolate_shipped_pipelines(directory: Path, prefix: str) -> dict[str, str]:
         (directory / path.name).write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
         tables[raw["name"]] = raw["table"]
     return tables
+
+
+class ProcessDied(BaseException):
+    """Stands for the process dying: not an Exception, so nothing in the pipeline catches it."""
+
+
+def dying_before_ledger_update(services: Any) -> Any:
+    """The same services, in a process that dies after its load, before the ledger says LOADED."""
+    import dataclasses
+
+    from ingest.ledger import Ledger
+
+    class LedgerThatDiesBeforeRecording(Ledger):
+        def complete(self, claim, outcome):
+            raise ProcessDied
+
+    ledger = LedgerThatDiesBeforeRecording(services.dynamodb, services.settings.ledger_table, 1)
+    return dataclasses.replace(services, ledger=ledger)

@@ -8,11 +8,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from helpers import orders_ndjson, write_orders_pipeline
+from helpers import ProcessDied, dying_before_ledger_update, orders_ndjson, write_orders_pipeline
 
 from ingest import warehouse
 from ingest.lake import FileRef
-from ingest.ledger import Ledger, Status
+from ingest.ledger import Status
 from ingest.pipeline import Services, ingest_file
 
 pytestmark = pytest.mark.integration
@@ -53,15 +53,6 @@ def test_sixteen_concurrent_deliveries_load_the_file_once(
     assert rows_of(services, table_id, ref) == 500
 
 
-class CrashAfterLoad(BaseException):
-    """Stands for the process dying: not an Exception, so nothing in the pipeline catches it."""
-
-
-class LedgerThatDiesBeforeRecording(Ledger):
-    def complete(self, claim, outcome):
-        raise CrashAfterLoad
-
-
 def test_crash_between_load_and_ledger_update_does_not_load_twice(
     make_services, pipelines_dir, prefix, scratch_bucket
 ):
@@ -69,15 +60,8 @@ def test_crash_between_load_and_ledger_update_does_not_load_twice(
     table_id = write_orders_pipeline(pipelines_dir, prefix)
     services = make_services(lease_seconds=1)
     ref = put(services, scratch_bucket, f"{prefix}/orders", orders_ndjson(120, bad_rows=(7,)))
-    crashing = Services(
-        settings=services.settings,
-        s3=services.s3,
-        dynamodb=services.dynamodb,
-        bigquery=services.bigquery,
-        pipelines=services.pipelines,
-        ledger=LedgerThatDiesBeforeRecording(services.dynamodb, services.settings.ledger_table, 1),
-    )
-    with pytest.raises(CrashAfterLoad):
+    crashing = dying_before_ledger_update(services)
+    with pytest.raises(ProcessDied):
         ingest_file(ref, crashing)
     assert services.ledger.get(ref).status == Status.IN_PROGRESS
     assert rows_of(services, table_id, ref) == 119

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
 import pytest
-from helpers import isolate_shipped_pipelines, paypal_transaction
+from helpers import ProcessDied, dying_before_ledger_update, isolate_shipped_pipelines, paypal_transaction
 
 from ingest import warehouse
 from ingest.clients import aws_client
 from ingest.lake import FileRef
-from ingest.ledger import Ledger, Status
+from ingest.ledger import Status
 from ingest.pipeline import Services, ingest_file, run_batch
 
 pytestmark = pytest.mark.integration
@@ -127,30 +128,14 @@ def test_overlapping_pages_in_one_load_job_are_deduplicated_in_staging(
     assert leftovers == []
 
 
-class CrashAfterMerge(BaseException):
-    """Stands for the process dying after its MERGE, before the ledger heard of it."""
-
-
-class LedgerThatDiesBeforeRecording(Ledger):
-    def complete(self, claim, outcome):
-        raise CrashAfterMerge
-
-
 def test_a_retry_after_a_crash_following_the_merge_changes_nothing(
     make_services, paypal_table, prefix, scratch_bucket
 ):
     # GIVEN a worker that merged a page into the table and died before recording LOADED
     services = make_services(lease_seconds=1)
     first, _ = overlapping_pages(scratch_bucket, prefix)
-    crashing = Services(
-        settings=services.settings,
-        s3=services.s3,
-        dynamodb=services.dynamodb,
-        bigquery=services.bigquery,
-        pipelines=services.pipelines,
-        ledger=LedgerThatDiesBeforeRecording(services.dynamodb, services.settings.ledger_table, 1),
-    )
-    with pytest.raises(CrashAfterMerge):
+    crashing = dying_before_ledger_update(services)
+    with pytest.raises(ProcessDied):
         ingest_file(first, crashing)
     before = warehouse.table_fingerprint(services.bigquery, paypal_table)
     assert before.rows == 2
@@ -175,7 +160,7 @@ class BigQueryThatDiesAtMerge:
 
     def query(self, sql: str, *args, **kwargs):
         if sql.startswith("MERGE"):
-            raise CrashAfterMerge
+            raise ProcessDied
         return self._client.query(sql, *args, **kwargs)
 
 
@@ -186,15 +171,8 @@ def test_rows_loaded_to_staging_before_a_crash_still_reach_the_table_after_stagi
     # table that expired before the event came back
     services = make_services(lease_seconds=1)
     first, _ = overlapping_pages(scratch_bucket, prefix)
-    crashing = Services(
-        settings=services.settings,
-        s3=services.s3,
-        dynamodb=services.dynamodb,
-        bigquery=BigQueryThatDiesAtMerge(services.bigquery),
-        pipelines=services.pipelines,
-        ledger=services.ledger,
-    )
-    with pytest.raises(CrashAfterMerge):
+    crashing = dataclasses.replace(services, bigquery=BigQueryThatDiesAtMerge(services.bigquery))
+    with pytest.raises(ProcessDied):
         ingest_file(first, crashing)
     staging = services.settings.staging_dataset
     for table in services.bigquery.list_tables(staging):
