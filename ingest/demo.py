@@ -24,7 +24,7 @@ from ingest.generate import GeneratedMonth, generate_month
 from ingest.ledger import Entry, Status
 from ingest.pipeline import FILES_PER_LOAD, BatchRun, Services, run_batch
 from ingest.settings import Settings
-from ingest.warehouse import table_fingerprint
+from ingest.warehouse import TableFingerprint, table_fingerprint
 
 
 def _progress(console: Console) -> Progress:
@@ -133,9 +133,9 @@ def batch_run(services: Services, console: Console) -> BatchRun:
         )
 
 
-def fingerprints(services: Services) -> dict[str, tuple[int, int]]:
+def fingerprints(services: Services) -> dict[str, TableFingerprint]:
     return {
-        p.table_id: tuple(vars(table_fingerprint(services.bigquery, p.table_id)).values())
+        p.table_id: table_fingerprint(services.bigquery, p.table_id)
         for p in services.pipelines
         if _table_exists(services, p.table_id)
     }
@@ -191,7 +191,7 @@ def _run(settings: Settings, year: int, month: int, out_dir: Path, console: Cons
             ),
             "duplicates_skipped": after_events["duplicates_skipped"] - after_batch["duplicates_skipped"],
         },
-        "bigquery_rows": {table: rows for table, (rows, _) in tables_after_events.items()},
+        "bigquery_rows": {table: fingerprint.rows for table, fingerprint in tables_after_events.items()},
         "expected": {
             "files": totals["files"],
             "files_expected_to_fail": totals["files_expected_to_fail"],

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -383,13 +384,7 @@ class Ledger:
             "ExpressionAttributeValues": {":pk": {"S": _loads_key(table, day)}},
             "Select": "COUNT",
         }
-        count = 0
-        while True:
-            response = self._db.query(**kwargs)
-            count += int(response["Count"])
-            if "LastEvaluatedKey" not in response:
-                return count
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sum(int(page["Count"]) for page in _pages(self._db.query, kwargs))
 
     def loads(self, table: str, day: str) -> list[Entry]:
         """The load records of ``table`` on the UTC day ``day``: job id, member files, rows."""
@@ -399,13 +394,7 @@ class Ledger:
             "ExpressionAttributeValues": {":pk": {"S": _loads_key(table, day)}},
             "ConsistentRead": True,
         }
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self._db.query(**kwargs)
-            items.extend(response["Items"])
-            if "LastEvaluatedKey" not in response:
-                return [Entry(_unmarshal(item)) for item in items]
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [Entry(_unmarshal(item)) for page in _pages(self._db.query, kwargs) for item in page["Items"]]
 
     def to_claim(self, refs: list[FileRef]) -> list[FileRef]:
         """Of ``refs``, those a claim could take: never seen, retryable failures with attempts
@@ -444,17 +433,16 @@ class Ledger:
 
     def deliveries(self, ref: FileRef) -> list[Entry]:
         """Every ledger item of one file version: its FILE item and its skipped redeliveries."""
-        response = self._db.query(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": ref.identity}},
-            ConsistentRead=True,
-        )
-        return [Entry(_unmarshal(item)) for item in response["Items"]]
+        kwargs = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": ref.identity}},
+            "ConsistentRead": True,
+        }
+        return [Entry(_unmarshal(item)) for page in _pages(self._db.query, kwargs) for item in page["Items"]]
 
     def entries(self, status: Status | None = None, since: str | None = None) -> list[Entry]:
         """Ledger items, newest first; by status through the status index, else a scan."""
-        items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableName": self.table}
         if status is not None:
             condition = "#status = :status"
@@ -478,18 +466,23 @@ class Ledger:
                     ExpressionAttributeValues={":since": {"S": since}},
                 )
             operation = self._db.scan
-        while True:
-            response = operation(**kwargs)
-            items.extend(response["Items"])
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = [item for page in _pages(operation, kwargs) for item in page["Items"]]
         entries = [Entry(_unmarshal(item)) for item in items]
         return sorted(entries, key=lambda e: e.started_at or "", reverse=True)
 
     @staticmethod
     def _key(ref: FileRef) -> dict[str, Any]:
         return {"pk": {"S": ref.identity}, "sk": {"S": FILE_ITEM}}
+
+
+def _pages(operation: Any, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every response page of a DynamoDB query or scan."""
+    while True:
+        response = operation(**kwargs)
+        yield response
+        if "LastEvaluatedKey" not in response:
+            return
+        kwargs = {**kwargs, "ExclusiveStartKey": response["LastEvaluatedKey"]}
 
 
 def _loads_key(table: str, day: str) -> str:

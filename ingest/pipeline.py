@@ -160,22 +160,38 @@ def ingest_file(
         if routing_error is not None:
             raise routing_error
         assert pipeline is not None
-        same_bytes_as = services.ledger.claim_content(claim, pipeline.name)
-        if same_bytes_as is not None:
-            services.ledger.skip_duplicate_content(claim, pipeline.name, same_bytes_as)
-            message = f"same bytes as {same_bytes_as.rsplit('#', 1)[0]}"
-            log.info("skipped %s: %s", ref.uri, message)
-            return FileResult(ref, Status.SKIPPED_DUPLICATE, pipeline=pipeline.name, message=message)
+        if (skipped := _skip_if_same_bytes(claim, pipeline, services)) is not None:
+            return skipped
         with contextlib.ExitStack() as temporary:
             staged = _stage(claim, read_from or ref, pipeline, services, temporary)
+            _quota_warning(services, pipeline)
             outcome = _write(services, pipeline, [staged], temporary)[0]
-    except IngestError as err:
-        return _fail(ref, pipeline, claim, err, services)
-    except Exception as err:  # a bug or an unclassified vendor error: keep it, retry, then stop
-        log.exception("unexpected error ingesting %s", ref.uri)
-        wrapped = InternalError(f"{type(err).__name__}: {err}")
-        return _fail(ref, pipeline, claim, wrapped, services)
+    except Exception as err:  # bad data, or a bug or vendor error: kept, retried if it may pass
+        return _fail(ref, pipeline, claim, _as_ingest_error(err, ref), services)
     return _complete(claim, outcome, services)
+
+
+def _skip_if_same_bytes(claim: Claim, pipeline: Pipeline, services: Services) -> FileResult | None:
+    """SKIPPED_DUPLICATE if a file with the same bytes is loaded or being loaded, else None."""
+    same_bytes_as = services.ledger.claim_content(claim, pipeline.name)
+    if same_bytes_as is None:
+        return None
+    services.ledger.skip_duplicate_content(claim, pipeline.name, same_bytes_as)
+    message = f"same bytes as {same_bytes_as.rsplit('#', 1)[0]}"
+    log.info("skipped %s: %s", claim.ref.uri, message)
+    return FileResult(claim.ref, Status.SKIPPED_DUPLICATE, pipeline=pipeline.name, message=message)
+
+
+def _quota_warning(services: Services, pipeline: Pipeline) -> str | None:
+    """A warning, also logged, once the table has had 80% of its daily load jobs; else None."""
+    used = services.table_operations_today(pipeline)
+    if used < QUOTA_WARNING_SHARE * warehouse.TABLE_OPERATIONS_PER_DAY:
+        return None
+    warning = (
+        f"{pipeline.table_id} has had {used} of its {warehouse.TABLE_OPERATIONS_PER_DAY} load jobs today"
+    )
+    log.warning("%s: batch files together (ingest run) to stay under", warning)
+    return warning
 
 
 @dataclass
@@ -241,14 +257,6 @@ def _write(
     load jobs per table are counted.
     """
     services.ensure_table(pipeline)
-    used = services.table_operations_today(pipeline)
-    if used >= QUOTA_WARNING_SHARE * warehouse.TABLE_OPERATIONS_PER_DAY:
-        log.warning(
-            "%s has had %d of its %d load jobs today: batch files together (ingest run) to stay under",
-            pipeline.table_id,
-            used,
-            warehouse.TABLE_OPERATIONS_PER_DAY,
-        )
     parquet = members[0].prepared.parquet if len(members) == 1 else _combine(members, temporary)
     identities = [m.ref.identity for m in members]
     load_identity = warehouse.batch_identity(identities)
@@ -505,14 +513,9 @@ def run_batch(
                 report(result)
             continue
         per_load = max_files_per_load
-        used = services.table_operations_today(target)
-        if used >= QUOTA_WARNING_SHARE * warehouse.TABLE_OPERATIONS_PER_DAY:
+        if (warning := _quota_warning(services, target)) is not None:
             per_load *= HARDER_BATCHING
-            run.warnings.append(
-                f"{target.table_id} has had {used} of its {warehouse.TABLE_OPERATIONS_PER_DAY} load jobs"
-                f" today: up to {per_load} files per load job in this run"
-            )
-            log.warning(run.warnings[-1])
+            run.warnings.append(f"{warning}: up to {per_load} files per load job in this run")
         for group in _groups(refs_of_pipeline, per_load, MAX_LOAD_BYTES):
             _load_group(group, target, services, run, report)
     run.finished_at = now_iso()
@@ -556,11 +559,12 @@ def _load_group(
         if isinstance(claim, Duplicate):
             report(FileResult(ref, Status.SKIPPED_DUPLICATE, pipeline=pipeline.name, message=claim.reason))
             continue
-        same_bytes_as = services.ledger.claim_content(claim, pipeline.name)
-        if same_bytes_as is not None:
-            services.ledger.skip_duplicate_content(claim, pipeline.name, same_bytes_as)
-            message = f"same bytes as {same_bytes_as.rsplit('#', 1)[0]}"
-            report(FileResult(ref, Status.SKIPPED_DUPLICATE, pipeline=pipeline.name, message=message))
+        try:
+            skipped = _skip_if_same_bytes(claim, pipeline, services)
+        except Exception as err:  # as in ingest_file: the claimed file fails, with its reason
+            skipped = _fail(ref, pipeline, claim, _as_ingest_error(err, ref), services)
+        if skipped is not None:
+            report(skipped)
             continue
         claims.append(claim)
 
