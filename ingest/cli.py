@@ -207,6 +207,67 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def reconcile_period(args: argparse.Namespace) -> Any:
+    """The period of --start/--end, or None after saying what is wrong with it."""
+    from rich.markup import escape
+
+    from ingest.reconcile import Period
+
+    try:
+        return Period.parse(args.start, args.end)
+    except ValueError as err:
+        err_console.print(f"[red]{escape(str(err))}")
+        return None
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from ingest import reconcile
+    from ingest.pipeline import Services
+
+    period = reconcile_period(args)
+    if period is None:
+        return 2
+    services = Services.from_env()
+    tables = reconcile.Tables.for_services(services)
+    options = reconcile.Options(late_window_days=args.late_window_days)
+    with err_console.status(f"Reconciling {period} ..."):
+        run = reconcile.run(services.bigquery, tables, period, options)
+        figures = reconcile.figures(services.bigquery, tables, period)
+    if args.json:
+        print(json.dumps({**run.to_dict(), "figures": figures}, indent=2, default=str))
+        return 0
+    table = Table(title=f"Reconciliation {period}: days replaced in {tables.recon_dataset}")
+    for column in ("model", "rows", "replaced", "seconds"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for model in run.models:
+        table.add_row(model.model, _count(model.inserted), _count(model.deleted), f"{model.seconds:.1f}")
+    console.print(table)
+    print_figures(figures)
+    return 0
+
+
+def print_figures(figures: dict[str, Any]) -> None:
+    """The headline of a reconciled period, as finance reads it."""
+    currency = figures.get("currency") or ""
+    if not currency:
+        console.print("No PayPal records or payments in the period.")
+        return
+    balance = "balances every day" if figures["balance_check"] else (
+        f"[red]does not balance on {figures['days_not_balanced']} day(s)[/red]"
+    )
+    console.print(
+        f"PayPal gross {figures['paypal_gross']} {currency}, fees {figures['paypal_fees']}, "
+        f"net {figures['paypal_net']}; ours {figures['our_total']}; "
+        f"matched {figures['matched_count']:,} for {figures['matched_amount']}."
+    )
+    console.print(
+        f"Balance {figures['opening_balance']} -> {figures['closing_balance']} {currency}: {balance}."
+    )
+    found = {kind: n for kind, n in figures["exceptions"].items() if n}
+    listed = ", ".join(f"{kind} {n}" for kind, n in found.items()) or "none"
+    console.print(f"Exceptions: {figures['exceptions_total']} ({listed}).")
+
+
 def cmd_ledger(args: argparse.Namespace) -> int:
     from ingest.clients import aws_client
     from ingest.ledger import Ledger, Status, summarize
@@ -511,6 +572,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of the run folders (default reports/batches)",
     )
     p.set_defaults(run=cmd_batch)
+
+    period_options = argparse.ArgumentParser(add_help=False)
+    period_options.add_argument(
+        "--start", required=True, help="first day YYYY-MM-DD, or a month YYYY-MM (all of its days)"
+    )
+    period_options.add_argument(
+        "--end", help="last day YYYY-MM-DD or month YYYY-MM (default: the end of --start)"
+    )
+    period_options.add_argument(
+        "--late-window-days",
+        type=_non_negative,
+        default=3,
+        help="days our payment row may be dated after PayPal's and still match, as late (default 3)",
+    )
+
+    p = commands.add_parser(
+        "reconcile",
+        parents=[period_options],
+        help="reconcile PayPal with our payments for a day or a month (recomputes those days)",
+        description="Runs the SQL models in ingest/sql/ for every day of the period and replaces "
+        "those days in the reconciliation tables (INGEST_RECON_DATASET): matches, adjustments, "
+        "daily_balances, revenue_by_country. Running a day again replaces it.",
+    )
+    p.add_argument("--json", action="store_true", help="rows per model and the headline figures as JSON")
+    p.set_defaults(run=cmd_reconcile)
 
     p = commands.add_parser("ledger", help="list and summarise the ingestion ledger")
     p.add_argument("--status", choices=[s.value for s in Status])

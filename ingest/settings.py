@@ -32,6 +32,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "INGEST_EXPECTATIONS_DIR": "",
     "INGEST_OPS_DATASET": "ops",
     "INGEST_STAGING_DATASET": "staging",
+    "INGEST_RECON_DATASET": "recon",
     "INGEST_PSEUDONYM_KEY": "",
     "INGEST_PSEUDONYM_KEY_SECRET": "ingest-pseudonym-key",
 }
@@ -67,6 +68,8 @@ class Settings:
     staging_dataset: str = field(default=ENVIRONMENT_VARIABLES["INGEST_STAGING_DATASET"])
     """BigQuery dataset of the per-load staging tables merge-mode loads go through (each dropped
     after its MERGE, and expiring after a day if a crash left it behind)."""
+    recon_dataset: str = field(default=ENVIRONMENT_VARIABLES["INGEST_RECON_DATASET"])
+    """BigQuery dataset of the reconciliation models (``ingest reconcile``), one table each."""
     pseudonym_key: str = field(default="", repr=False)
     """Key of the payer-email pseudonyms (HMAC). Empty: read from ``pseudonym_key_secret``."""
     pseudonym_key_secret: str = field(default=ENVIRONMENT_VARIABLES["INGEST_PSEUDONYM_KEY_SECRET"])
@@ -95,6 +98,7 @@ class Settings:
             expectations_dir=Path(expectations_dir) if expectations_dir else EXPECTATIONS_DIR,
             ops_dataset=get("INGEST_OPS_DATASET"),
             staging_dataset=get("INGEST_STAGING_DATASET"),
+            recon_dataset=get("INGEST_RECON_DATASET"),
             pseudonym_key=env.get("INGEST_PSEUDONYM_KEY", ""),
             pseudonym_key_secret=get("INGEST_PSEUDONYM_KEY_SECRET"),
         )

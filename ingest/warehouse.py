@@ -103,13 +103,13 @@ def staging_table_id(pipeline: Pipeline, staging_dataset: str, load_identity: st
 
 
 def schema_fields(pipeline: Pipeline) -> list[bigquery.SchemaField]:
-    return [_schema_field(column) for column in pipeline.bigquery_columns()]
+    return [schema_field(column) for column in pipeline.bigquery_columns()]
 
 
-def _schema_field(column: Column) -> bigquery.SchemaField:
+def schema_field(column: Column) -> bigquery.SchemaField:
     from google.cloud import bigquery
 
-    nested = [_schema_field(f) for f in column.fields]
+    nested = [schema_field(f) for f in column.fields]
     return bigquery.SchemaField(column.name, column.type, mode=column.mode, fields=nested)
 
 
@@ -160,7 +160,7 @@ def ensure_validation_results_table(client: bigquery.Client, dataset: str) -> No
     from google.cloud import bigquery
 
     ensure_dataset(client, dataset)
-    schema = [_schema_field(column) for column in VALIDATION_RESULTS_COLUMNS]
+    schema = [schema_field(column) for column in VALIDATION_RESULTS_COLUMNS]
     table = bigquery.Table(f"{client.project}.{dataset}.{VALIDATION_RESULTS_TABLE}", schema=schema)
     table.time_partitioning = bigquery.TimePartitioning(field="validated_at")
     client.create_table(table, exists_ok=True)

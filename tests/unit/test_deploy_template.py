@@ -23,8 +23,14 @@ DEPLOY_DIR = REPO_DIR / "deploy"
 
 # Variables the package reads that the Lambda deliberately leaves at their default.
 # Pipelines and suites ship inside the image; the pseudonym key is read from its secret, never
-# put in the environment where anyone with lambda:GetFunctionConfiguration could read it.
-NOT_SET_IN_LAMBDA = {"INGEST_PIPELINES_DIR", "INGEST_EXPECTATIONS_DIR", "INGEST_PSEUDONYM_KEY"}
+# put in the environment where anyone with lambda:GetFunctionConfiguration could read it; the
+# Lambda only loads files, it never reconciles.
+NOT_SET_IN_LAMBDA = {
+    "INGEST_PIPELINES_DIR",
+    "INGEST_EXPECTATIONS_DIR",
+    "INGEST_PSEUDONYM_KEY",
+    "INGEST_RECON_DATASET",
+}
 BASIC_EXECUTION_POLICY = "service-role/AWSLambdaBasicExecutionRole"
 
 

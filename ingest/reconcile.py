@@ -1,0 +1,422 @@
+"""The PayPal revenue reconciliation: SQL models in ``ingest/sql/`` materialised per day in BigQuery.
+
+``run`` recomputes the days of a period for every model and swaps them into the model's table
+with one MERGE each (new rows in, the period's old rows out, atomically), so reconciling a day
+again replaces that day and a month is exactly its days. Models read the raw tables named by
+the pipelines ``paypal_transactions``, ``payment_transactions``, ``country_tax_codes`` and
+``vat_rates``, and the models before them. The read functions (``exceptions``,
+``accounting_export``, ...) query the materialised tables for any period.
+"""
+
+from __future__ import annotations
+
+import datetime
+import string
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ingest import warehouse
+from ingest.config import Column, ConfigError, Pipeline
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from google.cloud import bigquery
+
+    from ingest.pipeline import Services
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+SOURCE_PIPELINES = ("paypal_transactions", "payment_transactions", "country_tax_codes", "vat_rates")
+EXCEPTION_KINDS = (
+    "missing_ours",
+    "missing_paypal",
+    "amount_mismatch",
+    "late",
+    "pending",
+    "duplicate",
+    "refund",
+    "reversal",
+    "chargeback",
+    "no_tax_code",
+)
+MATCH_STATUSES = ("matched", "late", "amount_mismatch", "missing_ours", "missing_paypal", "pending", "duplicate")
+# Column headers of the accounting system's import, in its order.
+EXPORT_COLUMNS = {
+    "account_reference": "Account Reference",
+    "nominal_reference": "Nominal A/C Reference",
+    "date": "Date",
+    "reference": "Reference",
+    "narrative": "Narrative",
+    "vat_code": "VAT code",
+    "net_amount": "Net Amount",
+    "vat_amount": "VAT Amount",
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """What finance may tune; the defaults are the studio's."""
+
+    late_window_days: int = 3
+    """How many days apart PayPal's booking and our payment row may be and still pair (late)."""
+    sale_codes: tuple[str, ...] = ("T0006", "T0007")
+    """PayPal event codes of payments received: their completed records are the sales."""
+    reference_lookback_days: int = 365
+    """How far before the period the payment a refund, reversal or chargeback takes back is sought."""
+    balance_lookback_days: int = 35
+    """How far back the last balance before the period is sought."""
+    nominal: str = "4000"
+    """Nominal account the export books sales to."""
+
+    def __post_init__(self) -> None:
+        for name in ("late_window_days", "reference_lookback_days", "balance_lookback_days"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if not self.sale_codes:
+            raise ValueError("sale_codes must name at least one PayPal event code")
+
+
+@dataclass(frozen=True)
+class Model:
+    """One SQL model: the file computing its rows for @start..@end, and its table's columns."""
+
+    name: str
+    columns: tuple[Column, ...]
+    cluster_by: tuple[str, ...] = ()
+
+    @property
+    def sql_file(self) -> Path:
+        return SQL_DIR / f"{self.name}.sql"
+
+
+def _columns(spec: str) -> tuple[Column, ...]:
+    """``"day DATE!, status STRING"`` -> columns; ``!`` marks REQUIRED."""
+    columns = []
+    for part in spec.split(","):
+        name, type_ = part.split()
+        required = type_.endswith("!")
+        columns.append(Column(name, type_.rstrip("!"), "REQUIRED" if required else "NULLABLE"))
+    return tuple(columns)
+
+
+MONEY_COLUMNS = "gross_sales, fees, refunds, reversals, chargebacks, withdrawals, other, activity"
+# In the order they run: revenue_by_country reads adjustments.
+MODELS = (
+    Model(
+        "matches",
+        _columns(
+            "day DATE!, status STRING!, paypal_transaction_id STRING, paypal_event_code STRING, "
+            "paypal_status STRING, paypal_day DATE, item_code STRING, product_name STRING, "
+            "currency STRING, paypal_amount NUMERIC, payer_country_code STRING, payer_email_hash STRING, "
+            "payment_transaction_id INT64, our_day DATE, our_amount NUMERIC, our_country_code STRING, "
+            "days_late INT64"
+        ),
+        cluster_by=("status",),
+    ),
+    Model(
+        "adjustments",
+        _columns(
+            "day DATE!, kind STRING!, paypal_transaction_id STRING!, paypal_event_code STRING!, "
+            "currency STRING, amount NUMERIC, fee NUMERIC, original_transaction_id STRING, "
+            "original_day DATE, linked BOOL!, country_code STRING, item_code STRING, "
+            "payment_transaction_id INT64"
+        ),
+        cluster_by=("kind",),
+    ),
+    Model(
+        "daily_balances",
+        _columns(
+            "day DATE!, currency STRING!, opening_balance NUMERIC, gross_sales NUMERIC, fees NUMERIC, "
+            "refunds NUMERIC, reversals NUMERIC, chargebacks NUMERIC, withdrawals NUMERIC, other NUMERIC, "
+            "activity NUMERIC, closing_balance NUMERIC, difference NUMERIC, balanced BOOL, "
+            "pending_gross NUMERIC, records INT64"
+        ),
+        cluster_by=("currency",),
+    ),
+    Model(
+        "revenue_by_country",
+        _columns(
+            "day DATE!, country_code STRING, country_name STRING, tax_code STRING, vat_rate NUMERIC, "
+            "vat_name STRING, currency STRING, sales INT64, gross_sales NUMERIC, refunds NUMERIC, "
+            "reversals NUMERIC, chargebacks NUMERIC, revenue NUMERIC, net_amount NUMERIC, vat_amount NUMERIC"
+        ),
+        cluster_by=("country_code",),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime.date
+    end: datetime.date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"the period ends ({self.end}) before it starts ({self.start})")
+
+    @classmethod
+    def parse(cls, start: str, end: str | None = None) -> Period:
+        """``2021-07-03`` (a day), ``2021-07`` (a month), or a start and an end day."""
+        first, last = _bounds(start)
+        if end is not None:
+            last = _bounds(end)[1]
+        return cls(first, last)
+
+    @property
+    def days(self) -> list[datetime.date]:
+        return [self.start + datetime.timedelta(days=n) for n in range((self.end - self.start).days + 1)]
+
+    @property
+    def label(self) -> str:
+        return f"{self.start.isoformat()}_{self.end.isoformat()}"
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()} - {self.end.isoformat()}"
+
+
+def _bounds(text: str) -> tuple[datetime.date, datetime.date]:
+    try:
+        if len(text) == 7:  # YYYY-MM
+            first = datetime.date.fromisoformat(f"{text}-01")
+            following = (first.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+            return first, following - datetime.timedelta(days=1)
+        day = datetime.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected a day YYYY-MM-DD or a month YYYY-MM, got {text!r}") from None
+    return day, day
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Fully qualified table ids the SQL is rendered with."""
+
+    sources: dict[str, str]
+    recon_dataset: str
+    project: str
+
+    @classmethod
+    def of(cls, pipelines: tuple[Pipeline, ...], recon_dataset: str, project: str) -> Tables:
+        by_name = {p.name: p for p in pipelines}
+        missing = [name for name in SOURCE_PIPELINES if name not in by_name]
+        if missing:
+            raise ConfigError(f"reconciliation needs the pipelines {', '.join(missing)}, which are not configured")
+        return cls({name: f"{project}.{by_name[name].table_id}" for name in SOURCE_PIPELINES}, recon_dataset, project)
+
+    @classmethod
+    def for_services(cls, services: Services) -> Tables:
+        return cls.of(services.pipelines, services.settings.recon_dataset, services.bigquery.project)
+
+    def model(self, name: str) -> str:
+        return f"{self.project}.{self.recon_dataset}.{name}"
+
+    def mapping(self) -> dict[str, str]:
+        return {**self.sources, **{m.name: self.model(m.name) for m in MODELS}}
+
+
+def render(name: str, tables: Tables) -> str:
+    """The SQL file ``name`` with its ``${table}`` placeholders filled in."""
+    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    return string.Template(text).substitute(tables.mapping())
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    model: str
+    inserted: int | None
+    deleted: int | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ReconcileRun:
+    period: Period
+    models: list[ModelRun] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.period.start.isoformat(),
+            "end": self.period.end.isoformat(),
+            "models": [vars(m) for m in self.models],
+        }
+
+
+def run(
+    client: bigquery.Client,
+    tables: Tables,
+    period: Period,
+    options: Options = Options(),
+    on_model: Any = None,
+) -> ReconcileRun:
+    """Recompute every model for the days of ``period`` and replace those days in its table."""
+    warehouse.ensure_dataset(client, tables.recon_dataset)
+    result = ReconcileRun(period)
+    for model in MODELS:
+        began = time.monotonic()
+        _ensure_model_table(client, tables, model)
+        job = client.query(
+            replace_days_statement(model, tables),
+            job_config=_job_config(period, options, model),
+        )
+        job.result()
+        stats = getattr(job, "dml_stats", None)
+        result.models.append(
+            ModelRun(
+                model.name,
+                getattr(stats, "inserted_row_count", None),
+                getattr(stats, "deleted_row_count", None),
+                round(time.monotonic() - began, 3),
+            )
+        )
+        if on_model is not None:
+            on_model(model.name)
+    return result
+
+
+def replace_days_statement(model: Model, tables: Tables) -> str:
+    """One MERGE that inserts the model's rows for @start..@end and deletes the rows those days
+    held before: atomic, so a reader sees the old days or the new, never neither or both."""
+    names = [c.name for c in model.columns]
+    return (
+        f"MERGE `{tables.model(model.name)}` AS target\n"
+        f"USING (\n{render(model.name, tables)}\n) AS source\n"
+        "ON FALSE\n"
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)})\n"
+        f"  VALUES ({', '.join(f'source.{n}' for n in names)})\n"
+        "WHEN NOT MATCHED BY SOURCE AND target.day BETWEEN @start AND @end THEN DELETE"
+    )
+
+
+def _ensure_model_table(client: bigquery.Client, tables: Tables, model: Model) -> None:
+    from google.cloud import bigquery
+
+    table = bigquery.Table(tables.model(model.name), schema=[warehouse.schema_field(c) for c in model.columns])
+    table.time_partitioning = bigquery.TimePartitioning(field="day")
+    if model.cluster_by:
+        table.clustering_fields = list(model.cluster_by)
+    client.create_table(table, exists_ok=True)
+
+
+def _job_config(period: Period, options: Options, model: Model | None = None) -> bigquery.QueryJobConfig:
+    from google.cloud import bigquery
+
+    del model  # every model takes the same parameters; BigQuery ignores the ones it does not use
+    return bigquery.QueryJobConfig(
+        query_parameters=[
+            bigquery.ScalarQueryParameter("start", "DATE", period.start),
+            bigquery.ScalarQueryParameter("end", "DATE", period.end),
+            bigquery.ScalarQueryParameter("late_window_days", "INT64", options.late_window_days),
+            bigquery.ScalarQueryParameter("reference_lookback_days", "INT64", options.reference_lookback_days),
+            bigquery.ScalarQueryParameter("balance_lookback_days", "INT64", options.balance_lookback_days),
+            bigquery.ArrayQueryParameter("sale_codes", "STRING", list(options.sale_codes)),
+        ]
+    )
+
+
+# -- reading the materialised models --------------------------------------------------------------
+
+
+def _read(client: bigquery.Client, sql: str, period: Period, **params: Any) -> pd.DataFrame:
+    return warehouse.query_dataframe(client, sql, {"start": period.start, "end": period.end, **params})
+
+
+def model_rows(client: bigquery.Client, tables: Tables, model: str, period: Period) -> pd.DataFrame:
+    """The rows of one materialised model for the period, in day order."""
+    if model not in {m.name for m in MODELS}:
+        raise ValueError(f"no such model: {model}")
+    sql = f"SELECT * FROM `{tables.model(model)}` WHERE day BETWEEN @start AND @end ORDER BY day"
+    return _read(client, sql, period)
+
+
+def exceptions(client: bigquery.Client, tables: Tables, period: Period) -> pd.DataFrame:
+    """Every item finance has to act on, with its reason, by day then kind."""
+    frame = _read(client, render("exceptions", tables), period)
+    frame = frame.sort_values(["date", "kind", "item_code", "paypal_transaction_id"], na_position="first")
+    return frame.reset_index(drop=True)
+
+
+def accounting_export(
+    client: bigquery.Client, tables: Tables, period: Period, options: Options = Options()
+) -> pd.DataFrame:
+    """The accounting import for the period: its headers, DD/MM/YYYY dates, amounts as cents."""
+    frame = _read(client, render("accounting_export", tables), period, nominal=options.nominal)
+    export = frame[list(EXPORT_COLUMNS)].rename(columns=EXPORT_COLUMNS)
+    for column in ("Net Amount", "VAT Amount"):
+        export[column] = [_cents(value) for value in export[column]]
+    return export.reset_index(drop=True)
+
+
+def _cents(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def figures(client: bigquery.Client, tables: Tables, period: Period) -> dict[str, Any]:
+    """The headline numbers of the period, per currency, JSON-ready (amounts as strings)."""
+    sql = f"""
+    WITH paypal AS (
+      SELECT currency,
+        SUM(gross_sales) AS paypal_gross, SUM(fees) AS paypal_fees,
+        SUM(gross_sales + fees) AS paypal_net,
+        SUM(refunds) AS refunds, SUM(reversals) AS reversals, SUM(chargebacks) AS chargebacks,
+        SUM(withdrawals) AS withdrawals,
+        ARRAY_AGG(opening_balance ORDER BY day LIMIT 1)[OFFSET(0)] AS opening_balance,
+        ARRAY_AGG(closing_balance ORDER BY day DESC LIMIT 1)[OFFSET(0)] AS closing_balance,
+        LOGICAL_AND(balanced) AS balance_check,
+        SUM(difference) AS balance_difference,
+        COUNTIF(NOT balanced) AS days_not_balanced
+      FROM `{tables.model("daily_balances")}` WHERE day BETWEEN @start AND @end GROUP BY currency
+    ),
+    matching AS (
+      SELECT currency,
+        COUNTIF(status IN ('matched', 'late')) AS matched_count,
+        SUM(IF(status IN ('matched', 'late'), paypal_amount, 0)) AS matched_amount,
+        SUM(IF(paypal_status = 'S', paypal_amount, 0)) AS paypal_items_amount
+      FROM `{tables.model("matches")}` WHERE day BETWEEN @start AND @end GROUP BY currency
+    ),
+    ours AS (
+      SELECT currency_code AS currency, COUNT(*) AS our_count, SUM(total_cost) AS our_total
+      FROM `{tables.sources["payment_transactions"]}`
+      WHERE payment_date >= TIMESTAMP(@start) AND payment_date < TIMESTAMP(DATE_ADD(@end, INTERVAL 1 DAY))
+        AND IFNULL(transaction_status, '') NOT IN ('failed', 'cancelled')
+      GROUP BY currency
+    ),
+    revenue AS (
+      SELECT currency, SUM(revenue) AS revenue, SUM(net_amount) AS net_revenue, SUM(vat_amount) AS vat
+      FROM `{tables.model("revenue_by_country")}` WHERE day BETWEEN @start AND @end GROUP BY currency
+    )
+    SELECT * FROM paypal
+    FULL OUTER JOIN matching USING (currency)
+    FULL OUTER JOIN ours USING (currency)
+    FULL OUTER JOIN revenue USING (currency)
+    ORDER BY currency
+    """
+    frame = _read(client, sql, period)
+    counts = exceptions(client, tables, period)["kind"].value_counts()
+    by_currency = {}
+    for row in frame.to_dict("records"):
+        currency = row.pop("currency")
+        by_currency[currency] = {name: _json_value(value) for name, value in row.items()}
+    headline = max(by_currency.items(), key=lambda item: item[1].get("matched_count") or 0, default=(None, {}))
+    return {
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "currency": headline[0],
+        **headline[1],
+        "exceptions": {kind: int(counts.get(kind, 0)) for kind in EXCEPTION_KINDS},
+        "exceptions_total": int(counts.sum()),
+        "by_currency": by_currency,
+    }
+
+
+def _json_value(value: Any) -> Any:
+    """Amounts as exact strings with cents, counts as ints, flags as bools, gaps as None."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str | bool) and pd.isna(value)):
+        return None
+    if isinstance(value, Decimal | float):
+        return f"{Decimal(str(value)):.2f}"
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    return value
