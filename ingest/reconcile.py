@@ -41,7 +41,15 @@ EXCEPTION_KINDS = (
     "chargeback",
     "no_tax_code",
 )
-MATCH_STATUSES = ("matched", "late", "amount_mismatch", "missing_ours", "missing_paypal", "pending", "duplicate")
+MATCH_STATUSES = (
+    "matched",
+    "late",
+    "amount_mismatch",
+    "missing_ours",
+    "missing_paypal",
+    "pending",
+    "duplicate",
+)
 # Column headers of the accounting system's import, in its order.
 EXPORT_COLUMNS = {
     "account_reference": "Account Reference",
@@ -201,8 +209,12 @@ class Tables:
         by_name = {p.name: p for p in pipelines}
         missing = [name for name in SOURCE_PIPELINES if name not in by_name]
         if missing:
-            raise ConfigError(f"reconciliation needs the pipelines {', '.join(missing)}, which are not configured")
-        return cls({name: f"{project}.{by_name[name].table_id}" for name in SOURCE_PIPELINES}, recon_dataset, project)
+            raise ConfigError(
+                f"reconciliation needs the pipelines {', '.join(missing)}, which are not configured"
+            )
+        return cls(
+            {name: f"{project}.{by_name[name].table_id}" for name in SOURCE_PIPELINES}, recon_dataset, project
+        )
 
     @classmethod
     def for_services(cls, services: Services) -> Tables:
@@ -291,7 +303,9 @@ def replace_days_statement(model: Model, tables: Tables) -> str:
 def _ensure_model_table(client: bigquery.Client, tables: Tables, model: Model) -> None:
     from google.cloud import bigquery
 
-    table = bigquery.Table(tables.model(model.name), schema=[warehouse.schema_field(c) for c in model.columns])
+    table = bigquery.Table(
+        tables.model(model.name), schema=[warehouse.schema_field(c) for c in model.columns]
+    )
     table.time_partitioning = bigquery.TimePartitioning(field="day")
     if model.cluster_by:
         table.clustering_fields = list(model.cluster_by)
@@ -307,7 +321,9 @@ def _job_config(period: Period, options: Options, model: Model | None = None) ->
             bigquery.ScalarQueryParameter("start", "DATE", period.start),
             bigquery.ScalarQueryParameter("end", "DATE", period.end),
             bigquery.ScalarQueryParameter("late_window_days", "INT64", options.late_window_days),
-            bigquery.ScalarQueryParameter("reference_lookback_days", "INT64", options.reference_lookback_days),
+            bigquery.ScalarQueryParameter(
+                "reference_lookback_days", "INT64", options.reference_lookback_days
+            ),
             bigquery.ScalarQueryParameter("balance_lookback_days", "INT64", options.balance_lookback_days),
             bigquery.ArrayQueryParameter("sale_codes", "STRING", list(options.sale_codes)),
         ]
@@ -326,13 +342,18 @@ def model_rows(client: bigquery.Client, tables: Tables, model: str, period: Peri
     if model not in {m.name for m in MODELS}:
         raise ValueError(f"no such model: {model}")
     sql = f"SELECT * FROM `{tables.model(model)}` WHERE day BETWEEN @start AND @end ORDER BY day"
-    return _read(client, sql, period)
+    frame = _read(client, sql, period)
+    columns = next(m.columns for m in MODELS if m.name == model)
+    return _in_cents(frame, [c.name for c in columns if c.type == "NUMERIC" and c.name != "vat_rate"])
 
 
 def exceptions(client: bigquery.Client, tables: Tables, period: Period) -> pd.DataFrame:
     """Every item finance has to act on, with its reason, by day then kind."""
     frame = _read(client, render("exceptions", tables), period)
     frame = frame.sort_values(["date", "kind", "item_code", "paypal_transaction_id"], na_position="first")
+    frame = _in_cents(frame, ["paypal_amount", "our_amount"])
+    for column in ("payment_transaction_id", "days_late"):
+        frame[column] = frame[column].astype("Int64")
     return frame.reset_index(drop=True)
 
 
@@ -342,13 +363,23 @@ def accounting_export(
     """The accounting import for the period: its headers, DD/MM/YYYY dates, amounts as cents."""
     frame = _read(client, render("accounting_export", tables), period, nominal=options.nominal)
     export = frame[list(EXPORT_COLUMNS)].rename(columns=EXPORT_COLUMNS)
-    for column in ("Net Amount", "VAT Amount"):
-        export[column] = [_cents(value) for value in export[column]]
-    return export.reset_index(drop=True)
+    return _in_cents(export, ["Net Amount", "VAT Amount"]).reset_index(drop=True)
 
 
-def _cents(value: Any) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.01"))
+def _in_cents(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Amounts as Decimals with two places (the emulator returns NUMERIC with nine); gaps stay None."""
+    import pandas as pd
+
+    cent = Decimal("0.01")
+    frame = frame.copy()
+    for column in columns:
+        frame[column] = [
+            None
+            if value is None or (not isinstance(value, Decimal) and pd.isna(value))
+            else Decimal(str(value)).quantize(cent)
+            for value in frame[column]
+        ]
+    return frame
 
 
 def figures(client: bigquery.Client, tables: Tables, period: Period) -> dict[str, Any]:
@@ -397,7 +428,9 @@ def figures(client: bigquery.Client, tables: Tables, period: Period) -> dict[str
     for row in frame.to_dict("records"):
         currency = row.pop("currency")
         by_currency[currency] = {name: _json_value(value) for name, value in row.items()}
-    headline = max(by_currency.items(), key=lambda item: item[1].get("matched_count") or 0, default=(None, {}))
+    headline = max(
+        by_currency.items(), key=lambda item: item[1].get("matched_count") or 0, default=(None, {})
+    )
     return {
         "start": period.start.isoformat(),
         "end": period.end.isoformat(),

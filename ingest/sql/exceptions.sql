@@ -8,14 +8,13 @@ SELECT
   status AS kind,
   CASE status
     WHEN 'missing_ours' THEN FORMAT(
-      'PayPal payment %s of %s %s for item %s has no payment row of ours within the matching window',
-      paypal_transaction_id, CAST(paypal_amount AS STRING), currency, IFNULL(item_code, '(no item)'))
+      'PayPal payment %s of %.2f %s for item %s has no payment row of ours within the matching window',
+      paypal_transaction_id, paypal_amount, currency, IFNULL(item_code, '(no item)'))
     WHEN 'missing_paypal' THEN FORMAT(
-      'Our payment %d of %s %s for item %s has no PayPal payment within the matching window',
-      payment_transaction_id, CAST(our_amount AS STRING), currency, item_code)
+      'Our payment %d of %.2f %s for item %s has no PayPal payment within the matching window',
+      payment_transaction_id, our_amount, currency, item_code)
     WHEN 'amount_mismatch' THEN FORMAT(
-      'Item %s: PayPal %s, ours %s (%s)',
-      item_code, CAST(paypal_amount AS STRING), CAST(our_amount AS STRING), currency)
+      'Item %s: PayPal %.2f, ours %.2f (%s)', item_code, paypal_amount, our_amount, currency)
     WHEN 'late' THEN FORMAT(
       'Item %s: our payment row is dated %d day(s) after PayPal booked it', item_code, days_late)
     WHEN 'pending' THEN FORMAT('PayPal payment %s is still pending', paypal_transaction_id)
@@ -43,10 +42,10 @@ SELECT
   kind,
   IF(
     linked,
-    FORMAT('%s of PayPal payment %s (%s, %s): %s %s', INITCAP(kind), original_transaction_id,
-      IFNULL(country_code, 'no country'), CAST(original_day AS STRING), CAST(amount AS STRING), currency),
-    FORMAT('%s of %s %s: its original payment %s is not in the warehouse, so it has no country for VAT',
-      INITCAP(kind), CAST(amount AS STRING), currency, IFNULL(original_transaction_id, '(no reference)'))
+    FORMAT('%s of PayPal payment %s (%s, %s): %.2f %s', INITCAP(kind), original_transaction_id,
+      IFNULL(country_code, 'no country'), CAST(original_day AS STRING), amount, currency),
+    FORMAT('%s of %.2f %s: its original payment %s is not in the warehouse, so it has no country for VAT',
+      INITCAP(kind), amount, currency, IFNULL(original_transaction_id, '(no reference)'))
   ),
   paypal_transaction_id,
   item_code,
@@ -65,8 +64,8 @@ UNION ALL
 SELECT
   day,
   'no_tax_code',
-  FORMAT('%d sale(s) of %s %s in country %s, which has no tax code: booked without VAT',
-    sales, CAST(revenue AS STRING), currency, IFNULL(country_code, '(unknown)')),
+  FORMAT('%d sale(s) of %.2f %s in country %s, which has no tax code: booked without VAT',
+    sales, revenue, currency, IFNULL(country_code, '(unknown)')),
   NULL,
   NULL,
   NULL,

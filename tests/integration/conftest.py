@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,42 @@ def scratch_bucket(stack: local.Stack, prefix: str) -> str:
     name = f"scratch-{prefix}"
     aws_client("s3").create_bucket(Bucket=name)
     return name
+
+
+@dataclass(frozen=True)
+class LoadedMonth:
+    """A generated month loaded in batch mode into tables of its own, for reconciliation tests."""
+
+    services: Services
+    manifest: dict
+    bucket: str
+    prefix: str
+
+
+@pytest.fixture(scope="session")
+def loaded_july(stack: local.Stack, tmp_path_factory: pytest.TempPathFactory) -> LoadedMonth:
+    """July 2021 as the generator plants it, loaded once per test session (about a minute).
+
+    Its pipelines read ``<prefix>/...`` into ``<table>_<prefix>`` and its reconciliation goes to
+    the dataset ``recon_<prefix>``, so tests that share it see no other test's rows. Tests that
+    reconcile must not change the raw tables.
+    """
+    from helpers import isolate_shipped_pipelines
+
+    from ingest.clients import aws_client
+    from ingest.generate import publish_month
+    from ingest.pipeline import run_batch
+
+    prefix = f"m{uuid.uuid4().hex[:10]}"
+    pipelines_dir = tmp_path_factory.mktemp("july") / "pipelines"
+    isolate_shipped_pipelines(pipelines_dir, prefix)
+    bucket = f"month-{prefix}"
+    aws_client("s3").create_bucket(Bucket=bucket)
+    manifest = publish_month(f"s3://{bucket}/{prefix}", 2021, 7)
+    services = Services.from_env(
+        Settings(pipelines_dir=pipelines_dir, recon_dataset=f"recon_{prefix}")  # type: ignore[arg-type]
+    )
+    run = run_batch(services, bucket, prefix)
+    # The planted failing files fail, and so does manifest.json, which no pipeline takes.
+    assert len(run.failed) == manifest["totals"]["files_expected_to_fail"] + 1
+    return LoadedMonth(services, manifest, bucket, prefix)
