@@ -391,8 +391,8 @@ def figures(client: bigquery.Client, tables: Tables, period: Period) -> dict[str
         SUM(gross_sales + fees) AS paypal_net,
         SUM(refunds) AS refunds, SUM(reversals) AS reversals, SUM(chargebacks) AS chargebacks,
         SUM(withdrawals) AS withdrawals,
-        ARRAY_AGG(opening_balance ORDER BY day LIMIT 1)[OFFSET(0)] AS opening_balance,
-        ARRAY_AGG(closing_balance ORDER BY day DESC LIMIT 1)[OFFSET(0)] AS closing_balance,
+        ARRAY_AGG(opening_balance IGNORE NULLS ORDER BY day LIMIT 1)[SAFE_OFFSET(0)] AS opening_balance,
+        ARRAY_AGG(closing_balance IGNORE NULLS ORDER BY day DESC LIMIT 1)[SAFE_OFFSET(0)] AS closing_balance,
         LOGICAL_AND(balanced) AS balance_check,
         SUM(difference) AS balance_difference,
         COUNTIF(NOT balanced) AS days_not_balanced

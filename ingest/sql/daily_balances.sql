@@ -31,26 +31,31 @@ WITH records AS (
     AND transaction_initiation_date < TIMESTAMP(DATE_ADD(@end, INTERVAL 1 DAY))
 ),
 
-ordered AS (
+ties AS (
   -- The table does not keep PayPal's order among records of the same second, but balances
   -- do: a record comes after the one whose ending balance is where it started.
   SELECT
-    r.*,
-    EXISTS (
-      SELECT 1 FROM records AS n
-      WHERE n.currency = r.currency AND n.at = r.at
-        AND NOT (n.transaction_id = r.transaction_id AND n.code = r.code)
-        AND n.ending_balance IS NOT NULL AND r.ending_balance IS NOT NULL
-        AND n.ending_balance - n.net = r.ending_balance
-    ) AS has_successor,
-    EXISTS (
-      SELECT 1 FROM records AS p
-      WHERE p.currency = r.currency AND p.at = r.at
-        AND NOT (p.transaction_id = r.transaction_id AND p.code = r.code)
-        AND p.ending_balance IS NOT NULL AND r.ending_balance IS NOT NULL
-        AND r.ending_balance - r.net = p.ending_balance
-    ) AS has_predecessor
+    r.currency,
+    r.at,
+    r.transaction_id,
+    r.code,
+    LOGICAL_OR(n.ending_balance - n.net = r.ending_balance) AS has_successor,
+    LOGICAL_OR(r.ending_balance - r.net = n.ending_balance) AS has_predecessor
   FROM records AS r
+  JOIN records AS n
+    ON n.currency = r.currency
+    AND n.at = r.at
+    AND NOT (n.transaction_id = r.transaction_id AND n.code = r.code)
+  GROUP BY r.currency, r.at, r.transaction_id, r.code
+),
+
+ordered AS (
+  SELECT
+    records.*,
+    IFNULL(ties.has_successor, FALSE) AS has_successor,
+    IFNULL(ties.has_predecessor, FALSE) AS has_predecessor
+  FROM records
+  LEFT JOIN ties USING (currency, at, transaction_id, code)
 ),
 
 per_day AS (
