@@ -50,6 +50,6 @@ bench: $(STAMP) ## Benchmarks: load paths side by side; GX on 1M rows; peak memo
 
 clean: ## Remove the venv, local stack state and generated reports
 	-$(BIN)/ingest local down 2>/dev/null
-	rm -rf $(VENV) .local reports/demo reports/batches
+	rm -rf $(VENV) .local reports/demo reports/batches reports/reconciliation
 
 .PHONY: help venv demo test lint up down lab bench clean

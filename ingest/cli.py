@@ -252,8 +252,10 @@ def print_figures(figures: dict[str, Any]) -> None:
     if not currency:
         console.print("No PayPal records or payments in the period.")
         return
-    balance = "balances every day" if figures["balance_check"] else (
-        f"[red]does not balance on {figures['days_not_balanced']} day(s)[/red]"
+    balance = (
+        "balances every day"
+        if figures["balance_check"]
+        else (f"[red]does not balance on {figures['days_not_balanced']} day(s)[/red]")
     )
     console.print(
         f"PayPal gross {figures['paypal_gross']} {currency}, fees {figures['paypal_fees']}, "
@@ -266,6 +268,50 @@ def print_figures(figures: dict[str, Any]) -> None:
     found = {kind: n for kind, n in figures["exceptions"].items() if n}
     listed = ", ".join(f"{kind} {n}" for kind, n in found.items()) or "none"
     console.print(f"Exceptions: {figures['exceptions_total']} ({listed}).")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
+    from ingest import report
+    from ingest.notebook_run import NotebookToolsMissing
+    from ingest.reconcile import Options
+
+    period = reconcile_period(args)
+    if period is None:
+        return 2
+    options = Options(late_window_days=args.late_window_days, nominal=args.nominal)
+    err_console.print(f"Reconciliation report {period} ...")
+    try:
+        produced = report.produce(period, args.out, options)
+    except (NotebookToolsMissing, FileNotFoundError) as err:
+        err_console.print(f"[red]{escape(str(err))}")
+        return 2
+    if produced.figures is not None:
+        print_figures(produced.figures)
+    # Plain prints: a scheduler's log keeps the paths whole, unwrapped.
+    print(f"executed notebook: {produced.notebook.executed}")
+    for label, path in produced.files.items():
+        print(f"{label}: {path}")
+    if produced.error is not None:
+        err_console.print(
+            f"[red]the report failed: {escape(produced.error)}; "
+            f"the executed notebook shows where: {escape(str(produced.notebook.executed))}"
+        )
+        return 2
+    if args.alert:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from ingest.pipeline import Services
+
+        try:
+            message_id = report.publish_alert(Services.from_env(), produced.figures, produced.report_path)
+        except (report.AlertTopicNotFound, BotoCoreError, ClientError) as err:
+            err_console.print(f"[red]the report is complete, but no alert was sent: {escape(str(err))}")
+            return 1
+        if message_id is not None:
+            err_console.print(f"Alert sent: {escape(report.alert_subject(produced.figures))}")
+    return 0
 
 
 def cmd_ledger(args: argparse.Namespace) -> int:
@@ -494,6 +540,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     year, month = args.month
     summary = demo.run(year, month, keep=args.keep, out_dir=args.out)
+    # Last, and plain: the path stays whole to copy, unwrapped.
+    print(f"The month's reconciliation report: {summary['reconciliation']['report']}")
     return 0 if all(summary["checks"].values()) else 1
 
 
@@ -597,6 +645,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="rows per model and the headline figures as JSON")
     p.set_defaults(run=cmd_reconcile)
+
+    p = commands.add_parser(
+        "report",
+        parents=[period_options],
+        help="the finance report of a day or a month: reconciles, then writes the report and its files",
+        description="Runs notebooks/reconciliation_report.py with papermill: reconciles the period "
+        "(as `ingest reconcile`), then writes report.html (no code, renders offline), "
+        "accounting_export.csv, exceptions.csv, figures.json and the executed notebook to "
+        "<out>/<start>_<end>/. When the period has reversals or chargebacks it publishes an alert to "
+        "the alerts topic (INGEST_ALERTS_TOPIC). Exceptions are the report's content, not a failure. "
+        "Exit code 0: the report is complete; 1: it is, but the alert could not be sent; 2: the "
+        "report failed (the executed notebook says why).",
+    )
+    p.add_argument(
+        "--nominal",
+        default="4000",
+        metavar="CODE",
+        help="nominal account the accounting export books sales to (default 4000)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports/reconciliation"),
+        help="folder of the period folders (default reports/reconciliation)",
+    )
+    p.add_argument(
+        "--no-alert", dest="alert", action="store_false", help="do not alert about reversals and chargebacks"
+    )
+    p.set_defaults(run=cmd_report)
 
     p = commands.add_parser("ledger", help="list and summarise the ingestion ledger")
     p.add_argument("--status", choices=[s.value for s in Status])

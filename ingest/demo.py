@@ -2,15 +2,18 @@
 
 The scheduler's batch run (``ingest run``) loads the month with a few load jobs. The S3
 notifications of the same files then reach the Lambda handler through SQS, and every event is
-delivered once more: nothing loads twice and no table changes. The summary is computed from the
-ledger and from BigQuery, and compared with what the generator planted.
+delivered once more: nothing loads twice and no table changes. Finance's report of the month
+(``ingest report``) comes last. The summary is computed from the ledger, from BigQuery and from
+the report's files, and compared with what the generator planted.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest import handler, local, worker
+from ingest import handler, local, reconcile, report, worker
 from ingest.clients import aws_client
 from ingest.generate import GeneratedMonth, generate_month
 from ingest.ledger import Entry, Status
@@ -149,6 +152,43 @@ def most_load_jobs(services: Services, manifest: dict[str, Any]) -> int:
     return sum(n if modes[name] == "replace" else -(-n // FILES_PER_LOAD) for name, n in files.items())
 
 
+def finance_report(
+    services: Services, period: reconcile.Period, out_root: Path, console: Console
+) -> dict[str, Any]:
+    """``ingest report`` for the period: reconcile, run the notebook, alert; what it wrote."""
+    with console.status(f"reconciling {period} and running the report notebook ..."):
+        produced = report.produce(period, out_root)
+    alert = None
+    if produced.figures is not None:
+        alert = report.publish_alert(services, produced.figures, produced.report_path)
+    balances = reconcile.model_rows(
+        services.bigquery, reconcile.Tables.for_services(services), "daily_balances", period
+    )
+    exceptions_csv = produced.out_dir / report.EXCEPTIONS_FILE
+    exceptions: list[dict[str, Any]] = []
+    if exceptions_csv.is_file():
+        with exceptions_csv.open(encoding="utf-8", newline="") as rows:
+            exceptions = list(csv.DictReader(rows))
+    return {
+        "out_dir": str(produced.out_dir),
+        "report": str(produced.report_path),
+        "files": sorted(path.name for path in produced.files.values()),
+        "error": produced.error,
+        "figures": produced.figures,
+        "alert_sent": alert is not None,
+        "exceptions": exceptions,
+        "balance_differences": {str(r["day"]): str(r["difference"]) for r in balances.to_dict("records")},
+    }
+
+
+def exception_keys(found: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """What the report's exceptions and the generator's discrepancies both name, comparably."""
+    keys = [
+        (str(d["date"]), d["kind"], d["paypal_transaction_id"] or "", d["item_code"] or "") for d in found
+    ]
+    return sorted(keys)
+
+
 def _run(settings: Settings, year: int, month: int, out_dir: Path, console: Console) -> dict[str, Any]:
     services = Services.from_env(settings)
     sqs = aws_client("sqs")
@@ -176,6 +216,12 @@ def _run(settings: Settings, year: int, month: int, out_dir: Path, console: Cons
     process_queue(sqs, queue_url, len(first.bodies), "Lambda handler (redelivery)", console)
     after_events = ledger_summary(services.ledger.entries(), keys)
     tables_after_events = fingerprints(services)
+
+    console.rule("[bold]Finance: the month reconciled and reported (ingest report)")
+    days = [date.fromisoformat(b["date"]) for b in manifest["balances"]]
+    finance = finance_report(
+        services, reconcile.Period(days[0], days[-1]), out_dir.parent / "reconciliation", console
+    )
 
     totals = manifest["totals"]
     expected_rows = {p.table_id: manifest["expected_tables"].get(p.name) for p in services.pipelines}
@@ -215,6 +261,21 @@ def _run(settings: Settings, year: int, month: int, out_dir: Path, console: Cons
         and summary["validation_warnings"] == planted_validation_defects(manifest, "warning"),
         "one_row_per_business_key": summary["bigquery_rows"] == expected_rows,
         "few_load_jobs": summary["load_jobs"] <= summary["expected"]["at_most_load_jobs"],
+        "report_written": finance["error"] is None and len(finance["files"]) == len(report.OUTPUT_FILES),
+        "exceptions_are_the_planted_discrepancies": exception_keys(finance["exceptions"])
+        == exception_keys(manifest["discrepancies"]),
+        "balance_differences_are_what_did_not_load": finance["balance_differences"]
+        == {b["date"]: b["not_loaded"] for b in manifest["balances"]},
+        "alert_sent_for_reversals_and_chargebacks": finance["alert_sent"]
+        == any(d["kind"] in ("reversal", "chargeback") for d in manifest["discrepancies"]),
+    }
+    figures = finance["figures"] or {}
+    summary["reconciliation"] = {
+        "report": finance["report"],
+        "files": finance["files"],
+        "error": finance["error"],
+        "exceptions": figures.get("exceptions"),
+        "headline": {k: v for k, v in figures.items() if k not in ("exceptions", "by_currency")},
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -246,7 +307,23 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, console: Console) -> 
     table.add_row("tables changed by the events", ", ".join(summary["events"]["tables_changed"]) or "none")
     for table_id, rows in summary["bigquery_rows"].items():
         table.add_row(f"BigQuery {table_id}", f"{rows:,}")
+    headline = summary["reconciliation"]["headline"]
+    if headline.get("currency"):
+        currency = headline["currency"]
+        table.add_row(
+            "PayPal gross / ours", f"{headline['paypal_gross']} / {headline['our_total']} {currency}"
+        )
+        table.add_row(
+            "matched items", f"{headline['matched_count']:,} for {headline['matched_amount']} {currency}"
+        )
+        found = summary["reconciliation"]["exceptions"] or {}
+        table.add_row(
+            "exceptions (reconciliation)", "\n".join(f"{k}: {n}" for k, n in found.items() if n) or "-"
+        )
+        table.add_row("net revenue + VAT", f"{headline['net_revenue']} + {headline['vat']} {currency}")
     console.print(table)
     for check, passed in summary["checks"].items():
         console.print(f"  {'[green]ok' if passed else '[red]FAILED'}[/] {check}")
     console.print(f"Summary written to {out_dir / 'summary.json'}")
+    if summary["reconciliation"]["error"]:
+        console.print(f"[red]The month's report failed: {summary['reconciliation']['error']}")

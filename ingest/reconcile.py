@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import string
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -344,14 +345,14 @@ def model_rows(client: bigquery.Client, tables: Tables, model: str, period: Peri
     sql = f"SELECT * FROM `{tables.model(model)}` WHERE day BETWEEN @start AND @end ORDER BY day"
     frame = _read(client, sql, period)
     columns = next(m.columns for m in MODELS if m.name == model)
-    return _in_cents(frame, [c.name for c in columns if c.type == "NUMERIC" and c.name != "vat_rate"])
+    return in_cents(frame, [c.name for c in columns if c.type == "NUMERIC" and c.name != "vat_rate"])
 
 
 def exceptions(client: bigquery.Client, tables: Tables, period: Period) -> pd.DataFrame:
     """Every item finance has to act on, with its reason, by day then kind."""
     frame = _read(client, render("exceptions", tables), period)
     frame = frame.sort_values(["date", "kind", "item_code", "paypal_transaction_id"], na_position="first")
-    frame = _in_cents(frame, ["paypal_amount", "our_amount"])
+    frame = in_cents(frame, ["paypal_amount", "our_amount"])
     for column in ("payment_transaction_id", "days_late"):
         frame[column] = frame[column].astype("Int64")
     return frame.reset_index(drop=True)
@@ -363,23 +364,30 @@ def accounting_export(
     """The accounting import for the period: its headers, DD/MM/YYYY dates, amounts as cents."""
     frame = _read(client, render("accounting_export", tables), period, nominal=options.nominal)
     export = frame[list(EXPORT_COLUMNS)].rename(columns=EXPORT_COLUMNS)
-    return _in_cents(export, ["Net Amount", "VAT Amount"]).reset_index(drop=True)
+    return in_cents(export, ["Net Amount", "VAT Amount"]).reset_index(drop=True)
 
 
-def _in_cents(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Amounts as Decimals with two places (the emulator returns NUMERIC with nine); gaps stay None."""
-    import pandas as pd
+def in_cents(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """A copy with the money ``columns`` (those present) as Decimals to the cent; gaps stay None.
 
-    cent = Decimal("0.01")
+    The emulator returns NUMERIC with nine places and pandas may hand back floats; finance reads
+    cents, and CSVs keep them exact.
+    """
     frame = frame.copy()
     for column in columns:
-        frame[column] = [
-            None
-            if value is None or (not isinstance(value, Decimal) and pd.isna(value))
-            else Decimal(str(value)).quantize(cent)
-            for value in frame[column]
-        ]
+        if column in frame.columns:
+            frame[column] = [cent(value) for value in frame[column]]
     return frame
+
+
+def cent(value: Any) -> Decimal | None:
+    """An amount as a Decimal to the cent, None for a gap (None, NaN, NA)."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str | Decimal) and pd.isna(value)):
+        return None
+    # Adding zero turns a negative zero ("-0.00") into 0.00.
+    return Decimal(str(value)).quantize(Decimal("0.01")) + 0
 
 
 def figures(client: bigquery.Client, tables: Tables, period: Period) -> dict[str, Any]:
