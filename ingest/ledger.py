@@ -240,16 +240,17 @@ class Ledger:
         }
         self._db.put_item(TableName=self.table, Item=_marshal(item))
 
-    def claim_content(self, claim: Claim, pipeline: str) -> str | None:
-        """Register this file's bytes for ``pipeline``; the identity of an earlier file with the
-        same bytes that is loaded or being loaded, else None.
+    def claim_content(self, claim: Claim, table: str) -> str | None:
+        """Register this file's bytes as loading into ``table``; the identity of an earlier file
+        with the same bytes that is loaded or being loaded into it, else None.
 
         The ETag stands for the bytes: S3 gives identical uploads the same ETag. A previous owner
-        that failed or was skipped does not block: its bytes never reached the warehouse.
+        that failed or was skipped does not block: its bytes never reached the warehouse. The
+        same bytes bound for another table are not a duplicate: they are not in that table yet.
         """
 
         ref = claim.ref
-        key = {"pk": {"S": f"content#{pipeline}#{ref.etag}#{ref.size}"}, "sk": {"S": "CONTENT"}}
+        key = {"pk": {"S": f"content#{table}#{ref.etag}#{ref.size}"}, "sk": {"S": "CONTENT"}}
         item = {**key, "file": {"S": ref.identity}, "key": {"S": ref.key}, "at": {"S": now_iso()}}
         for _ in range(3):
             if self._put_content(item, "attribute_not_exists(pk) OR #file = :owner", ref.identity):

@@ -173,7 +173,7 @@ def ingest_file(
 
 def _skip_if_same_bytes(claim: Claim, pipeline: Pipeline, services: Services) -> FileResult | None:
     """SKIPPED_DUPLICATE if a file with the same bytes is loaded or being loaded, else None."""
-    same_bytes_as = services.ledger.claim_content(claim, pipeline.name)
+    same_bytes_as = services.ledger.claim_content(claim, pipeline.table_id)
     if same_bytes_as is None:
         return None
     services.ledger.skip_duplicate_content(claim, pipeline.name, same_bytes_as)

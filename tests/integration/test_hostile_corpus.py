@@ -37,6 +37,7 @@ from ingest import warehouse
 from ingest.lake import FileRef
 from ingest.ledger import MESSAGE_LIMIT, Status
 from ingest.pipeline import Services, ingest_file
+from ingest.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -561,6 +562,32 @@ def test_same_bytes_under_two_keys_load_once(lake: Lake):
     assert lake.rows_in_bigquery(second) == 0
     total = warehouse.count_rows(lake.services.bigquery, lake.table_id)
     assert total == 7
+
+
+def test_same_bytes_bound_for_another_table_are_not_a_duplicate_there(
+    stack, tmp_path, prefix, scratch_bucket
+):
+    # GIVEN two configurations sharing one ledger (say a staging copy of production) whose
+    # pipeline of the same name loads the same keys into two different tables
+    configured = []
+    for dataset in ("raw", "raw_copy"):
+        table = write_orders_pipeline(tmp_path / dataset, prefix, dataset=dataset)
+        configured.append((Services.from_env(Settings(pipelines_dir=tmp_path / dataset)), table))
+    body = orders_ndjson(4)
+    s3 = configured[0][0].s3
+    refs = []
+    for day in ("01", "02"):
+        key = f"{prefix}/2021/07/{day}/orders"
+        s3.put_object(Bucket=scratch_bucket, Key=key, Body=body)
+        head = s3.head_object(Bucket=scratch_bucket, Key=key)
+        refs.append(FileRef.of(scratch_bucket, key, head["ETag"], head["ContentLength"]))
+
+    # WHEN the same bytes reach each configuration under its own key
+    results = [ingest_file(ref, services) for ref, (services, _) in zip(refs, configured, strict=True)]
+
+    # THEN each table gets them: bytes loaded into one table are not yet in the other
+    assert [r.status for r in results] == [Status.LOADED, Status.LOADED]
+    assert [warehouse.count_rows(services.bigquery, table) for services, table in configured] == [4, 4]
 
 
 def test_ndjson_under_a_csv_pinned_pipeline_fails_instead_of_loading_garbage(
