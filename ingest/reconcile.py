@@ -42,15 +42,6 @@ EXCEPTION_KINDS = (
     "chargeback",
     "no_tax_code",
 )
-MATCH_STATUSES = (
-    "matched",
-    "late",
-    "amount_mismatch",
-    "missing_ours",
-    "missing_paypal",
-    "pending",
-    "duplicate",
-)
 # Column headers of the accounting system's import, in its order.
 EXPORT_COLUMNS = {
     "account_reference": "Account Reference",
@@ -110,7 +101,6 @@ def _columns(spec: str) -> tuple[Column, ...]:
     return tuple(columns)
 
 
-MONEY_COLUMNS = "gross_sales, fees, refunds, reversals, chargebacks, withdrawals, other, activity"
 # In the order they run: revenue_by_country reads adjustments.
 MODELS = (
     Model(
@@ -260,7 +250,6 @@ def run(
     tables: Tables,
     period: Period,
     options: Options = Options(),
-    on_model: Any = None,
 ) -> ReconcileRun:
     """Recompute every model for the days of ``period`` and replace those days in its table."""
     warehouse.ensure_dataset(client, tables.recon_dataset)
@@ -270,7 +259,7 @@ def run(
         _ensure_model_table(client, tables, model)
         job = client.query(
             replace_days_statement(model, tables),
-            job_config=_job_config(period, options, model),
+            job_config=_job_config(period, options),
         )
         job.result()
         stats = getattr(job, "dml_stats", None)
@@ -282,8 +271,6 @@ def run(
                 round(time.monotonic() - began, 3),
             )
         )
-        if on_model is not None:
-            on_model(model.name)
     return result
 
 
@@ -313,10 +300,10 @@ def _ensure_model_table(client: bigquery.Client, tables: Tables, model: Model) -
     client.create_table(table, exists_ok=True)
 
 
-def _job_config(period: Period, options: Options, model: Model | None = None) -> bigquery.QueryJobConfig:
+def _job_config(period: Period, options: Options) -> bigquery.QueryJobConfig:
+    """The parameters of every model; each uses those it needs, and BigQuery ignores the rest."""
     from google.cloud import bigquery
 
-    del model  # every model takes the same parameters; BigQuery ignores the ones it does not use
     return bigquery.QueryJobConfig(
         query_parameters=[
             bigquery.ScalarQueryParameter("start", "DATE", period.start),
