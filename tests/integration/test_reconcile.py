@@ -61,6 +61,7 @@ def paypal_record(
     country: str | None = None,
     item: str | None = None,
     reference: str | None = None,
+    status: str = "S",
 ) -> dict[str, Any]:
     info: dict[str, Any] = {
         "transaction_id": txn,
@@ -69,7 +70,7 @@ def paypal_record(
         "transaction_updated_date": at,
         "transaction_amount": {"currency_code": "USD", "value": gross},
         "fee_amount": {"currency_code": "USD", "value": fee},
-        "transaction_status": "S",
+        "transaction_status": status,
         "ending_balance": {"currency_code": "USD", "value": ending},
         "available_balance": {"currency_code": "USD", "value": ending},
     }
@@ -90,8 +91,9 @@ def paypal_record(
 
 
 # PayPal's records over two days, opening at 100.00. Each ending balance is the one before plus
-# gross plus fee. The last two share a second and are written in the file in the opposite order
-# to PayPal's: the balances say J came first, so the day closes on I's 21.21, not J's 11.81.
+# gross plus fee. K is still pending: it moves the balance but is not a sale. I and J share the
+# day's last second and are written in the file in the opposite order to PayPal's: the balances
+# say J came first, so the day closes on I's 22.85, not J's 13.45.
 PAYPAL_RECORDS = [
     paypal_record("A", "T0006", "2021-08-02T10:00:00+0000", "12.00", "-0.65", "111.35", "GB", "9001"),
     paypal_record("B", "T0006", "2021-08-02T11:00:00+0000", "11.90", "-0.65", "122.60", "DE", "9002"),
@@ -101,8 +103,11 @@ PAYPAL_RECORDS = [
     paypal_record("F", "T0400", "2021-08-02T18:00:00+0000", "-100.00", "0.00", "34.69"),
     paypal_record("G", "T1107", "2021-08-03T09:00:00+0000", "-12.00", "0.35", "23.04", reference="A"),
     paypal_record("H", "T1201", "2021-08-03T10:00:00+0000", "-11.90", "0.00", "11.14", reference="B"),
-    paypal_record("I", "T0006", "2021-08-03T11:00:00+0000", "9.99", "-0.59", "21.21", "GB", "9006"),
-    paypal_record("J", "T0006", "2021-08-03T11:00:00+0000", "1.00", "-0.33", "11.81", "US", "9008"),
+    paypal_record(
+        "K", "T0006", "2021-08-03T10:30:00+0000", "2.00", "-0.36", "12.78", "US", "9010", status="P"
+    ),
+    paypal_record("I", "T0006", "2021-08-03T11:00:00+0000", "9.99", "-0.59", "22.85", "GB", "9006"),
+    paypal_record("J", "T0006", "2021-08-03T11:00:00+0000", "1.00", "-0.33", "13.45", "US", "9008"),
 ]
 
 
@@ -120,7 +125,8 @@ def payment_row(txn: int, item: int, total: str, paid: str, country: str) -> dic
     }
 
 
-# Ours: C (9003) is missing, D (9004) says 6.50, E (9005) is dated a day late, 9007 is not at PayPal.
+# Ours: C (9003) is missing, D (9004) says 6.50, E (9005) is dated a day late, 9007 is not at
+# PayPal, and 11 repeats J's item 9008, which pairs with 8 first.
 PAYMENT_ROWS = [
     payment_row(1, 9001, "12.00", "2021-08-02T10:00:05.000Z", "GB"),
     payment_row(2, 9002, "11.90", "2021-08-02T11:00:05.000Z", "DE"),
@@ -129,6 +135,8 @@ PAYMENT_ROWS = [
     payment_row(6, 9006, "9.99", "2021-08-03T11:00:05.000Z", "GB"),
     payment_row(7, 9007, "4.00", "2021-08-03T15:00:00.000Z", "US"),
     payment_row(8, 9008, "1.00", "2021-08-03T11:00:05.000Z", "US"),
+    payment_row(10, 9010, "2.00", "2021-08-03T10:30:05.000Z", "US"),
+    payment_row(11, 9008, "1.00", "2021-08-03T16:00:00.000Z", "US"),
 ]
 
 
@@ -188,7 +196,9 @@ def test_hand_computed_case_matches_items_links_returns_and_closes_the_books(han
         ("2021-08-02", "late", "E", "9005", 5, Decimal("2.38"), Decimal("2.38"), 1, None, "DE"),
         ("2021-08-02", "missing_ours", "C", "9003", None, Decimal("5.00"), None, None, None, "US"),
         ("2021-08-03", "chargeback", "H", "9002", 2, Decimal("-11.90"), None, None, "B", "DE"),
+        ("2021-08-03", "duplicate", "J", "9008", 11, Decimal("1.00"), Decimal("1.00"), None, None, "US"),
         ("2021-08-03", "missing_paypal", None, "9007", 7, None, Decimal("4.00"), None, None, None),
+        ("2021-08-03", "pending", "K", "9010", 10, Decimal("2.00"), Decimal("2.00"), None, None, "US"),
         ("2021-08-03", "refund", "G", "9001", 1, Decimal("-12.00"), None, None, "A", "GB"),
     ]
     assert all(found["reason"].str.len() > 20)
@@ -214,13 +224,13 @@ def test_hand_computed_case_matches_items_links_returns_and_closes_the_books(han
         },
         {
             "opening_balance": Decimal("34.69"),
-            "gross_sales": Decimal("10.99"),  # 9.99 + 1.00
-            "fees": Decimal("-0.57"),  # +0.35 back on the refund, -0.59, -0.33
+            "gross_sales": Decimal("12.99"),  # 9.99 + 1.00 + 2.00 pending
+            "fees": Decimal("-0.93"),  # +0.35 back on the refund, -0.59, -0.33, -0.36
             "refunds": Decimal("-12.00"),
             "chargebacks": Decimal("-11.90"),
             "withdrawals": Decimal("0.00"),
-            "activity": Decimal("-13.48"),
-            "closing_balance": Decimal("21.21"),  # I's balance: J came first in the same second
+            "activity": Decimal("-11.84"),
+            "closing_balance": Decimal("22.85"),  # I's balance: J came first in the same second
             "balanced": True,
         },
     ]
@@ -252,21 +262,21 @@ def test_hand_computed_case_matches_items_links_returns_and_closes_the_books(han
         "matched_amount", "opening_balance", "closing_balance", "balance_check", "net_revenue", "vat",
     )} == {
         "currency": "USD",
-        "paypal_gross": "48.27",
-        "paypal_fees": "-3.16",
-        "paypal_net": "45.11",
-        "our_total": "47.77",  # our seven rows
+        "paypal_gross": "50.27",  # the balance's view: K's pending 2.00 included
+        "paypal_fees": "-3.52",
+        "paypal_net": "46.75",
+        "our_total": "50.77",  # our nine rows
         "matched_count": 5,  # A, B, I, J, and E (late)
         "matched_amount": "37.27",
         "opening_balance": "100.00",
-        "closing_balance": "21.21",
+        "closing_balance": "22.85",
         "balance_check": True,
         "net_revenue": "21.32",
         "vat": "3.05",
     }  # fmt: skip
     assert figures["exceptions"] == {
-        "missing_ours": 1, "missing_paypal": 1, "amount_mismatch": 1, "late": 1, "pending": 0,
-        "duplicate": 0, "refund": 1, "reversal": 0, "chargeback": 1, "no_tax_code": 0,
+        "missing_ours": 1, "missing_paypal": 1, "amount_mismatch": 1, "late": 1, "pending": 1,
+        "duplicate": 1, "refund": 1, "reversal": 0, "chargeback": 1, "no_tax_code": 0,
     }  # fmt: skip
 
 
