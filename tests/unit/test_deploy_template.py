@@ -143,6 +143,16 @@ def logical_id_of(template: dict[str, Any], properties: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- template shape
 
 
+def test_template_passes_cfn_lint():
+    # cfn-lint checks every resource, property, intrinsic function and reference against the
+    # CloudFormation and SAM specs it ships with: what a deploy would refuse, found offline.
+    from cfnlint.api import ManualArgs, lint_file
+
+    matches = lint_file(DEPLOY_DIR / "template.yaml", config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
+
+    assert [f"{m.rule.id} line {m.linenumber}: {m.message}" for m in matches] == []
+
+
 def test_template_is_sam_with_the_documented_parameters(template):
     assert template["Transform"] == "AWS::Serverless-2016-10-31"
     parameters = template["Parameters"]
