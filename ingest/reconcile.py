@@ -42,6 +42,9 @@ EXCEPTION_KINDS = (
     "chargeback",
     "no_tax_code",
 )
+# Our payment rows that count: a failed or cancelled payment never happened on the game's side,
+# so it has nothing to match and adds nothing to our total. SQL files write it `${payment_happened}`.
+PAYMENT_HAPPENED = "IFNULL(transaction_status, '') NOT IN ('failed', 'cancelled')"
 # Column headers of the accounting system's import, in its order.
 EXPORT_COLUMNS = {
     "account_reference": "Account Reference",
@@ -221,7 +224,7 @@ class Tables:
 def render(name: str, tables: Tables) -> str:
     """The SQL file ``name`` with its ``${table}`` placeholders filled in."""
     text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-    return string.Template(text).substitute(tables.mapping())
+    return string.Template(text).substitute(tables.mapping(), payment_happened=PAYMENT_HAPPENED)
 
 
 @dataclass(frozen=True)
@@ -377,8 +380,13 @@ def cent(value: Any) -> Decimal | None:
     return Decimal(str(value)).quantize(Decimal("0.01")) + 0
 
 
-def figures(client: bigquery.Client, tables: Tables, period: Period) -> dict[str, Any]:
-    """The headline numbers of the period, per currency, JSON-ready (amounts as strings)."""
+def figures(
+    client: bigquery.Client, tables: Tables, period: Period, found: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """The headline numbers of the period, per currency, JSON-ready (amounts as strings).
+
+    ``found``: the period's ``exceptions`` when the caller already has them (counted, not read again).
+    """
     sql = f"""
     WITH paypal AS (
       SELECT currency,
@@ -404,7 +412,7 @@ def figures(client: bigquery.Client, tables: Tables, period: Period) -> dict[str
       SELECT currency_code AS currency, COUNT(*) AS our_count, SUM(total_cost) AS our_total
       FROM `{tables.sources["payment_transactions"]}`
       WHERE payment_date >= TIMESTAMP(@start) AND payment_date < TIMESTAMP(DATE_ADD(@end, INTERVAL 1 DAY))
-        AND IFNULL(transaction_status, '') NOT IN ('failed', 'cancelled')
+        AND {PAYMENT_HAPPENED}
       GROUP BY currency
     ),
     revenue AS (
@@ -418,7 +426,9 @@ def figures(client: bigquery.Client, tables: Tables, period: Period) -> dict[str
     ORDER BY currency
     """
     frame = _read(client, sql, period)
-    counts = exceptions(client, tables, period)["kind"].value_counts()
+    if found is None:
+        found = exceptions(client, tables, period)
+    counts = found["kind"].value_counts()
     by_currency = {}
     for row in frame.to_dict("records"):
         currency = row.pop("currency")

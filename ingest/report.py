@@ -103,7 +103,7 @@ def write_period_files(
     export = reconcile.accounting_export(client, tables, period, options)
     exceptions = reconcile.exceptions(client, tables, period)
     exceptions["date"] = exceptions["date"].astype(str)
-    figures = reconcile.figures(client, tables, period)
+    figures = reconcile.figures(client, tables, period, exceptions)
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         EXPORT_FILE: output_dir / EXPORT_FILE,
@@ -365,7 +365,7 @@ def daily_trend(client: bigquery.Client, tables: reconcile.Tables, period: recon
       SELECT DATE(payment_date) AS day, currency_code AS currency, SUM(total_cost) AS our_total
       FROM `{tables.sources["payment_transactions"]}`
       WHERE payment_date >= TIMESTAMP(@start) AND payment_date < TIMESTAMP(DATE_ADD(@end, INTERVAL 1 DAY))
-        AND IFNULL(transaction_status, '') NOT IN ('failed', 'cancelled')
+        AND {reconcile.PAYMENT_HAPPENED}
       GROUP BY day, currency
     )
     SELECT day, currency, IFNULL(paypal_gross, 0) AS paypal_gross, IFNULL(our_total, 0) AS our_total

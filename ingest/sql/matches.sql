@@ -35,8 +35,8 @@ ours AS (
     currency_code AS our_currency,
     country_code AS our_country_code
   FROM `${payment_transactions}`
-  -- Payments that never happened on the game's side have nothing to match.
-  WHERE IFNULL(transaction_status, '') NOT IN ('failed', 'cancelled')
+  -- Failed and cancelled payments never happened (ingest.reconcile.PAYMENT_HAPPENED).
+  WHERE ${payment_happened}
     AND payment_date >= TIMESTAMP(DATE_SUB(@start, INTERVAL @late_window_days DAY))
     AND payment_date < TIMESTAMP(DATE_ADD(@end, INTERVAL @late_window_days + 1 DAY))
 ),

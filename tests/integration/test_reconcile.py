@@ -19,14 +19,8 @@ from ingest.clients import aws_client
 from ingest.pipeline import run_batch
 from ingest.reconcile import Period, Tables
 
-CENT = Decimal("0.01")
-
-
-def money(value: Any) -> Decimal | None:
-    """A NUMERIC cell (Decimal, or None/NaN) as cents; the emulator returns nine places."""
-    if value is None or (not isinstance(value, Decimal) and pd.isna(value)):
-        return None
-    return Decimal(str(value)).quantize(CENT)
+# A NUMERIC cell (Decimal, or None/NaN) as cents; the emulator returns nine places.
+money = reconcile.cent
 
 
 def cell(value: Any) -> Any:
