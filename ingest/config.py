@@ -99,6 +99,9 @@ class Pipeline:
     transform: str | None = None
     """``module:function`` turning one parsed record into the rows to coerce (see ``transform_function``)."""
     description: str = ""
+    freshness_minutes: int | None = None
+    """A file of this pipeline is expected at least this often; the freshness alarm (and
+    ``ingest health``) fires after a longer silence. None: files come irregularly, no alarm."""
 
     @property
     def table_id(self) -> str:
@@ -207,7 +210,12 @@ def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
         redact=tuple(raw.get("redact", ())),
         transform=raw.get("transform"),
         description=raw.get("description", ""),
+        freshness_minutes=raw.get("freshness_minutes"),
     )
+    if pipeline.freshness_minutes is not None and (
+        not isinstance(pipeline.freshness_minutes, int) or pipeline.freshness_minutes < 1
+    ):
+        raise fail(f"freshness_minutes must be a whole number of minutes, got {pipeline.freshness_minutes!r}")
     if pipeline.transform is not None:
         try:
             resolve_transform(pipeline.transform)

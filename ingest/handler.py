@@ -1,7 +1,10 @@
 """AWS Lambda entrypoint: S3 events, directly or wrapped in SQS messages. Parses, then delegates.
 
-With SQS the function returns ``batchItemFailures`` so only messages whose file may succeed on
-a retry come back; files that failed for good are in the ledger and the error bucket already.
+The files of one SQS batch are ingested together, so files of one pipeline share a load job
+(BigQuery allows 1,500 per table per day). The function returns ``batchItemFailures`` naming
+only the messages whose file may succeed on a retry, and messages that are not S3 events at all;
+files that failed for good are in the ledger and the error bucket already. Each invocation
+prints its metrics in CloudWatch Embedded Metric Format (``ingest.monitor``).
 """
 
 from __future__ import annotations
@@ -9,27 +12,22 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from ingest import monitor
 from ingest.lake import FileRef
-from ingest.pipeline import FileResult, Services, ingest_file
+from ingest.pipeline import FileResult, Services, ingest_files
 
-logger = Logger(service="ingest")
-processor = BatchProcessor(event_type=EventType.SQS)
+logger = Logger(service=monitor.SERVICE)
 _services: Services | None = None
 
 
 class RetryLater(Exception):
-    """Raised for a message whose file failed in a way a redelivery may cure."""
+    """Raised for a direct S3 invocation whose file failed in a way a redelivery may cure."""
 
 
 def services() -> Services:
@@ -71,7 +69,15 @@ def file_refs(s3_event: dict[str, Any]) -> Iterator[FileRef]:
             key=unquote_plus(obj["key"]),
             etag=obj.get("eTag", ""),
             size=obj.get("size"),
+            event_time=_utc_iso(record.get("eventTime")),
         )
+
+
+def _utc_iso(event_time: str | None) -> str | None:
+    """S3's ``2021-07-02T00:05:12.482Z`` in the ledger's format (``+00:00``)."""
+    if not event_time:
+        return None
+    return datetime.fromisoformat(event_time).isoformat(timespec="milliseconds")
 
 
 def _s3_event_of_message(body: str) -> dict[str, Any]:
@@ -82,30 +88,44 @@ def _s3_event_of_message(body: str) -> dict[str, Any]:
     return message
 
 
-def _ingest_all(refs: Iterator[FileRef]) -> list[FileResult]:
-    results = []
-    for ref in refs:
-        result = ingest_file(ref, services())
+def _ingest(refs: list[FileRef]) -> list[FileResult]:
+    results = ingest_files(refs, services()).results
+    for result in results:
         logger.info(
             "file processed",
             extra={
-                "uri": ref.uri,
+                "uri": result.ref.uri,
+                "pipeline": result.pipeline,
                 "status": result.status.value,
                 "rows_loaded": result.rows_loaded,
                 "rows_quarantined": result.rows_quarantined,
                 "error_type": result.error_type,
             },
         )
-        results.append(result)
+    monitor.print_metrics(results)
     return results
 
 
-def _handle_sqs_record(record: SQSRecord) -> list[dict[str, Any]]:
-    results = _ingest_all(file_refs(_s3_event_of_message(record.body)))
-    retry = [r for r in results if r.retryable]
-    if retry:
-        raise RetryLater("; ".join(f"{r.ref.uri}: {r.error_type}: {r.message}" for r in retry))
-    return [{"uri": r.ref.uri, "status": r.status.value} for r in results]
+def _handle_sqs(records: list[dict[str, Any]]) -> dict[str, Any]:
+    refs_by_message: dict[str, list[FileRef]] = {}
+    unreadable: list[str] = []
+    for record in records:
+        try:
+            refs_by_message[record["messageId"]] = list(file_refs(_s3_event_of_message(record["body"])))
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            # Not an S3 event: no retry will change it. It goes back, and after maxReceiveCount
+            # to the dead-letter queue, whose alarm tells a person.
+            logger.error(
+                "message is not an S3 event notification",
+                extra={"message_id": record.get("messageId"), "error": f"{type(err).__name__}: {err}"},
+            )
+            unreadable.append(record["messageId"])
+    results = _ingest([ref for refs in refs_by_message.values() for ref in refs])
+    retry = {result.ref for result in results if result.retryable}
+    failed = unreadable + [
+        message_id for message_id, refs in refs_by_message.items() if any(ref in retry for ref in refs)
+    ]
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -113,10 +133,8 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entrypoint for SQS-wrapped S3 events and for direct S3 events."""
     records = event.get("Records") or []
     if records and all(r.get("eventSource") == "aws:sqs" for r in records):
-        return process_partial_response(
-            event=event, record_handler=_handle_sqs_record, processor=processor, context=context
-        )
-    results = _ingest_all(file_refs(event))
+        return _handle_sqs(records)
+    results = _ingest(list(file_refs(event)))
     retry = [r for r in results if r.retryable]
     if retry:
         # Direct S3 invocations are asynchronous: raising makes Lambda retry the event.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
@@ -28,10 +28,15 @@ class FileRef:
     """URL-decoded object key."""
     etag: str
     size: int | None = None
+    event_time: str | None = field(default=None, compare=False)
+    """When the object landed (the S3 event's ``eventTime``, or its LastModified), ISO 8601 UTC.
+    Not part of the identity: every delivery of one version names the same file."""
 
     @classmethod
-    def of(cls, bucket: str, key: str, etag: str, size: int | None = None) -> FileRef:
-        return cls(bucket=bucket, key=key, etag=etag.strip('"'), size=size)
+    def of(
+        cls, bucket: str, key: str, etag: str, size: int | None = None, event_time: str | None = None
+    ) -> FileRef:
+        return cls(bucket=bucket, key=key, etag=etag.strip('"'), size=size, event_time=event_time)
 
     @property
     def uri(self) -> str:
@@ -165,7 +170,8 @@ def list_objects(
                 modified = item["LastModified"]
                 if (since and modified < since) or (until and modified >= until):
                     continue
-                ref = FileRef.of(bucket, item["Key"], item["ETag"], int(item["Size"]))
+                landed = modified.isoformat(timespec="milliseconds")
+                ref = FileRef.of(bucket, item["Key"], item["ETag"], int(item["Size"]), landed)
                 found.append((modified, item["Key"], ref))
     except ClientError as err:
         if _error_code(err) == "NoSuchBucket":

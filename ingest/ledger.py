@@ -140,6 +140,8 @@ class Ledger:
             "pipeline": pipeline,
             "table": table,
             "bytes": ref.size if ref.size is not None else -1,
+            # Landing time, so latency (landed -> loaded) and freshness come from the ledger alone.
+            **({"event_time": ref.event_time} if ref.event_time else {}),
         }
         expression, names, values = _expression(
             fields, remove=("error_type", "error_message", "retryable", "finished_at")

@@ -130,6 +130,10 @@ class FileResult:
     error_type: str | None = None
     message: str = ""
     retryable: bool = False
+    started_at: str | None = None
+    """When this delivery claimed the file (ISO 8601 UTC); None when it did not."""
+    finished_at: str | None = None
+    """When the outcome was recorded; with ``started_at`` and ``ref.event_time`` it gives latency."""
 
 
 def ingest_file(
@@ -154,7 +158,9 @@ def ingest_file(
     )
     if isinstance(claim, Duplicate):
         log.info("skipped duplicate delivery of %s: %s", ref.uri, claim.reason)
-        return FileResult(ref, Status.SKIPPED_DUPLICATE, message=claim.reason)
+        return FileResult(
+            ref, Status.SKIPPED_DUPLICATE, pipeline=pipeline.name if pipeline else None, message=claim.reason
+        )
 
     try:
         if routing_error is not None:
@@ -179,7 +185,14 @@ def _skip_if_same_bytes(claim: Claim, pipeline: Pipeline, services: Services) ->
     services.ledger.skip_duplicate_content(claim, pipeline.name, same_bytes_as)
     message = f"same bytes as {same_bytes_as.rsplit('#', 1)[0]}"
     log.info("skipped %s: %s", claim.ref.uri, message)
-    return FileResult(claim.ref, Status.SKIPPED_DUPLICATE, pipeline=pipeline.name, message=message)
+    return FileResult(
+        claim.ref,
+        Status.SKIPPED_DUPLICATE,
+        pipeline=pipeline.name,
+        message=message,
+        started_at=claim.started_at,
+        finished_at=now_iso(),
+    )
 
 
 def _quota_warning(services: Services, pipeline: Pipeline) -> str | None:
@@ -335,6 +348,8 @@ def _complete(claim: Claim, outcome: LoadOutcome, services: Services) -> FileRes
         rows_quarantined=outcome.rows_quarantined,
         load_job_id=outcome.load_job_id,
         load_files=outcome.load_files,
+        started_at=claim.started_at,
+        finished_at=now_iso(),
     )
 
 
@@ -453,12 +468,11 @@ def run_batch(
 ) -> BatchRun:
     """Ingest every object under ``prefix`` the ledger does not have yet, many files per load job.
 
-    Objects are taken oldest first. Files of one merge or append pipeline share load jobs of up to
-    ``max_files_per_load`` files (ten times more once the table has spent 80% of its daily load
-    jobs); each replace-pipeline file is its own load, so the newest version ends up in the table.
-    Every file still goes through the ledger's claim, so a batch run and the event-driven Lambda
-    can work on the same bucket. ``on_listed`` hears how many files there are to do, ``on_file``
-    each file's result. Never raises for bad data: failures are in the returned run.
+    Objects are taken oldest first and loaded by ``ingest_files``, so the newest version of a
+    reference table ends up in it. Every file still goes through the ledger's claim, so a batch
+    run and the event-driven Lambda can work on the same bucket. ``on_listed`` hears how many
+    files there are to do, ``on_file`` each file's result. Never raises for bad data: failures
+    are in the returned run.
     """
     import uuid
 
@@ -488,8 +502,45 @@ def run_batch(
     if on_listed is not None:
         on_listed(len(pending))
 
+    done = ingest_files(pending, services, max_files_per_load=max_files_per_load, on_file=report)
+    run.loads, run.warnings = done.loads, done.warnings
+    run.finished_at = now_iso()
+    return run
+
+
+@dataclass
+class Ingested:
+    """What ``ingest_files`` did: each delivery's result, the load jobs it ran, quota warnings."""
+
+    results: list[FileResult] = field(default_factory=list)
+    loads: list[LoadRecord] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def ingest_files(
+    refs: list[FileRef],
+    services: Services,
+    *,
+    max_files_per_load: int = FILES_PER_LOAD,
+    on_file: Callable[[FileResult], None] | None = None,
+) -> Ingested:
+    """Ingest many objects exactly once, files of one pipeline sharing load jobs.
+
+    Files of one merge or append pipeline share load jobs of up to ``max_files_per_load`` files
+    (ten times more once the table has spent 80% of its daily load jobs); each replace-pipeline
+    file is its own load, in the order given, so the last version ends up in the table. Each file
+    still goes through the ledger's claim: a file named twice is loaded once. ``on_file`` hears
+    each file's result as it is known. Never raises for bad data.
+    """
+    done = Ingested()
+
+    def report(result: FileResult) -> None:
+        done.results.append(result)
+        if on_file is not None:
+            on_file(result)
+
     by_pipeline: dict[str, list[FileRef]] = {}
-    for ref in pending:
+    for ref in refs:
         try:
             chosen = route(ref.key, services.pipelines) if not ref.key.endswith("/") else None
         except UnknownPipeline:
@@ -507,7 +558,7 @@ def run_batch(
             for ref in refs_of_pipeline:
                 result = ingest_file(ref, services)
                 if result.load_job_id:
-                    run.loads.append(
+                    done.loads.append(
                         LoadRecord(target.name, target.table_id, result.load_job_id, 1, result.rows_loaded)
                     )
                 report(result)
@@ -515,11 +566,10 @@ def run_batch(
         per_load = max_files_per_load
         if (warning := _quota_warning(services, target)) is not None:
             per_load *= HARDER_BATCHING
-            run.warnings.append(f"{warning}: up to {per_load} files per load job in this run")
+            done.warnings.append(f"{warning}: up to {per_load} files per load job in this run")
         for group in _groups(refs_of_pipeline, per_load, MAX_LOAD_BYTES):
-            _load_group(group, target, services, run, report)
-    run.finished_at = now_iso()
-    return run
+            _load_group(group, target, services, done.loads, report)
+    return done
 
 
 def _groups(refs: list[FileRef], files: int, max_bytes: int) -> list[list[FileRef]]:
@@ -543,7 +593,7 @@ def _load_group(
     refs: list[FileRef],
     pipeline: Pipeline,
     services: Services,
-    run: BatchRun,
+    loads: list[LoadRecord],
     report: Callable[[FileResult], None],
 ) -> None:
     """Claim, stage and load a group of files of one pipeline with one load job.
@@ -584,7 +634,7 @@ def _load_group(
                 else:
                     staged.append(outcome)
         if staged:
-            _load_staged(staged, pipeline, services, temporary, run, report)
+            _load_staged(staged, pipeline, services, temporary, loads, report)
 
 
 def _load_staged(
@@ -592,7 +642,7 @@ def _load_staged(
     pipeline: Pipeline,
     services: Services,
     temporary: contextlib.ExitStack,
-    run: BatchRun,
+    loads: list[LoadRecord],
     report: Callable[[FileResult], None],
 ) -> None:
     try:
@@ -602,14 +652,14 @@ def _load_staged(
         if len(staged) > 1 and not error.retryable:
             log.warning("load of %d files failed (%s); loading them one by one", len(staged), error)
             for member in staged:
-                _load_staged([member], pipeline, services, temporary, run, report)
+                _load_staged([member], pipeline, services, temporary, loads, report)
             return
         for member in staged:
             report(_fail(member.ref, pipeline, member.claim, error, services))
         return
     first = outcomes[0]
     assert first.load_job_id is not None
-    run.loads.append(
+    loads.append(
         LoadRecord(
             pipeline.name,
             pipeline.table_id,
@@ -694,6 +744,8 @@ def _fail(
         error_type=err.error_type,
         message=str(err),
         retryable=retries_left,
+        started_at=claim.started_at,
+        finished_at=now_iso(),
     )
 
 
