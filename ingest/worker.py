@@ -76,32 +76,53 @@ def drain(
     *,
     workers: int = 2,
     idle_seconds: float = 3.0,
+    batch_size: int = MAX_BATCH,
+    batching_window: float = 0.0,
     on_batch: Callable[[int], None] | None = None,
 ) -> DrainStats:
-    """Process messages until the queue stays empty for ``idle_seconds``; return what was seen."""
+    """Process messages until the queue stays empty for ``idle_seconds``; return what was seen.
+
+    Like the Lambda event source, each poller gathers up to ``batch_size`` messages, waiting at
+    most ``batching_window`` seconds for a batch to fill, and invokes the handler once per batch.
+    """
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
     queue_arn = attributes["Attributes"]["QueueArn"]
     region = queue_arn.split(":")[3]
     stats = DrainStats()
 
-    def poll() -> None:
-        idle_since = time.monotonic()
-        while time.monotonic() - idle_since < idle_seconds:
+    def gather() -> list[dict[str, Any]]:
+        batch: list[dict[str, Any]] = []
+        window_ends = None
+        while len(batch) < batch_size:
             received = sqs.receive_message(
                 QueueUrl=queue_url,
-                MaxNumberOfMessages=MAX_BATCH,
+                MaxNumberOfMessages=min(MAX_BATCH, batch_size - len(batch)),
                 WaitTimeSeconds=1,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
+            if received and window_ends is None:
+                window_ends = time.monotonic() + batching_window
+            batch.extend(received)
+            if not received or window_ends is None or time.monotonic() >= window_ends:
+                break
+        return batch
+
+    def poll() -> None:
+        idle_since = time.monotonic()
+        while time.monotonic() - idle_since < idle_seconds:
+            received = gather()
             if not received:
                 continue
             failed_ids = _invoke(handle, lambda_event(received, queue_arn, region))
             done = [m for m in received if m["MessageId"] not in failed_ids]
-            if done:
+            for start in range(0, len(done), MAX_BATCH):
+                chunk = done[start : start + MAX_BATCH]
                 sqs.delete_message_batch(
                     QueueUrl=queue_url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+                    ],
                 )
             stats.add(received, len(received) - len(done))
             if on_batch:
