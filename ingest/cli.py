@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -60,11 +61,18 @@ def cmd_local(args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_emf_on_the_console() -> None:
+    """The handler prints CloudWatch EMF documents for Lambda's logs; on a console they are noise
+    (POWERTOOLS_METRICS_DISABLED=false shows them)."""
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from ingest import handler, worker
     from ingest.clients import aws_client
     from ingest.settings import Settings
 
+    _no_emf_on_the_console()
     sqs = aws_client("sqs")
     queue_url = sqs.get_queue_url(QueueName=Settings.from_env().queue_name)["QueueUrl"]
     err_console.print(f"Draining {queue_url} until idle for {args.idle}s ...")
@@ -348,6 +356,38 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from ingest import monitor
+    from ingest.settings import Settings
+
+    checks = monitor.check_health(
+        Settings.from_env(),
+        window=timedelta(minutes=args.window_minutes),
+        quarantine_rate_percent=args.quarantine_rate_percent,
+    )
+    healthy = monitor.healthy(checks)
+    if args.json:
+        print(
+            json.dumps({"healthy": healthy, "checks": monitor.checks_as_json(checks)}, indent=2, default=str)
+        )
+        return 0 if healthy else 1
+    colours = {monitor.OK: "green", monitor.ALARM: "bold red", monitor.NO_DATA: "yellow"}
+    table = Table(title="Alarm rules (the template's CloudWatch alarms, evaluated on the ledger and queue)")
+    for column in ("rule", "pipeline", "state", "message"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        state = f"[{colours[check.state]}]{check.state}"
+        table.add_row(check.rule, check.pipeline or "", state, check.message)
+    console.print(table)
+    for check in checks:
+        for uri in check.details.get("files", [])[:20]:
+            console.print(f"  failed: {uri}")
+    console.print("[green]healthy" if healthy else "[bold red]unhealthy: some rules are in ALARM")
+    return 0 if healthy else 1
+
+
 def _count(value: Any) -> str:
     return "" if value is None else f"{int(value):,}"
 
@@ -538,6 +578,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ingest import demo
 
+    _no_emf_on_the_console()
     year, month = args.month
     summary = demo.run(year, month, keep=args.keep, out_dir=args.out)
     # Last, and plain: the path stays whole to copy, unwrapped.
@@ -681,6 +722,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
     p.add_argument("--json", action="store_true", help="entries and summary as JSON")
     p.set_defaults(run=cmd_ledger)
+
+    p = commands.add_parser(
+        "health",
+        help="evaluate the alarm rules on the ledger and the queue",
+        description="The CloudWatch alarms of deploy/template.yaml, evaluated here: failed files, "
+        "dead letters, oldest queued event, quarantine rate and freshness per pipeline. "
+        "Exit code 0: no rule in ALARM; 1: some are.",
+    )
+    p.add_argument("--json", action="store_true", help="the checks as JSON")
+    p.add_argument(
+        "--window-minutes",
+        type=_positive,
+        default=60,
+        help="look back this far for failed files and quarantined rows (default 60)",
+    )
+    p.add_argument(
+        "--quarantine-rate-percent",
+        type=float,
+        default=5.0,
+        help="alarm above this share of rows quarantined, per pipeline (default 5)",
+    )
+    p.set_defaults(run=cmd_health)
 
     p = commands.add_parser("inspect", help="profile a raw file (path or s3://bucket/key); nothing is loaded")
     p.add_argument("target", metavar="PATH_OR_S3_URI")

@@ -81,10 +81,13 @@ def _utc_iso(event_time: str | None) -> str | None:
 
 
 def _s3_event_of_message(body: str) -> dict[str, Any]:
+    """The S3 notification an SQS message carries; ValueError if it carries none."""
     message = json.loads(body)
     # S3 -> SNS -> SQS wraps the notification once more.
     if message.get("Type") == "Notification" and "Message" in message:
         message = json.loads(message["Message"])
+    if not isinstance(message.get("Records"), list) and message.get("Event") != "s3:TestEvent":
+        raise ValueError(f"no S3 event records in the message (keys: {sorted(message)[:10]})")
     return message
 
 

@@ -326,7 +326,8 @@ def read_queue_state(sqs: Any, cloudwatch: Any, queue_name: str, now: datetime |
         MetricName="ApproximateAgeOfOldestMessage",
         Dimensions=[{"Name": "QueueName", "Value": queue_name}],
         StartTime=now - timedelta(minutes=10),
-        EndTime=now,
+        # Past now: the minute now falls in is a period of its own, ending after now.
+        EndTime=now + timedelta(minutes=1),
         Period=60,
         Statistics=["Maximum"],
     ).get("Datapoints", [])
@@ -358,3 +359,34 @@ def latency_percentiles(seconds: Sequence[float], points: Sequence[int] = (50, 9
         return {f"p{p}": float(seconds[0]) for p in points}
     cuts = statistics.quantiles(seconds, n=100, method="inclusive")
     return {f"p{p}": cuts[p - 1] for p in points}
+
+
+def check_health(
+    settings: Any,
+    *,
+    now: datetime | None = None,
+    window: timedelta = WINDOW,
+    quarantine_rate_percent: float = QUARANTINE_RATE_PERCENT,
+) -> list[Check]:
+    """The alarm rules evaluated now against the ledger and the queue named by ``settings``."""
+    from ingest.clients import aws_client
+    from ingest.config import load_pipelines
+    from ingest.ledger import Ledger
+
+    now = now or datetime.now(UTC)
+    pipelines = load_pipelines(settings.pipelines_dir)
+    rules = Rules.of(pipelines, quarantine_rate_percent)
+    lookback = max([window, *rules.freshness.values()])
+    ledger = Ledger(aws_client("dynamodb"), settings.ledger_table, max_attempts=settings.max_attempts)
+    # A claim started up to one lease before the look-back may have finished inside it.
+    entries = read_file_entries(ledger, now - lookback - timedelta(seconds=settings.lease_seconds))
+    queue = read_queue_state(aws_client("sqs"), aws_client("cloudwatch"), settings.queue_name, now)
+    return evaluate(
+        entries,
+        queue,
+        [p.name for p in pipelines],
+        rules,
+        now=now,
+        window=window,
+        max_attempts=settings.max_attempts,
+    )
