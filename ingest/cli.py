@@ -587,6 +587,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ingest import monitor
     from ingest.ledger import Status
     from ingest.pipeline import FILES_PER_LOAD
 
@@ -740,8 +741,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quarantine-rate-percent",
         type=float,
-        default=5.0,
-        help="alarm above this share of rows quarantined, per pipeline (default 5)",
+        default=monitor.QUARANTINE_RATE_PERCENT,
+        help="alarm above this share of rows quarantined, per pipeline "
+        f"(default {monitor.QUARANTINE_RATE_PERCENT:g})",
     )
     p.set_defaults(run=cmd_health)
 

@@ -1,22 +1,30 @@
-"""The SAM template in deploy/ against what the package needs: names, limits and least privilege.
+"""The SAM template in deploy/ against what the package needs: names, limits, alarms, least privilege.
 
 Nothing is deployed: the template is read as data (CloudFormation short-form tags become the
-long-form mappings they stand for) and checked against the package's own constants.
+long-form mappings they stand for) and checked against the package's own constants, its pipelines
+and the metrics the handler prints (``ingest.monitor``).
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import operator
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
 
-from ingest.ledger import table_definition
-from ingest.settings import ENVIRONMENT_VARIABLES
+from ingest import monitor
+from ingest.config import load_pipelines
+from ingest.lake import FileRef
+from ingest.ledger import Status, table_definition
+from ingest.pipeline import FileResult
+from ingest.settings import ENVIRONMENT_VARIABLES, Settings
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 DEPLOY_DIR = REPO_DIR / "deploy"
@@ -32,6 +40,8 @@ NOT_SET_IN_LAMBDA = {
     "INGEST_RECON_DATASET",
 }
 BASIC_EXECUTION_POLICY = "service-role/AWSLambdaBasicExecutionRole"
+PIPELINES = load_pipelines(Settings().pipelines_dir)
+FRESHNESS_MINUTES = {p.name: p.freshness_minutes for p in PIPELINES if p.freshness_minutes}
 
 
 class CloudFormationLoader(yaml.SafeLoader):
@@ -140,6 +150,156 @@ def logical_id_of(template: dict[str, Any], properties: dict[str, Any]) -> str:
     return name
 
 
+def event_queue_id(template: dict[str, Any]) -> str:
+    return logical_id_of(template, queue_properties(template, "payments-lake-events"))
+
+
+def bucket_named_by(template: dict[str, Any], parameter: str) -> tuple[str, dict[str, Any]]:
+    """The bucket resource whose BucketName is the given parameter."""
+    (found,) = [
+        (name, bucket)
+        for name, bucket in resources_of_type(template, "AWS::S3::Bucket").items()
+        if bucket["Properties"]["BucketName"] == {"Ref": parameter}
+    ]
+    return found
+
+
+def bucket_policy_of(template: dict[str, Any], bucket_id: str) -> dict[str, Any]:
+    (policy,) = [
+        p
+        for p in resources_of_type(template, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    return policy
+
+
+# ---------------------------------------------------------------- alarm helpers
+
+
+def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {n: r["Properties"] for n, r in resources_of_type(template, "AWS::CloudWatch::Alarm").items()}
+
+
+def watched_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every metric an alarm reads, single-metric or metric math, in one shape."""
+    if "Metrics" in alarm:
+        stats = [(m["Id"], m["MetricStat"]) for m in alarm["Metrics"] if "MetricStat" in m]
+        return [
+            {
+                "Id": id_,
+                "Namespace": stat["Metric"]["Namespace"],
+                "MetricName": stat["Metric"]["MetricName"],
+                "Dimensions": {d["Name"]: d["Value"] for d in stat["Metric"].get("Dimensions", [])},
+                "Period": stat["Period"],
+                "Stat": stat["Stat"],
+            }
+            for id_, stat in stats
+        ]
+    return [
+        {
+            "Id": None,
+            "Namespace": alarm["Namespace"],
+            "MetricName": alarm["MetricName"],
+            "Dimensions": {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])},
+            "Period": alarm["Period"],
+            "Stat": alarm["Statistic"],
+        }
+    ]
+
+
+def alarms_watching_name(template: dict[str, Any], metric_name: str) -> list[dict[str, Any]]:
+    return [
+        a
+        for a in alarms(template).values()
+        if any(m["MetricName"] == metric_name for m in watched_metrics(a))
+    ]
+
+
+def alarms_watching(template: dict[str, Any], metric_name: str, pipeline: str | None = None) -> list[dict]:
+    return [
+        alarm
+        for alarm in alarms(template).values()
+        if any(
+            m["MetricName"] == metric_name and m["Dimensions"].get(monitor.PIPELINE_DIMENSION) == pipeline
+            for m in watched_metrics(alarm)
+        )
+    ]
+
+
+COMPARISONS = {
+    "GreaterThanThreshold": operator.gt,
+    "GreaterThanOrEqualToThreshold": operator.ge,
+    "LessThanThreshold": operator.lt,
+    "LessThanOrEqualToThreshold": operator.le,
+}
+
+
+def breaches(alarm: dict[str, Any], value: float, threshold: float | None = None) -> bool:
+    threshold = alarm["Threshold"] if threshold is None else threshold
+    return COMPARISONS[alarm["ComparisonOperator"]](value, threshold)
+
+
+_MATH = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+_MATH_COMPARE = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le}
+
+
+def metric_math(expression: str, values: dict[str, float]) -> float:
+    """The subset of CloudWatch metric math the alarms use (IF, + - * /, comparisons), on numbers.
+
+    IF evaluates only the branch taken, as CloudWatch's guard against dividing by zero needs.
+    """
+
+    def value_of(node: ast.expr) -> float:
+        match node:
+            case ast.Constant(value=int() | float() as number):
+                return float(number)
+            case ast.Name(id=name):
+                return values[name]
+            case ast.BinOp(left=left, op=op, right=right) if type(op) in _MATH:
+                return _MATH[type(op)](value_of(left), value_of(right))
+            case ast.Compare(left=left, ops=[op], comparators=[right]) if type(op) in _MATH_COMPARE:
+                return float(_MATH_COMPARE[type(op)](value_of(left), value_of(right)))
+            case ast.Call(func=ast.Name(id="IF"), args=[condition, then, otherwise]):
+                return value_of(then) if value_of(condition) else value_of(otherwise)
+        raise AssertionError(f"metric math this test cannot evaluate: {ast.dump(node)}")
+
+    return value_of(ast.parse(expression, mode="eval").body)
+
+
+NOW = datetime(2024, 7, 1, 12, 0, tzinfo=UTC)
+
+
+def file_result(
+    pipeline: str | None, status: Status, *, loaded: int = 0, quarantined: int = 0, retryable: bool = False
+) -> FileResult:
+    return FileResult(
+        ref=FileRef.of(
+            "lake", f"{pipeline}/file.json", "etag", event_time=(NOW - timedelta(minutes=5)).isoformat()
+        ),
+        status=status,
+        pipeline=pipeline,
+        rows_in=loaded + quarantined,
+        rows_loaded=loaded,
+        rows_quarantined=quarantined,
+        retryable=retryable,
+        started_at=(NOW - timedelta(minutes=1)).isoformat(),
+        finished_at=NOW.isoformat(),
+    )
+
+
+def emitted_sums(results: list[FileResult], pipeline: str | None = None) -> dict[str, float]:
+    """What CloudWatch would sum per metric from the handler's EMF documents for these results:
+    over every pipeline for the ``[service]`` set, or for one pipeline's ``[service, pipeline]``."""
+    sums: dict[str, float] = {}
+    for document in monitor.metric_documents(results):
+        if pipeline is not None and document[monitor.PIPELINE_DIMENSION] != pipeline:
+            continue
+        for block in document["_aws"]["CloudWatchMetrics"]:
+            for metric in block["Metrics"]:
+                sums[metric["Name"]] = sums.get(metric["Name"], 0.0) + sum(as_list(document[metric["Name"]]))
+    return sums
+
+
 # ---------------------------------------------------------------- template shape
 
 
@@ -165,9 +325,16 @@ def test_template_is_sam_with_the_documented_parameters(template):
         "GcpCredentialsSecretArn",
         "ImageUri",
         "AlertEmail",
+        "CreateLakeBucket",
+        "BatchSize",
+        "ReservedConcurrency",
+        "QuarantineRatePercent",
     }
     assert parameters["BigQueryLocation"]["Default"] == "US"
     assert parameters["AlertEmail"]["Default"] == ""
+    readme = (DEPLOY_DIR / "README.md").read_text()
+    undocumented = [name for name in parameters if f"| `{name}` |" not in readme]
+    assert undocumented == [], "deploy/README.md's parameter table misses them"
 
 
 def test_function_is_the_container_image_with_one_full_lambda_timeout(template):
@@ -176,7 +343,6 @@ def test_function_is_the_container_image_with_one_full_lambda_timeout(template):
     assert props["ImageUri"] == {"Ref": "ImageUri"}
     assert props["Timeout"] == 900
     assert props["MemorySize"] == 1024
-    assert 1 <= props["ReservedConcurrentExecutions"] <= 20
 
 
 # ---------------------------------------------------------------- IAM
@@ -196,12 +362,26 @@ def test_function_role_attaches_no_managed_policy_beyond_basic_execution(templat
     assert "Policies" not in function(template), "SAM policy templates would hide the statements"
 
 
-def test_only_put_metric_data_uses_resource_star_and_it_is_namespace_conditioned(template):
-    on_star = [s for s in function_statements(template) if "*" in as_list(s["Resource"])]
-    assert [as_list(s["Action"]) for s in on_star] == [["cloudwatch:PutMetricData"]]
-    (statement,) = on_star
-    namespace = statement["Condition"]["StringEquals"]["cloudwatch:namespace"]
-    assert namespace == environment(template)["POWERTOOLS_METRICS_NAMESPACE"]
+def test_no_statement_grants_on_a_wildcard_resource(template):
+    # Every resource is one of the stack's own or a parameter's; only objects inside a named
+    # bucket ("<bucket>/*") may end in a wildcard.
+    for statement in function_statements(template):
+        for resource in as_list(statement["Resource"]):
+            text = resource if isinstance(resource, str) else as_list(resource.get("Fn::Sub", ""))[0]
+            assert "*" not in text.removesuffix("/*"), statement["Sid"]
+            assert referenced_names(resource) - {"AWS::Partition"}, f"{statement['Sid']}: {resource}"
+
+
+def test_metrics_need_no_cloudwatch_permission(template):
+    # The handler prints EMF documents; Lambda ships them with the logs the role may write.
+    assert not any(a.startswith("cloudwatch:") for a in actions(function_statements(template)))
+    log_group = function(template)["LoggingConfig"]["LogGroup"]
+    (log_statement,) = [
+        s for s in function_statements(template) if "logs:PutLogEvents" in as_list(s["Action"])
+    ]
+    assert referenced_names(log_statement["Resource"]) == referenced_names(log_group)
+    assert environment(template)["POWERTOOLS_METRICS_NAMESPACE"] == monitor.NAMESPACE
+    assert environment(template)["POWERTOOLS_SERVICE_NAME"] == monitor.SERVICE
 
 
 def test_lake_bucket_is_only_read_and_listed(template):
@@ -268,22 +448,38 @@ def test_alerts_and_secrets_are_reached_through_one_resource_each(template):
 # ---------------------------------------------------------------- storage
 
 
-def test_error_bucket_keeps_every_version_and_blocks_public_access(template):
-    name, bucket = the_resource(template, "AWS::S3::Bucket")
+@pytest.mark.parametrize("parameter", ["LakeBucketName", "ErrorBucketName"])
+def test_buckets_keep_every_version_and_block_public_access(template, parameter):
+    _, bucket = bucket_named_by(template, parameter)
     props = bucket["Properties"]
     assert props["VersioningConfiguration"]["Status"] == "Enabled"
     assert set(props["PublicAccessBlockConfiguration"].values()) == {True}
     assert len(props["PublicAccessBlockConfiguration"]) == 4
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
-    assert bucket["DeletionPolicy"] == "Retain"
+    # SSE-S3: copying between the two buckets needs no kms:* permission.
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert bucket["DeletionPolicy"] == "Retain" and bucket["UpdateReplacePolicy"] == "Retain"
+    # Unfinished uploads are cleaned; nothing else expires (raw files, failed files kept for replay).
+    lifecycle = props["LifecycleConfiguration"]["Rules"]
+    assert [r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] for r in lifecycle] == [7]
+    assert not any(
+        key.startswith(("Expiration", "NoncurrentVersionExpiration", "Transition"))
+        for r in lifecycle
+        for key in r
+    )
+
+
+def test_function_finds_the_error_bucket_by_the_stack_resource(template):
+    name, _ = bucket_named_by(template, "ErrorBucketName")
     assert environment(template)["INGEST_ERROR_BUCKET"] == {"Ref": name}
 
 
-def test_error_bucket_refuses_requests_without_tls(template):
-    name, _ = the_resource(template, "AWS::S3::Bucket")
-    _, policy = the_resource(template, "AWS::S3::BucketPolicy")
-    assert policy["Properties"]["Bucket"] == {"Ref": name}
+@pytest.mark.parametrize("parameter", ["LakeBucketName", "ErrorBucketName"])
+def test_buckets_refuse_requests_without_tls(template, parameter):
+    name, bucket = bucket_named_by(template, parameter)
+    policy = bucket_policy_of(template, name)
+    assert policy.get("Condition") == bucket.get("Condition")
     (deny,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
     assert deny["Principal"] == "*"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -320,6 +516,49 @@ def test_ledger_table_survives_mistakes(template):
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_lake_bucket_is_created_by_default_and_notifies_the_event_queue(template):
+    _, bucket = bucket_named_by(template, "LakeBucketName")
+    parameter = template["Parameters"]["CreateLakeBucket"]
+    assert parameter["AllowedValues"] == ["true", "false"] and parameter["Default"] == "true"
+    assert template["Conditions"][bucket["Condition"]] == {
+        "Fn::Equals": [{"Ref": "CreateLakeBucket"}, "true"]
+    }
+    (notification,) = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Queue"] == {"Fn::GetAtt": [event_queue_id(template), "Arn"]}
+    # Every key: a file no pipeline takes must still reach the ledger (as unrouted).
+    assert "Filter" not in notification
+    # S3 refuses to save a notification to a queue that does not let it send yet.
+    queue_policy_id, _ = the_resource(template, "AWS::SQS::QueuePolicy")
+    assert queue_policy_id in as_list(bucket["DependsOn"])
+
+
+def test_everything_names_the_lake_bucket_by_parameter_so_an_existing_bucket_works_alike(template):
+    # Only the bucket's own policy points at the (conditional) bucket resource: the role, the
+    # queue policy and the environment name it through the parameter, which also holds for an
+    # existing bucket and keeps the queue policy out of a dependency loop with the bucket.
+    name, _ = bucket_named_by(template, "LakeBucketName")
+    pointing = sorted(rid for rid, r in template["Resources"].items() if name in referenced_names(r))
+    assert pointing == [logical_id_of(template, bucket_policy_of(template, name)["Properties"])]
+    _, queue_policy = the_resource(template, "AWS::SQS::QueuePolicy")
+    assert "LakeBucketName" in referenced_names(queue_policy["Properties"])
+    assert environment(template)["INGEST_LAKE_BUCKET"] == {"Ref": "LakeBucketName"}
+    assert statements_on(template, "LakeBucketName")
+
+
+def test_existing_lake_bucket_gets_the_notification_to_set_by_hand(template):
+    output = template["Outputs"]["LakeNotificationConfiguration"]
+    assert template["Conditions"][output["Condition"]] == {
+        "Fn::Equals": [{"Ref": "CreateLakeBucket"}, "false"]
+    }
+    text = output["Value"]["Fn::Sub"]
+    (configuration,) = json.loads(text.replace("${" + event_queue_id(template) + ".Arn}", "ARN"))[
+        "QueueConfigurations"
+    ]
+    assert configuration["QueueArn"] == "ARN"
+    assert configuration["Events"] == ["s3:ObjectCreated:*"]
 
 
 # ---------------------------------------------------------------- environment
@@ -364,10 +603,11 @@ def test_claim_lease_lasts_at_least_one_function_timeout(template):
 # ---------------------------------------------------------------- queue and event source
 
 
-def test_queue_visibility_covers_six_function_timeouts(template):
+def test_queue_visibility_covers_six_function_timeouts_and_the_batching_window(template):
     queue = queue_properties(template, "payments-lake-events")
     window = sqs_event(template)["MaximumBatchingWindowInSeconds"]
-    assert queue["VisibilityTimeout"] >= 6 * function(template)["Timeout"] + window
+    assert window > 0
+    assert 6 * function(template)["Timeout"] + window <= queue["VisibilityTimeout"] <= 43200
 
 
 def test_dead_letter_queue_takes_over_after_five_receives_and_keeps_messages_longest(template):
@@ -384,14 +624,29 @@ def test_dead_letter_queue_takes_over_after_five_receives_and_keeps_messages_lon
 
 def test_sqs_event_source_reports_partial_batch_failures(template):
     event = sqs_event(template)
-    queue_id = logical_id_of(template, queue_properties(template, "payments-lake-events"))
-    assert event["Queue"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert event["Queue"] == {"Fn::GetAtt": [event_queue_id(template), "Arn"]}
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert event["BatchSize"] == 10
-    assert event["MaximumBatchingWindowInSeconds"] == 5
+
+
+def test_batch_size_is_a_parameter_of_the_event_source(template):
+    parameter = template["Parameters"]["BatchSize"]
+    assert parameter["Type"] == "Number"
+    assert (parameter["MinValue"], parameter["Default"], parameter["MaxValue"]) == (1, 100, 10000)
+    event = sqs_event(template)
+    assert event["BatchSize"] == {"Ref": "BatchSize"}
+    # Lambda takes more than 10 messages a batch only with a batching window.
+    assert event["MaximumBatchingWindowInSeconds"] > 0
+
+
+def test_reserved_concurrency_is_a_parameter_that_also_caps_the_event_source(template):
+    parameter = template["Parameters"]["ReservedConcurrency"]
+    assert parameter["Type"] == "Number"
+    # ScalingConfig.MaximumConcurrency accepts 2 to 1000.
+    assert parameter["MinValue"] >= 2 and parameter.get("MaxValue", 1000) <= 1000
+    assert 2 <= parameter["Default"] <= 20, "modest: load jobs are limited per table per day"
+    assert function(template)["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
     # More pollers than reserved concurrency would throttle, and throttles count as receives.
-    maximum = event.get("ScalingConfig", {}).get("MaximumConcurrency")
-    assert maximum is None or maximum <= function(template)["ReservedConcurrentExecutions"]
+    assert sqs_event(template)["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "ReservedConcurrency"}
 
 
 def test_queue_accepts_messages_only_from_the_lake_bucket(template):
@@ -425,22 +680,160 @@ def test_alert_email_subscription_exists_only_when_an_address_is_given(template)
 def test_dead_letters_raise_an_alarm_on_the_alerts_topic(template):
     topic, _ = the_resource(template, "AWS::SNS::Topic")
     dlq_id = logical_id_of(template, queue_properties(template, "payments-lake-events-dlq"))
-    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm").values()
-    on_dlq = [a["Properties"] for a in alarms if dlq_id in referenced_names(a["Properties"]["Dimensions"])]
+    on_dlq = [a for a in alarms(template).values() if dlq_id in referenced_names(a.get("Dimensions", []))]
     assert on_dlq and all(a["AlarmActions"] == [{"Ref": topic}] for a in on_dlq)
+    (not_empty,) = on_dlq
+    assert not_empty["Threshold"] == 0 and not breaches(not_empty, 0) and breaches(not_empty, 1)
 
 
 def test_outputs_give_operators_every_name_they_need(template):
     outputs = {name: o["Value"] for name, o in template["Outputs"].items()}
     pointed_at = set().union(*(referenced_names(v) for v in outputs.values()))
-    for type_ in ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::SNS::Topic", "AWS::Serverless::Function"):
+    for type_ in ("AWS::DynamoDB::Table", "AWS::SNS::Topic", "AWS::Serverless::Function"):
         assert the_resource(template, type_)[0] in pointed_at, type_
+    assert bucket_named_by(template, "ErrorBucketName")[0] in pointed_at
+    assert "LakeBucketName" in pointed_at
     queue_id = logical_id_of(template, queue_properties(template, "payments-lake-events"))
     dlq_id = logical_id_of(template, queue_properties(template, "payments-lake-events-dlq"))
     values = list(outputs.values())
     assert {"Ref": queue_id} in values
     assert {"Fn::GetAtt": [queue_id, "Arn"]} in values
     assert {"Fn::GetAtt": [dlq_id, "Arn"]} in values
+
+
+# ---------------------------------------------------------------- alarms on the ingest metrics
+
+
+def test_every_alarm_notifies_the_alerts_topic(template):
+    topic, _ = the_resource(template, "AWS::SNS::Topic")
+    found = alarms(template)
+    assert {"FailedFilesAlarm", "DeadLetterQueueAlarm", "EventBacklogAlarm"} <= set(found)
+    for name, alarm in found.items():
+        assert alarm["AlarmActions"] == [{"Ref": topic}], name
+        assert alarm.get("OKActions", [{"Ref": topic}]) == [{"Ref": topic}], name
+        assert alarm.get("ActionsEnabled", True) is True, name
+
+
+def test_alarms_watch_only_metrics_the_handler_emits(template):
+    results = [
+        file_result("paypal_transactions", Status.LOADED, loaded=9, quarantined=1),
+        file_result("payment_transactions", Status.FAILED, retryable=True),
+        file_result(None, Status.FAILED),
+        file_result("vat_rates", Status.SKIPPED_DUPLICATE),
+    ]
+    documents = monitor.metric_documents(results)
+    blocks = [block for d in documents for block in d["_aws"]["CloudWatchMetrics"]]
+    emitted = {m["Name"] for block in blocks for m in block["Metrics"]}
+    dimension_sets = {frozenset(names) for block in blocks for names in block["Dimensions"]}
+    assert {block["Namespace"] for block in blocks} == {monitor.NAMESPACE}
+    pipelines = {p.name for p in PIPELINES}
+    custom = [m for a in alarms(template).values() for m in watched_metrics(a) if m["Namespace"] != "AWS/SQS"]
+    assert custom
+    for metric in custom:
+        assert metric["Namespace"] == monitor.NAMESPACE
+        assert metric["MetricName"] in emitted
+        # CloudWatch matches the exact dimension set a metric was published with.
+        assert frozenset(metric["Dimensions"]) in dimension_sets, metric
+        assert metric["Dimensions"]["service"] == monitor.SERVICE
+        assert metric["Dimensions"].get(monitor.PIPELINE_DIMENSION, next(iter(pipelines))) in pipelines
+
+
+def test_failed_files_alarm_fires_on_one_file_failed_for_good_and_not_on_a_retry(template):
+    (alarm,) = alarms_watching(template, "FilesFailed")
+    (metric,) = watched_metrics(alarm)
+    assert metric["Namespace"] == monitor.NAMESPACE
+    assert metric["Dimensions"] == {"service": monitor.SERVICE}
+    assert metric["Stat"] == "Sum" and alarm["EvaluationPeriods"] == 1
+    assert alarm["TreatMissingData"] == "notBreaching"
+    failed = emitted_sums([file_result("vat_rates", Status.FAILED), file_result(None, Status.LOADED)])
+    assert breaches(alarm, failed["FilesFailed"])
+    retried = emitted_sums([file_result("vat_rates", Status.FAILED, retryable=True)])
+    assert not breaches(alarm, retried["FilesFailed"])
+
+
+def test_backlog_alarm_fires_when_the_oldest_event_waits_longer_than_ingest_health_allows(template):
+    (alarm,) = [
+        a for a in alarms(template).values() if a.get("MetricName") == "ApproximateAgeOfOldestMessage"
+    ]
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert referenced_names(alarm["Dimensions"]) == {event_queue_id(template)}
+    assert alarm["Threshold"] == monitor.OLDEST_MESSAGE_SECONDS
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Statistic"] == "Maximum"
+    assert alarm["Period"] * alarm["EvaluationPeriods"] <= monitor.OLDEST_MESSAGE_SECONDS
+
+
+def test_quarantine_rate_threshold_parameter_defaults_to_the_monitor_rule(template):
+    parameter = template["Parameters"]["QuarantineRatePercent"]
+    assert parameter["Type"] == "Number"
+    assert float(parameter["Default"]) == monitor.QUARANTINE_RATE_PERCENT
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (0, 100)
+
+
+@pytest.mark.parametrize("pipeline", [p.name for p in PIPELINES])
+def test_every_pipeline_has_a_quarantine_rate_alarm(template, pipeline):
+    (alarm,) = alarms_watching(template, "RowsQuarantined", pipeline)
+    assert alarm["Threshold"] == {"Ref": "QuarantineRatePercent"}
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching" and alarm["EvaluationPeriods"] == 1
+    metrics = {m["MetricName"]: m for m in watched_metrics(alarm)}
+    assert set(metrics) == {"RowsQuarantined", "RowsLoaded"}
+    for metric in metrics.values():
+        assert metric["Dimensions"] == {"service": monitor.SERVICE, monitor.PIPELINE_DIMENSION: pipeline}
+        assert metric["Stat"] == "Sum"
+        # The window `ingest health` sums quarantined rows over.
+        assert metric["Period"] == monitor.WINDOW.total_seconds()
+    (returned,) = [m for m in alarm["Metrics"] if m.get("ReturnData", True)]
+    assert "Expression" in returned
+
+
+@pytest.mark.parametrize(("loaded", "quarantined"), [(0, 0), (100, 0), (95, 5), (94, 6), (0, 3)])
+def test_quarantine_rate_alarm_fires_exactly_when_ingest_health_does(template, loaded, quarantined):
+    pipeline = "paypal_transactions"
+    (alarm,) = alarms_watching(template, "RowsQuarantined", pipeline)
+    sums = emitted_sums(
+        [file_result(pipeline, Status.LOADED, loaded=loaded, quarantined=quarantined)], pipeline
+    )
+    (expression,) = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+    rate = metric_math(expression, {m["Id"]: sums[m["MetricName"]] for m in watched_metrics(alarm)})
+    threshold = float(template["Parameters"]["QuarantineRatePercent"]["Default"])
+
+    entry = SimpleNamespace(
+        status="LOADED",
+        pipeline=pipeline,
+        rows_in=loaded + quarantined,
+        rows_quarantined=quarantined,
+        finished_at=NOW.isoformat(),
+    )
+    queue = monitor.QueueState(visible=0, in_flight=0, dead_letters=0, oldest_message_seconds=None)
+    checks = monitor.evaluate([entry], queue, [pipeline], monitor.Rules(), now=NOW)
+    (check,) = [c for c in checks if c.rule == "quarantine_rate" and c.pipeline == pipeline]
+    assert rate == pytest.approx(check.value)
+    assert breaches(alarm, rate, threshold) == (check.state == monitor.ALARM)
+
+
+def test_freshness_alarms_exist_exactly_for_pipelines_with_an_expected_interval(template):
+    assert FRESHNESS_MINUTES, "no pipeline declares freshness_minutes"
+    watched = {
+        m["Dimensions"].get(monitor.PIPELINE_DIMENSION)
+        for a in alarms_watching_name(template, "FilesLoaded")
+        for m in watched_metrics(a)
+    }
+    assert watched == set(FRESHNESS_MINUTES)
+
+
+@pytest.mark.parametrize("pipeline", sorted(FRESHNESS_MINUTES))
+def test_freshness_alarm_fires_when_no_file_loaded_within_the_interval(template, pipeline):
+    (alarm,) = alarms_watching(template, "FilesLoaded", pipeline)
+    (metric,) = watched_metrics(alarm)
+    assert metric["Namespace"] == monitor.NAMESPACE
+    assert metric["Dimensions"] == {"service": monitor.SERVICE, monitor.PIPELINE_DIMENSION: pipeline}
+    assert metric["Stat"] == "Sum"
+    assert metric["Period"] == FRESHNESS_MINUTES[pipeline] * 60
+    assert alarm["EvaluationPeriods"] == 1
+    # Silence is the very thing to catch.
+    assert alarm["TreatMissingData"] == "breaching"
+    assert not breaches(alarm, emitted_sums([file_result(pipeline, Status.LOADED)], pipeline)["FilesLoaded"])
+    assert breaches(alarm, emitted_sums([file_result(pipeline, Status.FAILED)], pipeline)["FilesLoaded"])
 
 
 # ---------------------------------------------------------------- container image
