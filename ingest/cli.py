@@ -76,7 +76,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     sqs = aws_client("sqs")
     queue_url = sqs.get_queue_url(QueueName=Settings.from_env().queue_name)["QueueUrl"]
     err_console.print(f"Draining {queue_url} until idle for {args.idle}s ...")
-    stats = worker.drain(sqs, queue_url, handler.handle, workers=args.workers, idle_seconds=args.idle)
+    stats = worker.drain(
+        sqs,
+        queue_url,
+        handler.handle,
+        workers=args.workers,
+        idle_seconds=args.idle,
+        batch_size=args.batch_size,
+        batching_window=args.batching_window,
+    )
     console.print(
         f"{stats.messages} messages in {stats.invocations} invocations; "
         f"{stats.failed_messages} left on the queue for retry"
@@ -388,6 +396,25 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0 if healthy else 1
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from ingest import monitor
+
+    with err_console.status(f"running the monitoring notebook over the last {args.hours:g} h ..."):
+        run = monitor.monitoring_report(
+            args.out,
+            hours=args.hours,
+            window=timedelta(minutes=args.window_minutes),
+            quarantine_rate_percent=args.quarantine_rate_percent,
+        )
+    if run.error:
+        err_console.print(f"[red]The monitoring notebook failed: {run.error}; see {run.executed}")
+        return 2
+    print(f"Monitoring report: {run.html}")
+    return 0
+
+
 def _count(value: Any) -> str:
     return "" if value is None else f"{int(value):,}"
 
@@ -622,6 +649,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("worker", help="run the Lambda handler on the SQS queue until it is idle")
     p.add_argument("--workers", type=int, default=2, help="concurrent pollers (default 2)")
     p.add_argument("--idle", type=float, default=5.0, help="stop after this many idle seconds")
+    p.add_argument(
+        "--batch-size", type=_positive, default=10, help="most messages per invocation (default 10)"
+    )
+    p.add_argument(
+        "--batching-window",
+        type=float,
+        default=0.0,
+        help="seconds to wait for a batch to fill, like MaximumBatchingWindowInSeconds (default 0)",
+    )
     p.set_defaults(run=cmd_worker)
 
     p = commands.add_parser("load", help="ingest one object now: ingest load s3://bucket/key")
@@ -724,28 +760,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="entries and summary as JSON")
     p.set_defaults(run=cmd_ledger)
 
+    rule_options = argparse.ArgumentParser(add_help=False)
+    rule_options.add_argument(
+        "--window-minutes",
+        type=_positive,
+        default=int(monitor.WINDOW.total_seconds() // 60),
+        help="look back this far for failed files and quarantined rows (default %(default)s)",
+    )
+    rule_options.add_argument(
+        "--quarantine-rate-percent",
+        type=float,
+        default=monitor.QUARANTINE_RATE_PERCENT,
+        help="alarm above this share of rows quarantined, per pipeline (default %(default)s)",
+    )
     p = commands.add_parser(
         "health",
+        parents=[rule_options],
         help="evaluate the alarm rules on the ledger and the queue",
         description="The CloudWatch alarms of deploy/template.yaml, evaluated here: failed files, "
         "dead letters, oldest queued event, quarantine rate and freshness per pipeline. "
         "Exit code 0: no rule in ALARM; 1: some are.",
     )
     p.add_argument("--json", action="store_true", help="the checks as JSON")
-    p.add_argument(
-        "--window-minutes",
-        type=_positive,
-        default=60,
-        help="look back this far for failed files and quarantined rows (default 60)",
-    )
-    p.add_argument(
-        "--quarantine-rate-percent",
-        type=float,
-        default=monitor.QUARANTINE_RATE_PERCENT,
-        help="alarm above this share of rows quarantined, per pipeline "
-        f"(default {monitor.QUARANTINE_RATE_PERCENT:g})",
-    )
     p.set_defaults(run=cmd_health)
+
+    p = commands.add_parser(
+        "monitor",
+        parents=[rule_options],
+        help="the monitoring report: throughput, latency, failures, quarantine, freshness",
+        description="Runs notebooks/monitoring.py with papermill over the ledger's last hours and "
+        "writes report.html and monitoring.json to <out>/<time>/. Exit 2 if the notebook failed.",
+    )
+    p.add_argument("--hours", type=float, default=24.0, help="the period, ending now (default 24)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports/monitoring"),
+        help="folder of the reports (default %(default)s)",
+    )
+    p.set_defaults(run=cmd_monitor)
 
     p = commands.add_parser("inspect", help="profile a raw file (path or s3://bucket/key); nothing is loaded")
     p.add_argument("target", metavar="PATH_OR_S3_URI")

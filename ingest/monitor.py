@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import batched
+from pathlib import Path
 from typing import Any
 
 NAMESPACE = "PaymentsIngest"
@@ -157,7 +158,7 @@ class Rules:
         )
 
 
-def _failed_for_good(entry: Any, max_attempts: int) -> bool:
+def failed_for_good(entry: Any, max_attempts: int) -> bool:
     return entry.status == "FAILED" and (not entry.retryable or int(entry.attempts or 0) >= max_attempts)
 
 
@@ -192,7 +193,7 @@ def evaluate(
 
 
 def _failed_files(recent: Sequence[Any], max_attempts: int, window: timedelta) -> Check:
-    failed = [e for e in recent if _failed_for_good(e, max_attempts)]
+    failed = [e for e in recent if failed_for_good(e, max_attempts)]
     by_type: dict[str, int] = defaultdict(int)
     for entry in failed:
         by_type[f"{entry.pipeline or UNROUTED}: {entry.error_type}"] += 1
@@ -390,3 +391,29 @@ def check_health(
         window=window,
         max_attempts=settings.max_attempts,
     )
+
+
+MONITORING_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "monitoring.py"
+
+
+def monitoring_report(
+    out_root: Path,
+    *,
+    hours: float = 24.0,
+    until: datetime | None = None,
+    window: timedelta = WINDOW,
+    quarantine_rate_percent: float = QUARANTINE_RATE_PERCENT,
+) -> Any:
+    """Run ``notebooks/monitoring.py`` over the ``hours`` before ``until`` (now) into
+    ``<out_root>/<until>/``: ``report.html``, ``monitoring.json`` and the executed notebook."""
+    from ingest.notebook_run import run_notebook
+
+    until = until or datetime.now(UTC)
+    out_dir = out_root / until.strftime("%Y-%m-%dT%H%M%SZ")
+    parameters = {
+        "hours": float(hours),
+        "until": until.isoformat(timespec="seconds"),
+        "window_minutes": int(window.total_seconds() // 60),
+        "quarantine_rate_percent": float(quarantine_rate_percent),
+    }
+    return run_notebook(MONITORING_NOTEBOOK, out_dir, parameters, title="Ingest monitoring")
