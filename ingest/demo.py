@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest import handler, local, reconcile, report, worker
+from ingest import handler, local, monitor, reconcile, report, worker
 from ingest.clients import aws_client
 from ingest.generate import GeneratedMonth, generate_month
 from ingest.ledger import Entry, Status
@@ -181,6 +181,31 @@ def finance_report(
     }
 
 
+def operations_view(settings: Settings, out_root: Path, console: Console) -> dict[str, Any]:
+    """``ingest health`` and ``ingest monitor`` on what the demo just did."""
+    checks = monitor.check_health(settings)
+    table = Table(title="ingest health: the template's alarm rules on the ledger and the queue")
+    for column in ("rule", "pipeline", "state", "message"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        table.add_row(check.rule, check.pipeline or "", check.state, check.message)
+    console.print(table)
+    with console.status("running the monitoring notebook ..."):
+        run = monitor.monitoring_report(out_root, hours=6)
+    figures: dict[str, Any] = {}
+    if run.error is None and (run.executed.parent / "monitoring.json").is_file():
+        figures = json.loads((run.executed.parent / "monitoring.json").read_text(encoding="utf-8"))
+    failed = next(c for c in checks if c.rule == "failed_files")
+    return {
+        "healthy": monitor.healthy(checks),
+        "alarms": sorted(f"{c.rule} {c.pipeline or ''}".strip() for c in checks if c.state == monitor.ALARM),
+        "failed_files": set(failed.details.get("files", [])),
+        "report": str(run.html) if run.html else None,
+        "report_error": run.error,
+        "files_failed_for_good": figures.get("headline", {}).get("files_failed_for_good", 0),
+    }
+
+
 def exception_keys(found: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     """What the report's exceptions and the generator's discrepancies both name, comparably."""
     keys = [
@@ -222,6 +247,14 @@ def _run(settings: Settings, year: int, month: int, out_dir: Path, console: Cons
     finance = finance_report(
         services, reconcile.Period(days[0], days[-1]), out_dir.parent / "reconciliation", console
     )
+
+    console.rule(
+        "[bold]Operations: the alarm rules (ingest health) and the monitoring report (ingest monitor)"
+    )
+    operations = operations_view(settings, out_dir.parent / "monitoring", console)
+    failed_uris = {
+        f"s3://{settings.lake_bucket}/{f['key']}" for f in manifest["files"] if f["expect_failure"]
+    }
 
     totals = manifest["totals"]
     expected_rows = {p.table_id: manifest["expected_tables"].get(p.name) for p in services.pipelines}
@@ -268,7 +301,11 @@ def _run(settings: Settings, year: int, month: int, out_dir: Path, console: Cons
         == {b["date"]: b["not_loaded"] for b in manifest["balances"]},
         "alert_sent_for_reversals_and_chargebacks": finance["alert_sent"]
         == any(d["kind"] in ("reversal", "chargeback") for d in manifest["discrepancies"]),
+        "health_names_every_failed_file": operations["failed_files"] >= failed_uris,
+        "monitoring_report_counts_the_failures": operations["report_error"] is None
+        and operations["files_failed_for_good"] >= len(failed_uris),
     }
+    summary["operations"] = {k: v for k, v in operations.items() if k != "failed_files"}
     figures = finance["figures"] or {}
     summary["reconciliation"] = {
         "report": finance["report"],
