@@ -48,8 +48,11 @@ bench: $(STAMP) ## Benchmarks: load paths side by side; GX on 1M rows; peak memo
 	$(BIN)/python benchmarks/bench_validate.py
 	$(BIN)/python benchmarks/bench_memory.py $(BENCH_ARGS)
 
+loadtest: $(STAMP) ## Load test on the local stack: 10,000 files, duplicate deliveries, concurrent runners, exact accounting (LOADTEST_ARGS="--files 500")
+	$(BIN)/python benchmarks/loadtest.py $(LOADTEST_ARGS)
+
 clean: ## Remove the venv, local stack state and generated reports
 	-$(BIN)/ingest local down 2>/dev/null
-	rm -rf $(VENV) .local reports/demo reports/batches reports/reconciliation
+	rm -rf $(VENV) .local reports/demo reports/batches reports/reconciliation reports/monitoring reports/loadtest
 
-.PHONY: help venv demo test lint up down lab bench clean
+.PHONY: help venv demo test lint up down lab bench loadtest clean
