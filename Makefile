@@ -48,7 +48,7 @@ bench: $(STAMP) ## Benchmarks: load paths side by side; GX on 1M rows; peak memo
 	$(BIN)/python benchmarks/bench_validate.py
 	$(BIN)/python benchmarks/bench_memory.py $(BENCH_ARGS)
 
-loadtest: $(STAMP) ## Load test on the local stack: 10,000 files, duplicate deliveries, concurrent runners, exact accounting (LOADTEST_ARGS="--files 500")
+loadtest: $(STAMP) ## Load test on the local stack: 10,000 files delivered 1-3 times, 4 runners, exact accounting (~65 min; LOADTEST_ARGS="--files 1000")
 	$(BIN)/python benchmarks/loadtest.py $(LOADTEST_ARGS)
 
 clean: ## Remove the venv, local stack state and generated reports
