@@ -647,7 +647,7 @@ def _time_stages() -> Counter[str]:
 
         setattr(owner, name, wrapper)
 
-    timed(validate.Suite, "run", "gx_suite_cpu", time.thread_time)
+    timed(validate.Suite, "_gx_run", "gx_suite_cpu", time.thread_time)
     timed(warehouse, "insert_validation_results", "bigquery_validation_insert", time.perf_counter)
     timed(warehouse, "write_rows", "bigquery_load_and_merge", time.perf_counter)
     timed(pipeline, "prepare_file", "prepare_file", time.perf_counter)

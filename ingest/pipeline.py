@@ -10,7 +10,9 @@ import contextlib
 import logging
 import tempfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -23,7 +25,7 @@ from ingest.config import ConfigError, Pipeline, load_pipelines, route
 from ingest.errors import IngestError, InternalError, LoadFailed, UnknownPipeline
 from ingest.lake import FileRef
 from ingest.ledger import Claim, Duplicate, Ledger, LoadOutcome, Status, now_iso
-from ingest.prepare import Prepared, prepare_file
+from ingest.prepare import CHUNK_ROWS, Prepared, prepare_file, validate_files
 from ingest.schema import RecordCoercer
 from ingest.settings import Settings
 from ingest.validate import Suite, Validation, suite_for
@@ -102,16 +104,42 @@ class Services:
             self._pseudonym_key = key.encode()
         return self._pseudonym_key
 
-    def record_validation(self, ref: FileRef, pipeline: Pipeline, validation: Validation) -> None:
-        """Keep the suite's results of one file in the ops dataset, for batch and finance reports."""
+    def record_validations(self, pipeline: Pipeline, files: list[tuple[FileRef, Validation]]) -> None:
+        """Keep the suite's results of these files in the ops dataset, for batch and finance reports."""
+        if not files:
+            return
         table_id = f"{self.settings.ops_dataset}.{warehouse.VALIDATION_RESULTS_TABLE}"
         with self._tables_lock:
             if table_id not in self._tables_ready:
                 warehouse.ensure_validation_results_table(self.bigquery, self.settings.ops_dataset)
                 self._tables_ready.add(table_id)
         warehouse.insert_validation_results(
-            self.bigquery, self.settings.ops_dataset, ref.identity, ref.uri, pipeline.name, validation
+            self.bigquery,
+            self.settings.ops_dataset,
+            [warehouse.FileValidation(ref.identity, ref.uri, pipeline.name, v) for ref, v in files],
         )
+
+
+class StageClock:
+    """Seconds spent in each stage of ingestion, summed over the threads doing it.
+
+    Stages: ``read`` (get, parse, coerce), ``validate`` (the suite, its results, quarantine
+    files), ``load`` (load jobs and MERGEs) and ``ledger`` (claims and outcomes).
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            with self._lock:
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + elapsed
 
 
 @dataclass(frozen=True)
@@ -220,30 +248,40 @@ class Staged:
         return self.claim.ref
 
 
-def _stage(
-    claim: Claim, source: FileRef, pipeline: Pipeline, services: Services, temporary: contextlib.ExitStack
-) -> Staged:
-    """Stream the file through coercion and the suite into a Parquet load file, chunk by chunk.
+def _read(
+    claim: Claim,
+    source: FileRef,
+    pipeline: Pipeline,
+    services: Services,
+    temporary: contextlib.ExitStack,
+    suite: Suite | None,
+) -> Prepared:
+    """Stream the file through coercion (and ``suite``, if given) into a Parquet load file.
 
-    Memory holds one chunk of records at a time; good rows go to a temporary Parquet file and
-    quarantined rows to the error bucket. Raises what fails the whole file.
+    Memory holds one chunk of records at a time. Raises what fails the whole file to read.
     """
     ref = claim.ref
     lineage = {"_source_uri": ref.uri, "_source_etag": ref.etag, "_ingested_at": _now()}
     body = lake.open_object(services.s3, source)
     try:
-        prepared = prepare_file(
+        return prepare_file(
             body,
             pipeline,
             lambda detected: services.coercer(pipeline, empty_is_null=detected.format == "csv"),
-            services.suite(pipeline),
+            suite,
             lineage,
             temporary,
         )
     finally:
         body.close()
-    if prepared.validation is not None:
-        services.record_validation(ref, pipeline, prepared.validation)
+
+
+def _accept(claim: Claim, prepared: Prepared, pipeline: Pipeline, services: Services) -> Staged:
+    """The validated file ready for its load, its quarantined rows in the error bucket.
+
+    Raises what fails the whole file: a failed table-level check, or no row left to load.
+    """
+    ref = claim.ref
     prepared.raise_if_file_fails()
     tally = prepared.tally
     quarantine_key = None
@@ -259,6 +297,16 @@ def _stage(
             services.s3, ref, services.settings.error_bucket, prepared.rejected, summary
         )
     return Staged(claim, prepared, quarantine_key)
+
+
+def _stage(
+    claim: Claim, source: FileRef, pipeline: Pipeline, services: Services, temporary: contextlib.ExitStack
+) -> Staged:
+    """Read, coerce and validate one file on its own, ready for its load."""
+    prepared = _read(claim, source, pipeline, services, temporary, services.suite(pipeline))
+    if prepared.validation is not None:
+        services.record_validations(pipeline, [(claim.ref, prepared.validation)])
+    return _accept(claim, prepared, pipeline, services)
 
 
 def _write(
@@ -310,27 +358,41 @@ def _write(
 
 
 def _combine(members: list[Staged], temporary: contextlib.ExitStack) -> IO[bytes]:
-    """One Parquet file holding the rows of every member, for a single load job."""
+    """One Parquet file holding the rows of every member, for a single load job.
+
+    Small files' rows are gathered into row groups of about ``CHUNK_ROWS`` rather than one
+    tiny row group per file.
+    """
     combined = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
     writer: pq.ParquetWriter | None = None
+    pending: list[pa.Table] = []
+    pending_rows = 0
     for member in members:
-        member.prepared.parquet.seek(0)
-        source = pq.ParquetFile(member.prepared.parquet)
-        for batch in source.iter_batches():
+        for batch in member.prepared.batches(CHUNK_ROWS):
             table = pa.Table.from_batches([batch])
             if writer is None:
                 writer = pq.ParquetWriter(combined, table.schema, compression="zstd")
             elif table.schema != writer.schema:
                 table = table.cast(writer.schema)
-            writer.write_table(table)
+            pending.append(table)
+            pending_rows += table.num_rows
+            if pending_rows >= CHUNK_ROWS:
+                writer.write_table(pa.concat_tables(pending))
+                pending, pending_rows = [], 0
     if writer is not None:
+        if pending:
+            writer.write_table(pa.concat_tables(pending))
         writer.close()
     return combined
 
 
 def _complete(claim: Claim, outcome: LoadOutcome, services: Services) -> FileResult:
+    return _loaded_result(claim, outcome, services.ledger.complete(claim, outcome))
+
+
+def _loaded_result(claim: Claim, outcome: LoadOutcome, recorded: bool) -> FileResult:
     ref = claim.ref
-    if not services.ledger.complete(claim, outcome):
+    if not recorded:
         log.warning("claim on %s was taken over before completion; its load job is shared", ref.uri)
     log.info(
         "loaded %s into %s: %d rows, %d quarantined",
@@ -358,6 +420,11 @@ def _complete(claim: Claim, outcome: LoadOutcome, services: Services) -> FileRes
 FILES_PER_LOAD = 250
 HARDER_BATCHING = 10
 MAX_LOAD_BYTES = 1 << 30
+# Files read at once: many while they are small (the wait is the GET), two when large (the work
+# is parsing, and each reader holds a chunk of records in memory).
+READERS_SMALL_FILES = 8
+READERS_LARGE_FILES = 2
+SMALL_FILE_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -392,6 +459,8 @@ class BatchRun:
     results: list[FileResult] = field(default_factory=list)
     loads: list[LoadRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage (read, validate, load, ledger), summed over threads (see StageClock)."""
 
     @property
     def failed(self) -> list[FileResult]:
@@ -450,6 +519,7 @@ class BatchRun:
                 for r in self.results
             ],
             "warnings": self.warnings,
+            "stage_seconds": self.stage_seconds,
         }
 
 
@@ -503,7 +573,7 @@ def run_batch(
         on_listed(len(pending))
 
     done = ingest_files(pending, services, max_files_per_load=max_files_per_load, on_file=report)
-    run.loads, run.warnings = done.loads, done.warnings
+    run.loads, run.warnings, run.stage_seconds = done.loads, done.warnings, done.stage_seconds
     run.finished_at = now_iso()
     return run
 
@@ -515,6 +585,7 @@ class Ingested:
     results: list[FileResult] = field(default_factory=list)
     loads: list[LoadRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def ingest_files(
@@ -533,6 +604,8 @@ def ingest_files(
     each file's result as it is known. Never raises for bad data.
     """
     done = Ingested()
+    clock = StageClock()
+    done.stage_seconds = clock.seconds
 
     def report(result: FileResult) -> None:
         done.results.append(result)
@@ -568,7 +641,7 @@ def ingest_files(
             per_load *= HARDER_BATCHING
             done.warnings.append(f"{warning}: up to {per_load} files per load job in this run")
         for group in _groups(refs_of_pipeline, per_load, MAX_LOAD_BYTES):
-            _load_group(group, target, services, done.loads, report)
+            _load_group(group, target, services, done.loads, report, clock)
     return done
 
 
@@ -595,16 +668,81 @@ def _load_group(
     services: Services,
     loads: list[LoadRecord],
     report: Callable[[FileResult], None],
+    clock: StageClock,
 ) -> None:
-    """Claim, stage and load a group of files of one pipeline with one load job.
+    """Claim, read, validate and load a group of files of one pipeline with one load job.
 
-    A file that fails to stage fails alone. If the combined load fails for a reason a retry will
-    not cure, each file is loaded on its own, so one bad file does not fail its neighbours.
+    Claims and outcomes go to the ledger many to a request, and the suite runs over many files
+    at once (each judged alone). A file that fails to stage fails alone. If the combined load
+    fails for a reason a retry will not cure, each file is loaded on its own, so one bad file
+    does not fail its neighbours.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    with clock("ledger"):
+        claims = _claim_group(refs, pipeline, services, report)
+    if not claims:
+        return
+    mean_size = sum(max(c.ref.size or 0, 0) for c in claims) / len(claims)
+    readers = READERS_SMALL_FILES if mean_size <= SMALL_FILE_BYTES else READERS_LARGE_FILES
 
-    claims: list[Claim] = []
-    for ref in refs:
+    with contextlib.ExitStack() as temporary, ThreadPoolExecutor(readers, thread_name_prefix="stage") as pool:
+
+        def read(claim: Claim) -> tuple[Claim, Prepared] | FileResult:
+            try:
+                with clock("read"):
+                    return claim, _read(claim, claim.ref, pipeline, services, temporary, suite=None)
+            except Exception as err:  # recorded in the ledger with its type
+                return _fail(claim.ref, pipeline, claim, _as_ingest_error(err, claim.ref), services)
+
+        read_files: list[tuple[Claim, Prepared]] = []
+        for outcome in pool.map(read, claims):
+            if isinstance(outcome, FileResult):
+                report(outcome)
+            else:
+                read_files.append(outcome)
+        if not read_files:
+            return
+        try:
+            with clock("validate"):
+                suite = services.suite(pipeline)
+                if suite is not None:
+                    validate_files([prepared for _, prepared in read_files], suite, temporary)
+                    services.record_validations(
+                        pipeline, [(c.ref, p.validation) for c, p in read_files if p.validation is not None]
+                    )
+        except Exception as err:  # e.g. the results table unreachable: each file fails with the reason
+            error = _as_ingest_error(err, read_files[0][0].ref)
+            for claim, _ in read_files:
+                report(_fail(claim.ref, pipeline, claim, error, services))
+            return
+
+        def accept(member: tuple[Claim, Prepared]) -> Staged | FileResult:
+            claim, prepared = member
+            try:
+                with clock("validate"):
+                    return _accept(claim, prepared, pipeline, services)
+            except Exception as err:  # recorded in the ledger with its type
+                return _fail(claim.ref, pipeline, claim, _as_ingest_error(err, claim.ref), services)
+
+        staged: list[Staged] = []
+        for outcome in pool.map(accept, read_files):
+            if isinstance(outcome, FileResult):
+                report(outcome)
+            else:
+                staged.append(outcome)
+        if staged:
+            _load_staged(staged, pipeline, services, temporary, loads, report, clock)
+
+
+def _claim_group(
+    refs: list[FileRef], pipeline: Pipeline, services: Services, report: Callable[[FileResult], None]
+) -> list[Claim]:
+    """Claims on the files (and their bytes) this run may load; the others reported skipped.
+
+    New files are claimed many to a transaction; any other goes through the one-by-one claim,
+    which knows redeliveries, retries, expired leases and files with the same bytes.
+    """
+    claims, one_by_one = services.ledger.claim_new(refs, pipeline.name, pipeline.table_id)
+    for ref in one_by_one:
         claim = services.ledger.claim(ref, pipeline.name, pipeline.table_id)
         if isinstance(claim, Duplicate):
             report(FileResult(ref, Status.SKIPPED_DUPLICATE, pipeline=pipeline.name, message=claim.reason))
@@ -617,24 +755,7 @@ def _load_group(
             report(skipped)
             continue
         claims.append(claim)
-
-    with contextlib.ExitStack() as temporary:
-
-        def stage(claim: Claim) -> Staged | FileResult:
-            try:
-                return _stage(claim, claim.ref, pipeline, services, temporary)
-            except Exception as err:  # recorded in the ledger with its type
-                return _fail(claim.ref, pipeline, claim, _as_ingest_error(err, claim.ref), services)
-
-        staged: list[Staged] = []
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="stage") as pool:
-            for outcome in pool.map(stage, claims):
-                if isinstance(outcome, FileResult):
-                    report(outcome)
-                else:
-                    staged.append(outcome)
-        if staged:
-            _load_staged(staged, pipeline, services, temporary, loads, report)
+    return claims
 
 
 def _load_staged(
@@ -644,18 +765,21 @@ def _load_staged(
     temporary: contextlib.ExitStack,
     loads: list[LoadRecord],
     report: Callable[[FileResult], None],
+    clock: StageClock,
 ) -> None:
     try:
-        outcomes = _write(services, pipeline, staged, temporary)
+        with clock("load"):
+            outcomes = _write(services, pipeline, staged, temporary)
     except Exception as err:  # recorded in the ledger with its type
         error = _as_ingest_error(err, staged[0].ref)
         if len(staged) > 1 and not error.retryable:
             log.warning("load of %d files failed (%s); loading them one by one", len(staged), error)
             for member in staged:
-                _load_staged([member], pipeline, services, temporary, loads, report)
+                _load_staged([member], pipeline, services, temporary, loads, report, clock)
             return
-        for member in staged:
-            report(_fail(member.ref, pipeline, member.claim, error, services))
+        with clock("ledger"):
+            for member in staged:
+                report(_fail(member.ref, pipeline, member.claim, error, services))
         return
     first = outcomes[0]
     assert first.load_job_id is not None
@@ -670,8 +794,12 @@ def _load_staged(
             first.rows_updated,
         )
     )
-    for member, outcome in zip(staged, outcomes, strict=True):
-        report(_complete(member.claim, outcome, services))
+    with clock("ledger"):
+        recorded = services.ledger.complete_many(
+            [(m.claim, o) for m, o in zip(staged, outcomes, strict=True)]
+        )
+    for member, outcome, ok in zip(staged, outcomes, recorded, strict=True):
+        report(_loaded_result(member.claim, outcome, ok))
 
 
 def _as_ingest_error(err: Exception, ref: FileRef) -> IngestError:

@@ -8,13 +8,14 @@ pipeline's suite (only the suite's columns, window by window) -> copy the rows t
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,9 +27,15 @@ from ingest.schema import RecordCoercer, RejectedRow, json_text, to_arrow
 from ingest.transforms import apply_transform
 from ingest.validate import Suite, Validation, row_reason, validation_frame
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 # Records coerced at a time: enough for vectorised Arrow conversion, small enough that a wide
 # nested PayPal chunk stays within tens of MB.
 CHUNK_ROWS = 10_000
+# A file whose coerced rows take at most this much stays in memory (a load group of 250 such
+# files: about 64 MB); a larger one is spilled to a temporary Parquet file.
+IN_MEMORY_BYTES = 256 * 1024
 # Rows validated per Great Expectations run. A run costs ~0.1-0.3 s whatever its size, and GX
 # copies the frame several times: a 250k-row window of the PayPal suite's columns peaks ~110 MB
 # (1M rows in one run: ~460 MB). Uniqueness within a file is checked per window.
@@ -58,13 +65,53 @@ class Tally:
 
 @dataclass
 class Prepared:
+    """A file's rows to load (coerced, and passed by the suite) and its quarantined rows.
+
+    A small file's rows stay in memory as an Arrow table; a larger one's are spilled to a
+    temporary Parquet file chunk by chunk.
+    """
+
     detected: Detected
     tally: Tally
-    parquet: IO[bytes]
-    """Parquet of the rows to load (coerced, and passed by the suite)."""
     rejected: IO[bytes]
     """NDJSON of the quarantined rows, one ``{source, etag, row, reason, raw}`` object a line."""
+    source: str = ""
+    etag: str = ""
     validation: Validation | None = None
+    table: pa.Table | None = None
+    """The rows to load, when they fit in ``IN_MEMORY_BYTES``."""
+    spilled: IO[bytes] | None = None
+    """The rows to load as a Parquet file, when they did not fit in memory."""
+
+    @property
+    def parquet(self) -> IO[bytes]:
+        """The rows to load as a Parquet file (written now if they were held in memory)."""
+        if self.spilled is None:
+            self.spilled = io.BytesIO()
+            if self.table is not None:
+                pq.write_table(self.table, self.spilled, compression="zstd")
+                self.table = None
+        return self.spilled
+
+    def batches(self, batch_size: int, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """The rows to load, ``batch_size`` at a time, only ``columns`` if given."""
+        if self.table is not None:
+            table = self.table.select(columns) if columns is not None else self.table
+            yield from table.to_batches(max_chunksize=batch_size)
+            return
+        self.parquet.seek(0)
+        yield from pq.ParquetFile(self.parquet).iter_batches(batch_size=batch_size, columns=columns)
+
+    @property
+    def schema(self) -> pa.Schema | None:
+        if self.table is not None:
+            return self.table.schema
+        parquet = self.parquet
+        parquet.seek(0)
+        if not parquet.read(1):
+            return None  # no row to load
+        parquet.seek(0)
+        return pq.ParquetFile(parquet).schema_arrow
 
     def raise_if_file_fails(self) -> None:
         """Raise what fails the whole file: a table-level check of the suite, or no row to load."""
@@ -92,12 +139,13 @@ def prepare_file(
     """
     source, etag = lineage["_source_uri"], lineage["_source_etag"]
     tally = Tally()
-    parquet = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
-    rejected = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+    # Quarantined rows are few: in memory unless they are not.
+    rejected = temporary.enter_context(tempfile.SpooledTemporaryFile(IN_MEMORY_BYTES))  # noqa: SIM115 - the stack closes it
     detected, rows = read_rows(body, pipeline.format)
     coercer = make_coercer(detected)
     if detected.header is not None:
         coercer.check_header(detected.header)
+    prepared = Prepared(detected, tally, rejected, source, etag)
     writer = None
     for chunk in itertools.batched(apply_transform(pipeline, rows), CHUNK_ROWS, strict=False):
         coerced = coercer.coerce(chunk)
@@ -105,58 +153,141 @@ def prepare_file(
         tally.extra_fields |= coerced.extra_fields
         for row in coerced.rejected:
             tally.reject(rejected, source, etag, row, [row.reason.split(":", 1)[0]])
-        if coerced.row_numbers:
-            table = to_arrow(pipeline, coerced, lineage)
-            writer = writer or pq.ParquetWriter(parquet, table.schema, compression="zstd")
-            writer.write_table(table)
-            tally.rows_loaded += table.num_rows
+        if not coerced.row_numbers:
+            continue
+        table = to_arrow(pipeline, coerced, lineage)
+        tally.rows_loaded += table.num_rows
+        if writer is None and prepared.table is None and table.nbytes <= IN_MEMORY_BYTES:
+            prepared.table = table
+            continue
+        if writer is None:
+            prepared.spilled = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+            writer = pq.ParquetWriter(prepared.spilled, table.schema, compression="zstd")
+            if prepared.table is not None:
+                writer.write_table(prepared.table)
+                prepared.table = None
+        writer.write_table(table)
     if writer is not None:
         writer.close()
-    prepared = Prepared(detected, tally, parquet, rejected)
-    if suite is not None and tally.rows_loaded:
-        filtered = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
-        prepared.validation = _validate(prepared, filtered, suite, source, etag)
-        if prepared.validation.bad_rows and not prepared.validation.file_failures:
-            prepared.parquet = filtered
+    if suite is not None:
+        validate_files([prepared], suite, temporary)
     return prepared
 
 
-def _validate(prepared: Prepared, filtered: IO[bytes], suite: Suite, source: str, etag: str) -> Validation:
-    """Run the suite over the coerced rows; copy the rows that pass to ``filtered``.
+def validate_files(members: list[Prepared], suite: Suite, temporary: contextlib.ExitStack) -> None:
+    """Run the suite over each file's coerced rows; keep only the rows that pass in its Parquet.
 
-    The first pass reads only the suite's columns, window by window. Only if a critical row
-    check failed does a second pass copy the good rows and quarantine the bad ones whole.
+    Files of up to ``VALIDATION_ROWS`` rows share GX runs of up to that many rows (each judged
+    as if alone); a larger file runs window by window. Sets each file's ``validation``.
     """
-    validation = Validation(suite.name)
-    prepared.parquet.seek(0)
-    parquet = pq.ParquetFile(prepared.parquet)
+    window: list[Prepared] = []
+    window_rows = 0
+    for member in members:
+        rows = member.tally.rows_loaded
+        if not rows:
+            continue
+        if rows > VALIDATION_ROWS:
+            _finish_validation(member, _validate_alone(member, suite), suite, temporary)
+            continue
+        if window and window_rows + rows > VALIDATION_ROWS:
+            _validate_together(window, suite, temporary)
+            window, window_rows = [], 0
+        window.append(member)
+        window_rows += rows
+    if window:
+        _validate_together(window, suite, temporary)
+
+
+def _suite_batches(
+    prepared: Prepared, suite: Suite, batch_size: int
+) -> Iterator[tuple[pd.DataFrame, list[int]]]:
+    """The file's rows, only the columns the suite reads, ``batch_size`` rows at a time."""
+    schema = prepared.schema
     wanted = suite.columns() | {"_source_row"}
-    read = [name for name in parquet.schema_arrow.names if name in wanted]
+    read = [name for name in (schema.names if schema is not None else ()) if name in wanted]
+    for batch in prepared.batches(batch_size, read):
+        yield validation_frame(batch, wanted), batch.column("_source_row").to_pylist()
+
+
+def _validate_together(members: list[Prepared], suite: Suite, temporary: contextlib.ExitStack) -> None:
+    wanted = suite.columns() | {"_source_row"}
+    tables = []
+    for member in members:
+        schema = member.schema
+        read = [name for name in (schema.names if schema is not None else ()) if name in wanted]
+        tables.append(pa.Table.from_batches(list(member.batches(VALIDATION_ROWS, read))))
+    # One conversion to pandas for the whole window: per file, it costs more than GX's run.
+    combined = pa.concat_tables(tables, promote_options="permissive")
+    numbers = [table.column("_source_row").to_pylist() for table in tables]
+    outcomes = suite.run_concatenated(
+        validation_frame(combined, wanted), [table.num_rows for table in tables], numbers
+    )
+    for member, outcome, rows in zip(members, outcomes, numbers, strict=True):
+        validation = Validation(suite.name)
+        validation.add(outcome.checks, len(rows), len(outcome.bad_positions))
+        _finish_validation(member, (validation, outcome.bad_positions), suite, temporary)
+
+
+def _validate_alone(prepared: Prepared, suite: Suite) -> tuple[Validation, dict[int, list[str]]]:
+    """The suite's outcome on one file, window by window, and its bad rows by position."""
+    validation = Validation(suite.name)
     bad: dict[int, list[str]] = {}
     offset = 0
-    for batch in parquet.iter_batches(batch_size=VALIDATION_ROWS, columns=read):
-        numbers = batch.column("_source_row").to_pylist()
-        outcome = suite.run(validation_frame(batch, wanted), numbers)
-        validation.add(outcome.checks, batch.num_rows, len(outcome.bad_positions))
+    for frame, numbers in _suite_batches(prepared, suite, VALIDATION_ROWS):
+        outcome = suite.run(frame, numbers)
+        validation.add(outcome.checks, len(numbers), len(outcome.bad_positions))
         bad.update((offset + position, ids) for position, ids in outcome.bad_positions.items())
-        offset += batch.num_rows
-    if not bad or validation.file_failures:
-        return validation
+        offset += len(numbers)
+    return validation, bad
 
-    writer = pq.ParquetWriter(filtered, parquet.schema_arrow, compression="zstd")
-    offset = 0
-    for batch in parquet.iter_batches(batch_size=VALIDATION_ROWS):
-        keep = [offset + i not in bad for i in range(batch.num_rows)]
-        for position in (i for i, ok in enumerate(keep) if not ok):
-            ids = bad[offset + position]
-            row = batch.slice(position, 1).to_pylist()[0]
-            # The row as it would have loaded; PayPal rows carry their source record in _raw.
-            quarantined = RejectedRow(row["_source_row"], row_reason(ids, suite), json_text(row))
-            prepared.tally.reject(
-                prepared.rejected, source, etag, quarantined, [f"validation {i}" for i in ids]
-            )
-        writer.write_batch(batch.filter(pa.array(keep)))
-        offset += batch.num_rows
-    writer.close()
+
+def _finish_validation(
+    prepared: Prepared,
+    outcome: tuple[Validation, dict[int, list[str]]],
+    suite: Suite,
+    temporary: contextlib.ExitStack,
+) -> None:
+    validation, bad = outcome
+    prepared.validation = validation
+    if bad and not validation.file_failures:
+        _keep_passing(prepared, bad, suite, temporary)
+
+
+def _keep_passing(
+    prepared: Prepared, bad: dict[int, list[str]], suite: Suite, temporary: contextlib.ExitStack
+) -> None:
+    """Keep only the rows that pass; quarantine the bad ones whole, with their reasons.
+
+    A spilled file is filtered window by window into a new spill, never whole in memory.
+    """
+    if prepared.table is not None:
+        passed = [_passing(prepared, batch, 0, bad, suite) for batch in prepared.batches(len(prepared.table))]
+        prepared.table = pa.Table.from_batches(passed, schema=prepared.table.schema)
+    else:
+        filtered = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+        writer = None
+        offset = 0
+        for batch in prepared.batches(VALIDATION_ROWS):
+            writer = writer or pq.ParquetWriter(filtered, batch.schema, compression="zstd")
+            writer.write_batch(_passing(prepared, batch, offset, bad, suite))
+            offset += batch.num_rows
+        if writer is not None:
+            writer.close()
+        prepared.spilled = filtered
     prepared.tally.rows_loaded -= len(bad)
-    return validation
+
+
+def _passing(
+    prepared: Prepared, batch: pa.RecordBatch, offset: int, bad: dict[int, list[str]], suite: Suite
+) -> pa.RecordBatch:
+    """The batch's rows that pass; the others quarantined (``offset``: the batch's first row)."""
+    keep = [offset + i not in bad for i in range(batch.num_rows)]
+    for position in (i for i, ok in enumerate(keep) if not ok):
+        ids = bad[offset + position]
+        row = batch.slice(position, 1).to_pylist()[0]
+        # The row as it would have loaded; PayPal rows carry their source record in _raw.
+        quarantined = RejectedRow(row["_source_row"], row_reason(ids, suite), json_text(row))
+        prepared.tally.reject(
+            prepared.rejected, prepared.source, prepared.etag, quarantined, [f"validation {i}" for i in ids]
+        )
+    return batch.filter(pa.array(keep))

@@ -166,15 +166,22 @@ def ensure_validation_results_table(client: bigquery.Client, dataset: str) -> No
     client.create_table(table, exists_ok=True)
 
 
-def insert_validation_results(
-    client: bigquery.Client,
-    dataset: str,
-    ledger_key: str,
-    source_uri: str,
-    pipeline: str,
-    validation: Validation,
-) -> None:
-    """Stream one file's expectation results into the results table.
+@dataclass(frozen=True)
+class FileValidation:
+    """One file's suite outcome, as the results table keeps it."""
+
+    ledger_key: str
+    source_uri: str
+    pipeline: str
+    validation: Validation
+
+
+# insertAll takes at most 50,000 rows a request (10 MB); an expectation's row is small.
+VALIDATION_ROWS_PER_INSERT = 5_000
+
+
+def insert_validation_results(client: bigquery.Client, dataset: str, files: list[FileValidation]) -> None:
+    """Stream the files' expectation results into the results table, one request per 5,000 rows.
 
     A streaming insert, not a load job: per-file load jobs here would spend the table's daily
     quota of 1,500. Row ids make a retry of the same attempt a no-op on BigQuery's side.
@@ -185,33 +192,39 @@ def insert_validation_results(
 
     validated_at = datetime.datetime.now(datetime.UTC).isoformat()
     rows, row_ids = [], []
-    for check in validation.checks.values():
-        rows.append(
-            {
-                "validated_at": validated_at,
-                "ledger_key": ledger_key,
-                "source_uri": source_uri,
-                "pipeline": pipeline,
-                "suite": validation.suite,
-                "expectation_id": check.id,
-                "expectation_type": check.type,
-                "column_name": check.column,
-                "severity": check.severity,
-                "success": check.success,
-                "element_count": check.element_count,
-                "unexpected_count": check.unexpected_count,
-                "sample_rows": json.dumps(list(check.sample_rows)),
-                "error": check.error,
-            }
-        )
-        row_ids.append(hashlib.sha256(f"{ledger_key}|{check.id}|{validated_at}".encode()).hexdigest())
+    for file in files:
+        validation = file.validation
+        for check in validation.checks.values():
+            rows.append(
+                {
+                    "validated_at": validated_at,
+                    "ledger_key": file.ledger_key,
+                    "source_uri": file.source_uri,
+                    "pipeline": file.pipeline,
+                    "suite": validation.suite,
+                    "expectation_id": check.id,
+                    "expectation_type": check.type,
+                    "column_name": check.column,
+                    "severity": check.severity,
+                    "success": check.success,
+                    "element_count": check.element_count,
+                    "unexpected_count": check.unexpected_count,
+                    "sample_rows": json.dumps(list(check.sample_rows)),
+                    "error": check.error,
+                }
+            )
+            row_ids.append(
+                hashlib.sha256(f"{file.ledger_key}|{check.id}|{validated_at}".encode()).hexdigest()
+            )
     destination = f"{client.project}.{dataset}.{VALIDATION_RESULTS_TABLE}"
-    try:
-        errors = client.insert_rows_json(destination, rows, row_ids=row_ids)
-    except exceptions.GoogleAPICallError as err:
-        raise classify(err, "recording validation results") from err
-    if errors:
-        raise LoadFailed(f"recording validation results: {errors[:3]}")
+    for start in range(0, len(rows), VALIDATION_ROWS_PER_INSERT):
+        end = start + VALIDATION_ROWS_PER_INSERT
+        try:
+            errors = client.insert_rows_json(destination, rows[start:end], row_ids=row_ids[start:end])
+        except exceptions.GoogleAPICallError as err:
+            raise classify(err, "recording validation results") from err
+        if errors:
+            raise LoadFailed(f"recording validation results: {errors[:3]}")
 
 
 def classify(err: Exception, what: str) -> IngestError:

@@ -12,8 +12,8 @@ from helpers import ProcessDied, dying_before_ledger_update, orders_ndjson, writ
 
 from ingest import warehouse
 from ingest.lake import FileRef
-from ingest.ledger import Status
-from ingest.pipeline import Services, ingest_file
+from ingest.ledger import LoadOutcome, Status
+from ingest.pipeline import Services, ingest_file, run_batch
 
 pytestmark = pytest.mark.integration
 
@@ -128,3 +128,67 @@ def test_concurrent_claims_of_many_files_each_have_exactly_one_winner(make_servi
     for index in range(len(refs)):
         per_file = Counter(worker[index] for worker in outcomes)
         assert per_file == {"Claim": 1, "Duplicate": 15}, refs[index]
+
+
+def test_batch_claims_racing_single_claims_leave_one_winner_per_file(make_services, pipelines_dir, prefix):
+    # Batch mode claims new files 50 to a transaction; the Lambda claims one at a time. Racing
+    # over the same files, every file must still have exactly one owner.
+    write_orders_pipeline(pipelines_dir, prefix)
+    services = make_services()
+    refs = [FileRef.of("lake", f"{prefix}/race-{n}", f"etag{n}", n) for n in range(120)]
+    start = threading.Barrier(8)
+
+    def batch(_: int) -> list[str]:
+        start.wait()
+        claims, _left = services.ledger.claim_new(refs, "orders", "raw.orders")
+        return [claim.ref.identity for claim in claims]
+
+    def single(_: int) -> list[str]:
+        start.wait()
+        won = [services.ledger.claim(ref, "orders", "raw.orders") for ref in reversed(refs)]
+        return [claim.ref.identity for claim in won if not hasattr(claim, "reason")]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(batch if n % 2 else single, n) for n in range(8)]
+        winners = Counter(identity for future in futures for identity in future.result())
+
+    assert winners == {ref.identity: 1 for ref in refs}
+
+
+def test_outcomes_recorded_together_skip_a_claim_taken_over(make_services, pipelines_dir, prefix):
+    write_orders_pipeline(pipelines_dir, prefix)
+    services = make_services()
+    refs = [FileRef.of("lake", f"{prefix}/outcome-{n}", f"etag{n}", 10) for n in range(3)]
+    # A worker whose lease has already run out claims three files; another takes over the second.
+    expired = make_services(lease_seconds=-5).ledger
+    claims, left = expired.claim_new(refs, "orders", "raw.orders")
+    assert (len(claims), left) == (3, [])
+    takeover = services.ledger.claim(refs[1], "orders", "raw.orders")
+    assert not hasattr(takeover, "reason") and takeover.attempt == 2
+    outcome = LoadOutcome("orders", "raw.orders", 10, 9, 1, "job-1", "ndjson", load_files=3)
+
+    recorded = expired.complete_many([(claim, outcome) for claim in claims])
+
+    assert recorded == [True, False, True]
+    first, second, third = (services.ledger.get(ref) for ref in refs)
+    assert (first.status, first.rows_loaded, first.load_job_id, first.attempts) == ("LOADED", 9, "job-1", 1)
+    assert (second.status, second.claim_token) == ("IN_PROGRESS", takeover.token)
+    assert third.status == "LOADED" and third.bucket == "lake" and third.key == refs[2].key
+
+
+def test_a_batch_loads_files_with_the_same_bytes_once(make_services, pipelines_dir, prefix, scratch_bucket):
+    # Two uploads of one file under different keys in one load group: the rows load once.
+    table_id = write_orders_pipeline(pipelines_dir, prefix)
+    services = make_services()
+    body = orders_ndjson(5)
+    first = put(services, scratch_bucket, f"{prefix}/a/orders.ndjson", body)
+    again = put(services, scratch_bucket, f"{prefix}/b/orders.ndjson", body)
+    other = put(services, scratch_bucket, f"{prefix}/c/orders.ndjson", orders_ndjson(3))
+
+    run = run_batch(services, scratch_bucket, f"{prefix}/")
+
+    statuses = {r.ref.key: (r.status, r.message) for r in run.results}
+    assert statuses[first.key][0] == statuses[other.key][0] == Status.LOADED
+    assert statuses[again.key] == (Status.SKIPPED_DUPLICATE, f"same bytes as {first.uri}")
+    assert len(run.loads) == 1
+    assert warehouse.count_rows(services.bigquery, table_id) == 5 + 3

@@ -265,3 +265,81 @@ def test_concurrent_runs_of_one_suite_each_see_their_own_rows():
     for size, outcome in zip([3, 7, 11, 5] * 4, outcomes, strict=True):
         assert outcome.bad_positions == {size - 1: ["paypal.status_known"]}
         assert not [c for c in outcome.checks if c.error]
+
+
+def suite_frame(pipeline_name: str, records: list[dict[str, Any]], suite: Suite):
+    pipeline = PIPELINES[pipeline_name]
+    coercer = RecordCoercer(pipeline, empty_is_null=False, pseudonym_key=b"k")
+    coerced = coercer.coerce(apply_transform(pipeline, [ParsedRow(n, r) for n, r in enumerate(records, 1)]))
+    return validation_frame(to_arrow(pipeline, coerced, LINEAGE), suite.columns()), coerced.row_numbers
+
+
+def test_files_validated_together_are_judged_as_if_each_were_alone():
+    # Batch mode validates a load group's small files in one GX run; each must get what its own
+    # run gives: the same transaction in two files is not a duplicate, twice in one file it is.
+    suite = load_suite(EXPECTATIONS_DIR / "paypal_transactions.json")
+    files = [
+        [paypal_transaction(transaction_id="SHARED"), paypal_transaction(transaction_id="A1")],
+        [
+            paypal_transaction(transaction_id="SHARED"),
+            paypal_transaction(transaction_id="TWICE"),
+            paypal_transaction(transaction_id="TWICE"),
+            paypal_transaction(transaction_id="BAD", transaction_status="X"),
+        ],
+        [paypal_transaction(transaction_id="C1", transaction_updated_date="2021-06-30T00:00:00+0000")],
+    ]
+    frames, numbers = zip(*(suite_frame("paypal_transactions", f, suite) for f in files), strict=True)
+
+    together = suite.run_files(frames, numbers)
+    alone = [suite.run(frame, rows) for frame, rows in zip(frames, numbers, strict=True)]
+
+    assert suite.validates_files_together
+    assert [o.bad_positions for o in together] == [
+        {},
+        {1: ["paypal.key_unique_in_file"], 2: ["paypal.key_unique_in_file"], 3: ["paypal.status_known"]},
+        {},
+    ]
+    assert [o.bad_positions for o in together] == [o.bad_positions for o in alone]
+    for joint, own in zip(together, alone, strict=True):
+        assert sorted(
+            (c.id, c.success, c.fails_file, c.unexpected_count, c.sample_rows) for c in joint.checks
+        ) == (sorted((c.id, c.success, c.fails_file, c.unexpected_count, c.sample_rows) for c in own.checks))
+
+
+def test_a_row_count_check_fails_only_the_file_of_the_wrong_size_in_a_joint_run(tmp_path):
+    path = write_suite(
+        tmp_path,
+        "sizes",
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 2}, "meta": {"id": "two"}},
+        {
+            "type": "expect_column_values_to_be_unique",
+            "kwargs": {"column": "transaction_id"},
+            "meta": {"id": "u"},
+        },
+    )
+    suite = Suite(path)
+    files = [[payment(1), payment(2)], [payment(1)], [payment(3), payment(3)]]
+    frames, numbers = zip(*(suite_frame("payment_transactions", f, suite) for f in files), strict=True)
+
+    outcomes = suite.run_files(frames, numbers)
+
+    assert [[c.id for c in o.checks if c.fails_file] for o in outcomes] == [[], ["two"], []]
+    assert [o.bad_positions for o in outcomes] == [{}, {}, {0: ["u"], 1: ["u"]}]
+
+
+def test_a_suite_that_cannot_be_judged_per_file_in_one_run_runs_file_by_file(tmp_path):
+    path = write_suite(
+        tmp_path,
+        "ordered",
+        {
+            "type": "expect_column_values_to_be_increasing",
+            "kwargs": {"column": "transaction_id"},
+            "meta": {"id": "increasing"},
+        },
+    )
+    suite = Suite(path)
+    files = [[payment(5), payment(6)], [payment(1), payment(2)]]  # increasing in each file, not across
+    frames, numbers = zip(*(suite_frame("payment_transactions", f, suite) for f in files), strict=True)
+
+    assert not suite.validates_files_together
+    assert [o.bad_positions for o in suite.run_files(frames, numbers)] == [{}, {}]
