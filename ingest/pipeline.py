@@ -640,8 +640,9 @@ def ingest_files(
         if (warning := _quota_warning(services, target)) is not None:
             per_load *= HARDER_BATCHING
             done.warnings.append(f"{warning}: up to {per_load} files per load job in this run")
-        for group in _groups(refs_of_pipeline, per_load, MAX_LOAD_BYTES):
-            _load_group(group, target, services, done.loads, report, clock)
+        _load_groups(
+            _groups(refs_of_pipeline, per_load, MAX_LOAD_BYTES), target, services, done.loads, report, clock
+        )
     return done
 
 
@@ -662,29 +663,46 @@ def _groups(refs: list[FileRef], files: int, max_bytes: int) -> list[list[FileRe
     return groups
 
 
-def _load_group(
-    refs: list[FileRef],
-    pipeline: Pipeline,
-    services: Services,
-    loads: list[LoadRecord],
-    report: Callable[[FileResult], None],
-    clock: StageClock,
-) -> None:
-    """Claim, read, validate and load a group of files of one pipeline with one load job.
+@dataclass
+class _StagedGroup:
+    """A load group read and validated, waiting for its load job."""
 
-    Claims and outcomes go to the ledger many to a request, and the suite runs over many files
-    at once (each judged alone). A file that fails to stage fails alone. If the combined load
-    fails for a reason a retry will not cure, each file is loaded on its own, so one bad file
-    does not fail its neighbours.
+    staged: list[Staged]
+    ended: list[FileResult]
+    """Files that ended before the load: duplicates, and failures to read or validate."""
+    temporary: contextlib.ExitStack
+    """Holds the group's temporary files until its load is done."""
+
+
+def _stage_group(
+    refs: list[FileRef], pipeline: Pipeline, services: Services, clock: StageClock
+) -> _StagedGroup:
+    """Claim, read and validate a group of files of one pipeline, ready for one load job.
+
+    Claims go to the ledger many to a request, and the suite runs over many files at once (each
+    judged alone). A file that fails to stage fails alone.
     """
+    group = _StagedGroup([], [], contextlib.ExitStack())
+    try:
+        _stage_into(group, refs, pipeline, services, clock)
+    except BaseException:
+        group.temporary.close()
+        raise
+    return group
+
+
+def _stage_into(
+    group: _StagedGroup, refs: list[FileRef], pipeline: Pipeline, services: Services, clock: StageClock
+) -> None:
     with clock("ledger"):
-        claims = _claim_group(refs, pipeline, services, report)
+        claims = _claim_group(refs, pipeline, services, group.ended.append)
     if not claims:
         return
     mean_size = sum(max(c.ref.size or 0, 0) for c in claims) / len(claims)
     readers = READERS_SMALL_FILES if mean_size <= SMALL_FILE_BYTES else READERS_LARGE_FILES
+    temporary = group.temporary
 
-    with contextlib.ExitStack() as temporary, ThreadPoolExecutor(readers, thread_name_prefix="stage") as pool:
+    with ThreadPoolExecutor(readers, thread_name_prefix="stage") as pool:
 
         def read(claim: Claim) -> tuple[Claim, Prepared] | FileResult:
             try:
@@ -696,7 +714,7 @@ def _load_group(
         read_files: list[tuple[Claim, Prepared]] = []
         for outcome in pool.map(read, claims):
             if isinstance(outcome, FileResult):
-                report(outcome)
+                group.ended.append(outcome)
             else:
                 read_files.append(outcome)
         if not read_files:
@@ -711,8 +729,7 @@ def _load_group(
                     )
         except Exception as err:  # e.g. the results table unreachable: each file fails with the reason
             error = _as_ingest_error(err, read_files[0][0].ref)
-            for claim, _ in read_files:
-                report(_fail(claim.ref, pipeline, claim, error, services))
+            group.ended.extend(_fail(claim.ref, pipeline, claim, error, services) for claim, _ in read_files)
             return
 
         def accept(member: tuple[Claim, Prepared]) -> Staged | FileResult:
@@ -723,14 +740,38 @@ def _load_group(
             except Exception as err:  # recorded in the ledger with its type
                 return _fail(claim.ref, pipeline, claim, _as_ingest_error(err, claim.ref), services)
 
-        staged: list[Staged] = []
         for outcome in pool.map(accept, read_files):
             if isinstance(outcome, FileResult):
-                report(outcome)
+                group.ended.append(outcome)
             else:
-                staged.append(outcome)
-        if staged:
-            _load_staged(staged, pipeline, services, temporary, loads, report, clock)
+                group.staged.append(outcome)
+
+
+def _load_groups(
+    groups: list[list[FileRef]],
+    pipeline: Pipeline,
+    services: Services,
+    loads: list[LoadRecord],
+    report: Callable[[FileResult], None],
+    clock: StageClock,
+) -> None:
+    """Stage and load each group with one load job, staging the next group during this one's load.
+
+    The load job and the MERGE wait on BigQuery, the ledger writes on DynamoDB: meanwhile the
+    next group's files are read and validated. At most two groups are in memory at once.
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="next-group") as ahead:
+        upcoming = ahead.submit(_stage_group, groups[0], pipeline, services, clock) if groups else None
+        for index in range(len(groups)):
+            assert upcoming is not None
+            current = upcoming.result()
+            if index + 1 < len(groups):
+                upcoming = ahead.submit(_stage_group, groups[index + 1], pipeline, services, clock)
+            with current.temporary:
+                for result in current.ended:
+                    report(result)
+                if current.staged:
+                    _load_staged(current.staged, pipeline, services, current.temporary, loads, report, clock)
 
 
 def _claim_group(
