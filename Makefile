@@ -9,7 +9,7 @@ PYTHON ?= $(shell pyenv which python3.13 2>/dev/null || command -v python3.13 2>
 STAMP := $(VENV)/.installed
 
 help: ## List the targets
-	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: install it (pyenv install 3.13) or set PYTHON=/path/to/python3.13" >&2; exit 1; }
@@ -29,8 +29,8 @@ test: $(STAMP) ## Run the test suite (starts its own emulators)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check and format check
-	$(BIN)/ruff check ingest tests
-	$(BIN)/ruff format --check ingest tests
+	$(BIN)/ruff check ingest tests benchmarks
+	$(BIN)/ruff format --check ingest tests benchmarks
 
 up: $(STAMP) ## Start the local stack and print its environment
 	$(BIN)/ingest local up
@@ -43,16 +43,17 @@ lab: $(STAMP) ## JupyterLab on notebooks/, pointed at the local stack (started i
 	eval "$$($(BIN)/ingest local env)" && export INGEST_LOCAL_DIR="$${INGEST_LOCAL_DIR:-$(CURDIR)/.local}" PATH="$(CURDIR)/$(BIN):$$PATH" \
 		&& $(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-bench: $(STAMP) ## Benchmarks: load paths side by side; GX on 1M rows; peak memory of 100 MB and 1 GB files (~10 min)
-	$(BIN)/python benchmarks/bench_load.py
-	$(BIN)/python benchmarks/bench_validate.py
-	$(BIN)/python benchmarks/bench_memory.py $(BENCH_ARGS)
+bench: $(STAMP) ## Benchmarks against dlt, pandas-gbq and DuckDB; memory, Lambda, GX; reports/bench/results.json (~70 min)
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+bench-quick: $(STAMP) ## The same benchmarks at small sizes, 2 runs each (~3 min)
+	$(BIN)/python benchmarks/bench.py --quick $(BENCH_ARGS)
 
 loadtest: $(STAMP) ## Load test on the local stack: 10,000 files delivered 1-3 times, 4 runners, exact accounting (~65 min; LOADTEST_ARGS="--files 1000")
 	$(BIN)/python benchmarks/loadtest.py $(LOADTEST_ARGS)
 
 clean: ## Remove the venv, local stack state and generated reports
 	-$(BIN)/ingest local down 2>/dev/null
-	rm -rf $(VENV) .local reports/demo reports/batches reports/reconciliation reports/monitoring reports/loadtest
+	rm -rf $(VENV) .local reports/demo reports/batches reports/reconciliation reports/monitoring reports/loadtest reports/bench
 
-.PHONY: help venv demo test lint up down lab bench loadtest clean
+.PHONY: help venv demo test lint up down lab bench bench-quick loadtest clean

@@ -420,10 +420,11 @@ def _loaded_result(claim: Claim, outcome: LoadOutcome, recorded: bool) -> FileRe
 FILES_PER_LOAD = 250
 HARDER_BATCHING = 10
 MAX_LOAD_BYTES = 1 << 30
-# Files read at once: many while they are small (the wait is the GET), two when large (the work
-# is parsing, and each reader holds a chunk of records in memory).
+# Files read at once: many while they are small (the wait is the GET); one at a time when large,
+# since parsing holds the GIL: a second reader made 10k-record PayPal files 16% slower and held
+# another chunk of records (about 100 MB) in memory.
 READERS_SMALL_FILES = 8
-READERS_LARGE_FILES = 2
+READERS_LARGE_FILES = 1
 SMALL_FILE_BYTES = 4 << 20
 
 
@@ -755,11 +756,20 @@ def _load_groups(
     report: Callable[[FileResult], None],
     clock: StageClock,
 ) -> None:
-    """Stage and load each group with one load job, staging the next group during this one's load.
+    """Stage and load each group with one load job; for small files, the next group is staged
+    during this one's load.
 
     The load job and the MERGE wait on BigQuery, the ledger writes on DynamoDB: meanwhile the
-    next group's files are read and validated. At most two groups are in memory at once.
+    next group's small files are read and validated (at most two groups in memory). A group of
+    large files takes far longer to read than to load, so it is not worth the memory.
     """
+    sizes = [max(ref.size or 0, 0) for group in groups for ref in group]
+    if sizes and sum(sizes) / len(sizes) > SMALL_FILE_BYTES:
+        for refs in groups:
+            _load_group(
+                _stage_group(refs, pipeline, services, clock), pipeline, services, loads, report, clock
+            )
+        return
     with ThreadPoolExecutor(1, thread_name_prefix="next-group") as ahead:
         upcoming = ahead.submit(_stage_group, groups[0], pipeline, services, clock) if groups else None
         for index in range(len(groups)):
@@ -767,11 +777,23 @@ def _load_groups(
             current = upcoming.result()
             if index + 1 < len(groups):
                 upcoming = ahead.submit(_stage_group, groups[index + 1], pipeline, services, clock)
-            with current.temporary:
-                for result in current.ended:
-                    report(result)
-                if current.staged:
-                    _load_staged(current.staged, pipeline, services, current.temporary, loads, report, clock)
+            _load_group(current, pipeline, services, loads, report, clock)
+
+
+def _load_group(
+    group: _StagedGroup,
+    pipeline: Pipeline,
+    services: Services,
+    loads: list[LoadRecord],
+    report: Callable[[FileResult], None],
+    clock: StageClock,
+) -> None:
+    """Report the files that ended early, load the rest with one job, and free the temporaries."""
+    with group.temporary:
+        for result in group.ended:
+            report(result)
+        if group.staged:
+            _load_staged(group.staged, pipeline, services, group.temporary, loads, report, clock)
 
 
 def _claim_group(
