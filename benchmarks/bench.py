@@ -96,7 +96,7 @@ FULL = Sizes(100, 10_000, 2_000, 20, 20, 200, 1_000, 20, 100, 1_000_000, True, 4
 # bound it: three Lambda cold starts would take 40 s alone (GX builds its suite in 9 s), and dlt
 # (about 2,000 rows/s here) bounds the big set. GX runs on 1M rows in both modes: on fewer its
 # fixed cost per run would read as a miss of the 5 s target.
-QUICK = Sizes(2, 5_000, 200, 20, 2, 20, 20, 3, 100, 1_000_000, False, 1200)
+QUICK = Sizes(2, 5_000, 100, 20, 2, 20, 10, 2, 100, 1_000_000, False, 1200)
 QUICK_RUNS = 2
 
 

@@ -18,33 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from bench_summary import RESULT_PREFIX
+from peers.peak_rss import reset_peak_rss, status_kib
 
 
 def emit(result: dict[str, Any]) -> None:
     print(RESULT_PREFIX + json.dumps(result), flush=True)
-
-
-def status_kib(field: str) -> int:
-    """A field of /proc/self/status. VmHWM, not ru_maxrss, for peaks: Linux carries ru_maxrss
-    over exec from the forked copy of the parent, so a child reports at least its parent's size."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return -1
-
-
-def reset_peak_rss() -> bool:
-    """Reset VmHWM to the current RSS (Linux 4.0+), so each run reports its own peak."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
-            clear.write("5")
-    except OSError:
-        return False
-    return True
-
-
-# --- ours: run_batch over a prefix, one fresh ledger and dataset per run -----------------------
 
 
 def run_ours(spec: dict[str, Any]) -> None:

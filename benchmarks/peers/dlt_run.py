@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from peak_rss import reset_peak_rss, status_kib
+
 # bench.py reads the lines that start with this (bench_summary.RESULT_PREFIX): dlt prints too.
 RESULT_PREFIX = "BENCH-RESULT "
 TABLE = "paypal_transactions"
@@ -27,26 +29,6 @@ DATASET = "bench"
 
 # No telemetry: the machine has no network beyond the stack, and the run should not wait on it.
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-
-
-def status_kib(field: str) -> int:
-    """A field of /proc/self/status. VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from
-    the forked copy of the parent, so a child would report at least its parent's size."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return -1
-
-
-def reset_peak_rss() -> bool:
-    """Reset VmHWM to the current RSS (Linux 4.0+), so each run reports its own peak."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
-            clear.write("5")
-    except OSError:
-        return False
-    return True
 
 
 def loaded_rows(database: Path) -> dict[str, int]:
