@@ -202,20 +202,22 @@ def _suite_batches(
     prepared: Prepared, suite: Suite, batch_size: int
 ) -> Iterator[tuple[pd.DataFrame, list[int]]]:
     """The file's rows, only the columns the suite reads, ``batch_size`` rows at a time."""
-    schema = prepared.schema
     wanted = suite.columns() | {"_source_row"}
-    read = [name for name in (schema.names if schema is not None else ()) if name in wanted]
-    for batch in prepared.batches(batch_size, read):
+    for batch in prepared.batches(batch_size, _present(prepared, wanted)):
         yield validation_frame(batch, wanted), batch.column("_source_row").to_pylist()
+
+
+def _present(prepared: Prepared, wanted: set[str]) -> list[str]:
+    """Of ``wanted``, the columns the file's rows have, in their order."""
+    schema = prepared.schema
+    return [name for name in (schema.names if schema is not None else ()) if name in wanted]
 
 
 def _validate_together(members: list[Prepared], suite: Suite, temporary: contextlib.ExitStack) -> None:
     wanted = suite.columns() | {"_source_row"}
     tables = []
     for member in members:
-        schema = member.schema
-        read = [name for name in (schema.names if schema is not None else ()) if name in wanted]
-        tables.append(pa.Table.from_batches(list(member.batches(VALIDATION_ROWS, read))))
+        tables.append(pa.Table.from_batches(list(member.batches(VALIDATION_ROWS, _present(member, wanted)))))
     # One conversion to pandas for the whole window: per file, it costs more than GX's run.
     combined = pa.concat_tables(tables, promote_options="permissive")
     numbers = [table.column("_source_row").to_pylist() for table in tables]
