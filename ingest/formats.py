@@ -234,20 +234,44 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
+@dataclass
+class Opened:
+    detected: Detected
+    rows: Iterator[ParsedRow]
+    """The records, read as they are iterated."""
+    content: bytes | None = None
+    """The whole plain content of a UTF-8 NDJSON file within ``keep_ndjson_bytes``, else None."""
+
+
 def read_rows(stream: IO[bytes], pinned_format: str = "auto") -> tuple[Detected, Iterator[ParsedRow]]:
     """Detect the format of ``stream`` and return it with an iterator over its records."""
+    opened = open_rows(stream, pinned_format)
+    return opened.detected, opened.rows
+
+
+def open_rows(stream: IO[bytes], pinned_format: str = "auto", keep_ndjson_bytes: int = 0) -> Opened:
+    """Detect the format of ``stream``; its records, and its whole content if it is a UTF-8
+    NDJSON file of at most ``keep_ndjson_bytes`` (for a whole-file reader such as Arrow's).
+    """
     head, data, compression = open_decompressed(stream)
     detected = replace(detect(head, pinned_format), compression=compression)
     if detected.format == "parquet":
-        return detected, _parquet_rows(data)
+        return Opened(detected, _parquet_rows(data))
+    content = None
+    if detected.format == "ndjson" and detected.encoding == "utf-8" and keep_ndjson_bytes:
+        start = data.read(keep_ndjson_bytes + 1)
+        if len(start) <= keep_ndjson_bytes:
+            content, data = start, io.BufferedReader(io.BytesIO(start))
+        else:
+            data = io.BufferedReader(_Stream(data, prefix=start), PEEK_BYTES)
     text = io.TextIOWrapper(data, encoding=detected.encoding, errors="strict", newline="")
     if detected.format == "csv":
         header, rows = _open_csv(text, detected.delimiter or ",")
-        return replace(detected, header=header), _guard_decoding(rows)
+        return Opened(replace(detected, header=header), _guard_decoding(rows))
     readers = {"ndjson": _ndjson_rows, "json_array": _json_array_rows, "json_concat": _json_concat_rows}
     if detected.format not in readers:
         raise MalformedFile(f"format {detected.format!r} is not one this reader knows")
-    return detected, _guard_decoding(readers[detected.format](text))
+    return Opened(detected, _guard_decoding(readers[detected.format](text)), content)
 
 
 def _guard_decoding(rows: Iterator[ParsedRow]) -> Iterator[ParsedRow]:

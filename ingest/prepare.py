@@ -20,11 +20,12 @@ from typing import IO, TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingest import arrow_ndjson
 from ingest.config import Pipeline
 from ingest.errors import EmptyFile, NoValidRows, ValidationFailed
-from ingest.formats import Detected, read_rows
+from ingest.formats import Detected, open_rows
 from ingest.schema import RecordCoercer, RejectedRow, json_text, to_arrow
-from ingest.transforms import apply_transform
+from ingest.transforms import apply_transform, arrow_transform
 from ingest.validate import Suite, Validation, row_reason, validation_frame
 
 if TYPE_CHECKING:
@@ -36,6 +37,12 @@ CHUNK_ROWS = 10_000
 # A file whose coerced rows take at most this much stays in memory (a load group of 250 such
 # files: about 64 MB); a larger one is spilled to a temporary Parquet file.
 IN_MEMORY_BYTES = 256 * 1024
+# NDJSON files of this size range are read whole by Arrow (``arrow_ndjson``) when it can vouch
+# for every row: 3x faster on 10k-record PayPal files. Below it Arrow's fixed cost per file
+# (about 25 ms) loses to reading row by row; above it the text and its Arrow table (about four
+# times the text) would sit in memory at once.
+ARROW_MIN_BYTES = 1 << 20
+ARROW_NDJSON_BYTES = 32 << 20
 # Rows validated per Great Expectations run. A run costs ~0.1-0.3 s whatever its size, and GX
 # copies the frame several times: a 250k-row window of the PayPal suite's columns peaks ~110 MB
 # (1M rows in one run: ~460 MB). Uniqueness within a file is checked per window.
@@ -141,13 +148,24 @@ def prepare_file(
     tally = Tally()
     # Quarantined rows are few: in memory unless they are not.
     rejected = temporary.enter_context(tempfile.SpooledTemporaryFile(IN_MEMORY_BYTES))  # noqa: SIM115 - the stack closes it
-    detected, rows = read_rows(body, pipeline.format)
+    opened = open_rows(body, pipeline.format, keep_ndjson_bytes=ARROW_NDJSON_BYTES)
+    detected = opened.detected
     coercer = make_coercer(detected)
     if detected.header is not None:
         coercer.check_header(detected.header)
     prepared = Prepared(detected, tally, rejected, source, etag)
+    whole = None
+    if opened.content is not None and len(opened.content) >= ARROW_MIN_BYTES:
+        whole = arrow_ndjson.load_table(opened.content, pipeline, coercer, lineage, arrow_transform(pipeline))
+    if whole is not None:
+        table, tally.extra_fields = whole
+        tally.rows_in = tally.rows_loaded = table.num_rows
+        _keep(prepared, table, temporary)
+        if suite is not None:
+            validate_files([prepared], suite, temporary)
+        return prepared
     writer = None
-    for chunk in itertools.batched(apply_transform(pipeline, rows), CHUNK_ROWS, strict=False):
+    for chunk in itertools.batched(apply_transform(pipeline, opened.rows), CHUNK_ROWS, strict=False):
         coerced = coercer.coerce(chunk)
         tally.rows_in += coerced.rows_in
         tally.extra_fields |= coerced.extra_fields
@@ -172,6 +190,15 @@ def prepare_file(
     if suite is not None:
         validate_files([prepared], suite, temporary)
     return prepared
+
+
+def _keep(prepared: Prepared, table: pa.Table, temporary: contextlib.ExitStack) -> None:
+    """Hold the rows to load in memory if they are small, else spill them to Parquet."""
+    if table.nbytes <= IN_MEMORY_BYTES:
+        prepared.table = table
+        return
+    prepared.spilled = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+    pq.write_table(table, prepared.spilled, compression="zstd", row_group_size=CHUNK_ROWS)
 
 
 def validate_files(members: list[Prepared], suite: Suite, temporary: contextlib.ExitStack) -> None:

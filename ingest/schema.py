@@ -304,9 +304,10 @@ class RecordCoercer:
         self.pipeline = pipeline
         self.empty_is_null = empty_is_null
         self._pseudonym_key = pseudonym_key
-        self._redact_paths = [tuple(p.split(".")) for p in pipeline.redact]
-        redacted_roots = {p[0] for p in self._redact_paths if len(p) == 1}
-        self._known_roots = {c.source_path[0] for c in pipeline.columns} | redacted_roots
+        self.redact_paths = [tuple(p.split(".")) for p in pipeline.redact]
+        redacted_roots = {p[0] for p in self.redact_paths if len(p) == 1}
+        self.known_roots = {c.source_path[0] for c in pipeline.columns} | redacted_roots
+        """Top-level fields the columns read (or redaction drops): the others are kept in ``_extra``."""
         # Paths and converters resolved once per file, not once per value.
         self._converters = [
             (c, c.source_path, _records_converter(c) if c.type == "RECORD" else CONVERTERS[c.type])
@@ -399,7 +400,7 @@ class RecordCoercer:
                     errors[index] = f"{column.name}: required value is missing"
         fast = None if column.type == "RECORD" else _cast_whole_column(column.type, raw)
         if fast is not None:
-            return self._pseudonymised(column, fast)
+            return self.pseudonymised(column, fast)
         values: list[Any] = []
         for index, value in enumerate(raw):
             if value is None:
@@ -416,9 +417,9 @@ class RecordCoercer:
                 elif errors[index] is None:
                     errors[index] = f"{column.name}: {_preview(value)} {_reason(err)}"
                 values.append([] if column.repeated else None)
-        return self._pseudonymised(column, pa.array(values, arrow_type(column)))
+        return self.pseudonymised(column, pa.array(values, arrow_type(column)))
 
-    def _pseudonymised(self, column: Column, array: pa.Array) -> pa.Array:
+    def pseudonymised(self, column: Column, array: pa.Array) -> pa.Array:
         if not column.pseudonymise:
             return array
         key = self._pseudonym_key
@@ -429,17 +430,17 @@ class RecordCoercer:
         self, record: dict[str, Any], original: dict[str, Any]
     ) -> tuple[str | None, str | None, set[str]]:
         if self.pipeline.record_column:
-            kept = redact(original, self._redact_paths) if self._redact_paths else original
+            kept = redact(original, self.redact_paths) if self.redact_paths else original
             return _to_json(kept), None, set()
-        kept = redact(record, self._redact_paths) if self._redact_paths else record
-        extras = {k: v for k, v in kept.items() if k not in self._known_roots}
+        kept = redact(record, self.redact_paths) if self.redact_paths else record
+        extras = {k: v for k, v in kept.items() if k not in self.known_roots}
         if not extras:
             return None, None, set()
         return None, _to_json(extras), set(extras)
 
     def _raw_text(self, record: dict[str, Any]) -> str:
         # Not _to_json: a NaN from the source must not stop the quarantine of its row.
-        return json_text(redact(record, self._redact_paths))
+        return json_text(redact(record, self.redact_paths))
 
 
 def _cast_whole_column(bq_type: str, raw: list[Any]) -> pa.Array | None:
@@ -451,8 +452,8 @@ def _cast_whole_column(bq_type: str, raw: list[Any]) -> pa.Array | None:
     if bq_type == "STRING":
         return pa.array(raw, pa.string()) if kinds == {str} else None
     if kinds == {str} and bq_type in _ARROW_PARSES_TEXT:
-        source = pa.array(raw, pa.string())
-    elif kinds == {int} and bq_type in {"INT64", "NUMERIC", "FLOAT64"}:
+        return arrow_cast(bq_type, pa.array(raw, pa.string()))
+    if kinds == {int} and bq_type in {"INT64", "NUMERIC", "FLOAT64"}:
         in_range = all(INT64_MIN <= v <= INT64_MAX for v in raw if v is not None)
         source = pa.array(raw, pa.int64()) if in_range else None
     elif kinds <= {int, float} and bq_type == "NUMERIC":
@@ -466,10 +467,29 @@ def _cast_whole_column(bq_type: str, raw: list[Any]) -> pa.Array | None:
         return pa.array(raw, pa.bool_())
     else:
         return None
-    if source is None:
-        return None
+    return None if source is None else _cast(bq_type, source)
+
+
+def arrow_cast(bq_type: str, source: pa.Array) -> pa.Array | None:
+    """Text, INT64 or BOOL values cast to a column type, as the per-value converters would give
+    them; None when Arrow cannot vouch for every value (the caller then converts value by value).
+    """
+    if pa.types.is_null(source.type):
+        return pa.nulls(len(source), ARROW_TYPES[bq_type])
+    if pa.types.is_string(source.type):
+        if bq_type == "STRING":
+            return source
+        return _cast(bq_type, source) if bq_type in _ARROW_PARSES_TEXT else None
+    if pa.types.is_int64(source.type):
+        return _cast(bq_type, source) if bq_type in {"INT64", "NUMERIC", "FLOAT64"} else None
+    if pa.types.is_boolean(source.type):
+        return source if bq_type == "BOOL" else None
+    return None
+
+
+def _cast(bq_type: str, source: pa.Array) -> pa.Array | None:
     try:
-        cast = pc.cast(source, target)
+        cast = pc.cast(source, ARROW_TYPES[bq_type])
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
         return None
     if bq_type == "FLOAT64" and not pc.all(pc.is_finite(cast)).as_py():

@@ -9,8 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from ingest.arrow_ndjson import ArrowTransform
 from ingest.config import Pipeline
 from ingest.formats import ParsedRow
+from ingest.paypal import flatten_transactions_arrow
+
+# Transforms with a whole-file Arrow form giving the same rows (``ingest.arrow_ndjson``); a
+# pipeline whose transform is not here reads every file row by row.
+ARROW_TRANSFORMS: dict[str, ArrowTransform] = {
+    "ingest.paypal:flatten_transaction": flatten_transactions_arrow
+}
+
+
+def arrow_transform(pipeline: Pipeline) -> ArrowTransform | None:
+    return ARROW_TRANSFORMS.get(pipeline.transform) if pipeline.transform else None
 
 
 def apply_transform(pipeline: Pipeline, rows: Iterable[ParsedRow]) -> Iterator[ParsedRow]:
