@@ -15,7 +15,6 @@ holds the same JSON value, with keys in the order Arrow first saw them in the fi
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from ingest.schema import ARROW_TYPES, Coerced, RecordCoercer, arrow_cast, arrow
 # A null value token: after a key, in an array, or a whole line. A string holding such text
 # makes the file decline too, which costs only speed.
 _NULL_TOKEN = re.compile(rb"(?:^|[:,\[\n])[ \t\r]*null(?![A-Za-z0-9_])")
+_BLANK_LINE = re.compile(rb"\n[ \t\r\x0b\x0c]*\n")
 # Control characters other than the ones a JSON escape names; kept JSON declines on them.
 _OTHER_CONTROL = r"[\x00-\x07\x0b\x0e-\x1f]"
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
@@ -92,14 +92,13 @@ def load_table(
 
 def read_records(content: bytes) -> pa.StructArray | None:
     """Each line's object as one struct, every text value as text; None if Arrow cannot vouch."""
-    if b"\r" in content.replace(b"\r\n", b""):
+    # The checks below read the text in place: a copy of a large file would stay in the heap.
+    if b"\r" in content and content.count(b"\r") != content.count(b"\r\n"):
         return None  # a lone CR splits lines for the row reader, not for Arrow
     if b"null" in content and _NULL_TOKEN.search(content):
         return None
-    try:
-        content.decode("utf-8")  # Arrow does not check the encoding of what it copies
-    except UnicodeDecodeError:
-        return None
+    if not _is_utf8(content):
+        return None  # Arrow does not check the encoding of the text it copies
     try:
         # Arrow reads ISO-looking text as timestamps: the schema it infers from the first lines,
         # with text for timestamps, is declared; a timestamp only later lines have, read again.
@@ -112,18 +111,37 @@ def read_records(content: bytes) -> pa.StructArray | None:
             table = _read(content, _text_schema(table.schema))
     except (pa.ArrowException, OSError, RecursionError):
         return None
-    lines = sum(1 for line in content.split(b"\n") if line.strip())
-    if table.num_rows != lines or not table.num_rows:
+    if table.num_rows != _lines_with_text(content) or not table.num_rows:
         return None  # two objects on a line: one bad row for the row reader
     table = table.combine_chunks()
     return pa.StructArray.from_arrays([column.chunk(0) for column in table.columns], table.column_names)
+
+
+def _is_utf8(content: bytes) -> bool:
+    offsets = pa.array([0, len(content)], pa.int32()).buffers()[1]
+    text = pa.Array.from_buffers(pa.binary(), 1, [None, offsets, pa.py_buffer(content)])
+    try:
+        text.cast(pa.string())
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _lines_with_text(content: bytes) -> int:
+    """Lines holding more than whitespace: the records the row reader would count."""
+    first_end = content.find(b"\n")
+    first = content[: first_end if first_end >= 0 else len(content)]
+    if _BLANK_LINE.search(content) or not first.strip():
+        return sum(1 for line in content.split(b"\n") if line.strip())
+    tail = content[content.rfind(b"\n") + 1 :]
+    return content.count(b"\n") + (1 if tail.strip() else 0)
 
 
 def _read(content: bytes, schema: pa.Schema | None, unexpected: str = "error") -> pa.Table:
     parse = pajson.ParseOptions(
         explicit_schema=schema, newlines_in_values=False, unexpected_field_behavior=unexpected
     )
-    return pajson.read_json(io.BytesIO(content), pajson.ReadOptions(block_size=BLOCK_BYTES), parse)
+    return pajson.read_json(pa.BufferReader(content), pajson.ReadOptions(block_size=BLOCK_BYTES), parse)
 
 
 def _text_schema(schema: pa.Schema) -> pa.Schema:

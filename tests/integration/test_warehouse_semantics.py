@@ -221,3 +221,83 @@ def test_a_new_reference_file_replaces_the_whole_table(make_services, pipelines_
     )
     assert sorted(frame.tax_code) == ["T1", "T2"]
     assert {uri.rsplit("/", 1)[1] for uri in frame._source_uri} == {"2021-07.tsv"}
+
+
+def test_a_large_page_read_whole_by_arrow_lands_the_same_rows_as_one_read_row_by_row(
+    make_services, paypal_table, prefix, scratch_bucket, monkeypatch
+):
+    # GIVEN two 1.3 MB NDJSON pages of the same 1,000 transactions (sales, refunds, pending),
+    # the first read whole by Arrow and the second row by row
+    from ingest import arrow_ndjson, prepare
+
+    def page(letter: str) -> bytes:
+        records = []
+        for number in range(1000):
+            refund = number % 50 == 0
+            record = paypal_transaction(
+                transaction_id=f"{letter}{prefix}-{number:04d}",
+                email=f"player{number}@example.org",
+                transaction_status="P" if number % 7 == 0 else "S",
+                transaction_event_code="T1107" if refund else "T0006",
+                transaction_amount={"currency_code": "EUR", "value": f"{'-' if refund else ''}{number}.99"},
+                fee_amount={"currency_code": "EUR", "value": "0.00" if refund else f"-{number % 5}.30"},
+                **({"paypal_reference_id": f"{letter}{prefix}-ref"} if refund else {}),
+            )
+            record["cart_info"] = (
+                {
+                    "item_details": [
+                        {"item_name": f'Gem Pack "{n}" (ID: #22{n})', "item_quantity": str(n)}
+                        for n in range(1, number % 3 + 2)
+                    ]
+                }
+                if number % 11
+                else {}
+            )
+            records.append(record)
+        return "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode()
+
+    taken = []
+    real_load_table = arrow_ndjson.load_table
+    monkeypatch.setattr(
+        arrow_ndjson, "load_table", lambda *a, **k: taken.append(result := real_load_table(*a, **k)) or result
+    )
+    services = make_services()
+    pages = {}
+    for letter, whole in (("a", True), ("b", False)):
+        monkeypatch.setattr(prepare, "ARROW_NDJSON_BYTES", 32 << 20 if whole else 0)
+        body = page(letter)
+        assert len(body) > prepare.ARROW_MIN_BYTES
+        key = f"{prefix}/paypal/transactions/{letter}/page-0001.json"
+        put(scratch_bucket, key, body)
+        batch = run_batch(services, scratch_bucket, f"{prefix}/paypal/transactions/{letter}/")
+        assert [(r.status, r.rows_loaded) for r in batch.results] == [(Status.LOADED, 1000)]
+        pages[letter] = key
+    assert len(taken) == 1 and taken[0] is not None, "the first page was read whole by Arrow"
+
+    # THEN the table holds the same values for both, and the kept record the same JSON
+    frame = warehouse.query_dataframe(
+        services.bigquery,
+        f"SELECT * EXCEPT (_source_uri, _source_etag, _ingested_at), _source_uri AS source_uri,"
+        f" TO_JSON_STRING(_raw) AS raw_text FROM `{services.bigquery.project}.{paypal_table}`",
+    )
+    assert len(frame) == 2000
+    by_page: dict[str, dict[str, dict]] = {"a": {}, "b": {}}
+    for row in frame.to_dict("records"):
+        letter = row.pop("source_uri").rsplit("/", 2)[1]
+        row.pop("_raw")
+        raw = json.loads(row.pop("raw_text"))
+        raw = json.loads(raw) if isinstance(raw, str) else raw
+        assert "email_address" not in raw["payer_info"] and "shipping_info" not in raw
+        number = row["transaction_id"].rsplit("-", 1)[1]
+        for name in ("transaction_id", "paypal_reference_id"):
+            row[name] = row[name][1:] if isinstance(row[name], str) else None
+        raw["transaction_info"]["transaction_id"] = raw["transaction_info"]["transaction_id"][1:]
+        if "paypal_reference_id" in raw["transaction_info"]:
+            raw["transaction_info"]["paypal_reference_id"] = raw["transaction_info"]["paypal_reference_id"][
+                1:
+            ]
+        row["cart_items"] = json.dumps(row["cart_items"], default=str, sort_keys=True)
+        by_page[letter][number] = {**row, "raw": raw}
+    assert by_page["a"].keys() == by_page["b"].keys()
+    differing = [n for n in by_page["a"] if repr(by_page["a"][n]) != repr(by_page["b"][n])]
+    assert not differing, (by_page["a"][differing[0]], by_page["b"][differing[0]])
