@@ -837,6 +837,13 @@ CASES: dict[str, Case] = {
             *[{**r, "payer_info": {"email_address": "a@b.org", "payer_name": {"surname": "X"}}} for r in GOOD]
         )
     ),
+    "payer-info-only-redacted-fields-and-absent-in-one-record": Case(
+        lambda: ndjson(
+            *[{**r, "payer_info": {"email_address": "a@b.org"}} for r in GOOD[:3]],
+            edited(GOOD[3], "payer_info"),
+            *[{**r, "payer_info": {"email_address": "a@b.org"}} for r in GOOD[4:]],
+        )
+    ),
     "payer-info-only-redacted-fields-in-one-record": Case(
         lambda: paypal_file({**SALE, "payer_info": {"email_address": "a@b.org"}})
     ),
