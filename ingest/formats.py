@@ -20,6 +20,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import shutil
 import tempfile
 import zlib
@@ -283,7 +284,28 @@ def _guard_decoding(rows: Iterator[ParsedRow]) -> Iterator[ParsedRow]:
         ) from err
 
 
-def _as_row(number: int, value: Any, raw: str | None = None) -> ParsedRow:
+# A \uD800-\uDFFF escape; json.loads joins a valid pair into one character and leaves a lone
+# one in the string, which no UTF-8 writer (Arrow, the quarantine file) can encode.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    return False
+
+
+def _as_row(number: int, value: Any, raw: str | None = None, text: str | None = None) -> ParsedRow:
+    """``text``: the record's JSON text, checked for a lone surrogate escape when it has one."""
+    if text is not None and _SURROGATE_ESCAPE.search(text) and _lone_surrogate(value):
+        return ParsedRow(
+            number, None, "record holds a lone surrogate escape (\\uD800-\\uDFFF): not text", text
+        )
     if isinstance(value, dict):
         return ParsedRow(number, value)
     kind = type(value).__name__ if value is not None else "null"
@@ -304,7 +326,7 @@ def _ndjson_rows(text: IO[str]) -> Iterator[ParsedRow]:
         except RecursionError:
             yield ParsedRow(number, None, "line is nested too deeply to read", line.rstrip("\r\n")[:10_000])
             continue
-        yield _as_row(number, value, line.rstrip("\r\n"))
+        yield _as_row(number, value, line.rstrip("\r\n"), line)
     if number == 0:
         raise EmptyFile("file holds no records")
 
@@ -357,7 +379,7 @@ def _json_concat_rows(text: IO[str]) -> Iterator[ParsedRow]:
                 buffer += chunk
                 continue
         number += 1
-        yield _as_row(number, value)
+        yield _as_row(number, value, text=buffer[:end])
         buffer = buffer[end:]
     if number == 0:
         raise EmptyFile("file holds no records")

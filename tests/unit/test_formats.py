@@ -49,6 +49,27 @@ def test_ndjson_blank_lines_do_not_shift_row_numbers() -> None:
     assert [(r.number, r.record) for r in rows] == [(1, {"id": 1}), (2, {"id": 2}), (3, {"id": 3})]
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"id": 1}\n{"id": 2, "memo": "bad \\udc80 text"}\n{"id": 3, "memo": "\\ud83d\\ude00"}\n',
+        b'{"id": 1}{"id": 2, "memo": "bad \\udc80 text"}{"id": 3, "memo": "\\ud83d\\ude00"}',
+    ],
+    ids=["ndjson", "concatenated"],
+)
+def test_a_lone_surrogate_escape_is_a_bad_row_kept_verbatim_and_a_pair_is_its_character(data: bytes) -> None:
+    # json.loads leaves "\udc80" as a lone surrogate no UTF-8 writer can encode: it must not
+    # reach Arrow or the quarantine file as text
+    _, rows = read(data)
+
+    assert [(r.number, r.record) for r in rows if r.record] == [(1, {"id": 1}), (3, {"id": 3, "memo": "😀"})]
+    (bad,) = [r for r in rows if r.record is None]
+    assert bad.number == 2
+    assert "lone surrogate" in (bad.error or "")
+    assert "\\udc80" in (bad.raw or "")
+    (bad.raw or "").encode("utf-8")  # the quarantine line is writable
+
+
 def test_pretty_printed_json_array_is_read_element_by_element() -> None:
     data = json.dumps([payment(1), payment(2)], indent=2).encode()
 
