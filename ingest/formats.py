@@ -260,7 +260,13 @@ def open_rows(stream: IO[bytes], pinned_format: str = "auto", keep_ndjson_bytes:
         return Opened(detected, _parquet_rows(data))
     content = None
     if detected.format == "ndjson" and detected.encoding == "utf-8" and keep_ndjson_bytes:
-        start = data.read(keep_ndjson_bytes + 1)
+        # In steps: one read of the whole limit would make every small file allocate it.
+        chunks: list[bytes] = []
+        size = 0
+        while size <= keep_ndjson_bytes and (chunk := data.read(PEEK_BYTES)):
+            chunks.append(chunk)
+            size += len(chunk)
+        start = b"".join(chunks)
         if len(start) <= keep_ndjson_bytes:
             content, data = start, io.BufferedReader(io.BytesIO(start))
         else:

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from ingest.errors import EmptyFile, MalformedFile, UndecodableFile
-from ingest.formats import PEEK_BYTES, Detected, ParsedRow, read_rows
+from ingest.formats import PEEK_BYTES, Detected, ParsedRow, open_rows, read_rows
 
 
 def read(data: bytes, pinned_format: str = "auto") -> tuple[Detected, list[ParsedRow]]:
@@ -68,6 +68,18 @@ def test_a_lone_surrogate_escape_is_a_bad_row_kept_verbatim_and_a_pair_is_its_ch
     assert "lone surrogate" in (bad.error or "")
     assert "\\udc80" in (bad.raw or "")
     (bad.raw or "").encode("utf-8")  # the quarantine line is writable
+
+
+@pytest.mark.parametrize("limit", [10, 3 * PEEK_BYTES // 2, 4 * PEEK_BYTES])
+def test_an_ndjson_file_is_kept_whole_only_within_the_limit_and_its_rows_read_either_way(limit: int) -> None:
+    # Records straddle the 1 MB read steps; the file is a little over 2 MB
+    lines = [json.dumps({"id": n, "pad": "x" * (n % 977)}).encode() for n in range(4_300)]
+    data = b"\n".join(lines) + b"\n"
+
+    opened = open_rows(io.BytesIO(gzip.compress(data)), keep_ndjson_bytes=limit)
+
+    assert opened.content == (data if len(data) <= limit else None)
+    assert [row.record for row in opened.rows] == [json.loads(line) for line in lines]
 
 
 def test_pretty_printed_json_array_is_read_element_by_element() -> None:
