@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from ingest import arrow_ndjson
 from ingest.config import Pipeline
 from ingest.errors import EmptyFile, NoValidRows, ValidationFailed
-from ingest.formats import Detected, open_rows
+from ingest.formats import Detected, ParsedRow, open_rows
 from ingest.schema import RecordCoercer, RejectedRow, json_text, to_arrow
 from ingest.transforms import apply_transform, arrow_transform
 from ingest.validate import Suite, Validation, row_reason, validation_frame
@@ -162,16 +162,32 @@ def prepare_file(
         table, tally.extra_fields = whole
         tally.rows_in = tally.rows_loaded = table.num_rows
         _keep(prepared, table, temporary)
-        if suite is not None:
-            validate_files([prepared], suite, temporary)
-        return prepared
+    else:
+        _coerce_rows(prepared, apply_transform(pipeline, opened.rows), coercer, pipeline, lineage, temporary)
+    if suite is not None:
+        validate_files([prepared], suite, temporary)
+    return prepared
+
+
+def _coerce_rows(
+    prepared: Prepared,
+    rows: Iterator[ParsedRow],
+    coercer: RecordCoercer,
+    pipeline: Pipeline,
+    lineage: dict[str, Any],
+    temporary: contextlib.ExitStack,
+) -> None:
+    """The row reader: coerce chunk by chunk, in memory while small, else spilled to Parquet."""
+    tally = prepared.tally
     writer = None
-    for chunk in itertools.batched(apply_transform(pipeline, opened.rows), CHUNK_ROWS, strict=False):
+    for chunk in itertools.batched(rows, CHUNK_ROWS, strict=False):
         coerced = coercer.coerce(chunk)
         tally.rows_in += coerced.rows_in
         tally.extra_fields |= coerced.extra_fields
         for row in coerced.rejected:
-            tally.reject(rejected, source, etag, row, [row.reason.split(":", 1)[0]])
+            tally.reject(
+                prepared.rejected, prepared.source, prepared.etag, row, [row.reason.split(":", 1)[0]]
+            )
         if not coerced.row_numbers:
             continue
         table = to_arrow(pipeline, coerced, lineage)
@@ -188,9 +204,6 @@ def prepare_file(
         writer.write_table(table)
     if writer is not None:
         writer.close()
-    if suite is not None:
-        validate_files([prepared], suite, temporary)
-    return prepared
 
 
 def _keep(prepared: Prepared, table: pa.Table, temporary: contextlib.ExitStack) -> None:
