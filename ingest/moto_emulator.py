@@ -1,4 +1,4 @@
-"""Launch moto's server with two AWS guarantees the pipeline relies on and moto lacks.
+"""Launch moto's server with what the pipeline relies on in AWS and moto lacks.
 
 1. DynamoDB conditional writes are atomic. moto serves requests on many threads and applies a
    conditional ``UpdateItem`` as "check, then write" without a lock, so two concurrent claims
@@ -10,13 +10,24 @@
    take seconds once the ledger holds a few thousand items. Here every condition is checked
    first, under the item lock, and the transaction is cancelled before anything is written, so
    no copy is needed.
+4. Connections stay open between calls, as AWS's do. werkzeug's development server, which
+   moto's own launcher uses, answers every request with ``Connection: close``: each boto3 call
+   paid a new TCP connection and the server a new thread. The app is served by waitress here
+   instead (in one measurement of 600 S3 calls, 40% less server CPU), with two fixes of the
+   request edges below (``_with_raw_uri``, ``_Channel``).
+5. Routing a request to its service costs what it should. moto lists its own package folder (a
+   stat of each of its ~180 entries) and tries its URL patterns for every request, under a
+   lock all requests wait on; the answer depends only on the host it infers (service and
+   region), so it is remembered per host.
 
 Everything else (S3, SQS long polls) stays concurrent. Run with ``python -P`` so this file's
 folder (the ``ingest`` package) does not shadow standard modules such as ``inspect``.
 """
 
+import argparse
 import copy
 import functools
+import os
 import sys
 import threading
 from urllib.parse import parse_qs, unquote, urlparse
@@ -26,9 +37,11 @@ from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.s3.exceptions import PreconditionFailed
 from moto.s3.responses import S3Response
-from moto.server import main as serve
+from waitress import create_server
+from waitress.channel import HTTPChannel
 
 ITEM_OPERATIONS = (
     "put_item",
@@ -40,6 +53,14 @@ ITEM_OPERATIONS = (
     "transact_write_items",
 )
 _item_lock = threading.RLock()
+# Requests served at once: SQS long polls each hold a thread for up to 20 s while runners,
+# tests' concurrent claims and readers keep going.
+SERVER_THREADS = 64
+# Open keep-alive connections (each boto3 client pools up to 10); idle ones close after a minute.
+CONNECTION_LIMIT = 1_000
+IDLE_SECONDS = 60
+# S3's limit for one PUT; waitress's default is 1 GB.
+MAX_BODY_BYTES = 5 << 30
 
 
 def _serialised(operation):
@@ -103,6 +124,42 @@ class _TablesUncopied:
         return value if isinstance(value, Table) else copy.deepcopy(value, memo)
 
 
+def _remembered_per_host(get_backend_for_host):
+    backends = {}
+
+    @functools.wraps(get_backend_for_host)
+    def get(self, host):
+        if host not in backends:
+            backends[host] = get_backend_for_host(self, host)
+        return backends[host]
+
+    return get
+
+
+def _with_raw_uri(app):
+    """moto reads an S3 key from the request line as sent (``RAW_URI``, werkzeug's name), so a
+    key holding ``%20`` is not taken for one holding a space; waitress names it ``REQUEST_URI``."""
+
+    def serve_request(environ, start_response):
+        environ.setdefault("RAW_URI", environ.get("REQUEST_URI", ""))
+        return app(environ, start_response)
+
+    return serve_request
+
+
+class _Channel(HTTPChannel):
+    """waitress's connection, except that a request whose body has all arrived gets no
+    ``100 Continue``. boto3 sends ``Expect: 100-continue`` with every S3 PUT; for an empty body
+    waitress sent the 100 and then waited for a body that never comes (the upload hung until
+    the client timed out). RFC 9110 lets a server skip the 100 once it has the whole body."""
+
+    def send_continue(self):
+        if self.request.completed:
+            self.request.expect_continue = False
+            return
+        super().send_continue()
+
+
 def _copy_only_if_match(copy_object):
     @functools.wraps(copy_object)
     def copy(self):
@@ -125,7 +182,28 @@ def main(argv):
     for name in ITEM_OPERATIONS:
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
     S3Response.copy_object = _copy_only_if_match(S3Response.copy_object)
-    serve(argv)
+    DomainDispatcherApplication.get_backend_for_host = _remembered_per_host(
+        DomainDispatcherApplication.get_backend_for_host
+    )
+    parser = argparse.ArgumentParser(description="moto server for the local stack")
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    # moto builds the URLs it hands out (SQS queue URLs, presigned links) from this.
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    server = create_server(
+        _with_raw_uri(DomainDispatcherApplication(create_backend_app)),
+        host=args.host,
+        port=args.port,
+        threads=SERVER_THREADS,
+        connection_limit=CONNECTION_LIMIT,
+        channel_timeout=IDLE_SECONDS,
+        max_request_body_size=MAX_BODY_BYTES,
+        asyncore_use_poll=True,
+        ident="moto",
+    )
+    server.channel_class = _Channel
+    server.run()
 
 
 if __name__ == "__main__":
