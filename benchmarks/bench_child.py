@@ -25,11 +25,20 @@ def emit(result: dict[str, Any]) -> None:
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process so far (all its threads), from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_ours(spec: dict[str, Any]) -> None:
     """Each run: Services for its own ledger table and pipelines dir, then a timed ``run_batch``.
 
     The GX suite is built and the target table created before timing: once per process, as in a
-    warm Lambda. The ledger table exists already (the orchestrator creates it).
+    warm Lambda. The ledger table exists already (the orchestrator creates it). Each run also
+    reports the CPU seconds it took of this process and of each emulator in ``spec["emulators"]``
+    (name -> pid), which share the machine's cores with it.
     """
     from dataclasses import replace
 
@@ -48,9 +57,15 @@ def run_ours(spec: dict[str, Any]) -> None:
         services.ensure_table(pipeline)
 
         per_run_peak = reset_peak_rss()
+        cpu_before = {"ours": cpu_seconds(os.getpid())}
+        cpu_before |= {name: cpu_seconds(pid) for name, pid in spec["emulators"].items()}
         start = time.perf_counter()
         batch = run_batch(services, run["bucket"], run["prefix"])
         seconds = time.perf_counter() - start
+        cpu = {
+            name: cpu_seconds(pid) - cpu_before[name]
+            for name, pid in {"ours": os.getpid(), **spec["emulators"]}.items()
+        }
         statuses: dict[str, int] = {}
         for result in batch.results:
             statuses[result.status.value] = statuses.get(result.status.value, 0) + 1
@@ -73,6 +88,7 @@ def run_ours(spec: dict[str, Any]) -> None:
                 "load_jobs": len(batch.loads),
                 "stage_seconds": dict(getattr(batch, "stage_seconds", None) or {}),
                 "suite_build_seconds": suite_seconds,
+                "cpu_seconds": cpu,
                 "peak_rss_kib": status_kib("VmHWM"),
                 "peak_rss_is_per_run": per_run_peak,
                 "failures": failed,
