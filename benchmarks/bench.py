@@ -1,7 +1,7 @@
 """The benchmark harness: ours end to end against dlt, pandas-gbq and DuckDB's limit, on the local stack.
 
-Run with ``make bench`` (full; about 70 minutes on 2 cores today, of which dlt on the big set
-takes 11 a run) or ``make bench-quick`` (small sizes and 2 runs, about 3 minutes), or
+Run with ``make bench`` (full; about 55 minutes on 2 cores today, of which dlt on the big set
+takes 10 a run) or ``make bench-quick`` (small sizes and 2 runs, about 3 minutes), or
 ``.venv/bin/python benchmarks/bench.py [--quick] [--runs N] [--only SECTION,...]``. Starts its own
 local stack in a temporary folder, generates seeded PayPal Transaction Search records (about
 1.5 KB each) once, uploads them to the lake bucket (big set and small set under prefixes of their
@@ -407,6 +407,21 @@ def peer_versions(python: Path) -> dict[str, str | None]:
     output = subprocess.run([str(python), "-c", script], check=True, capture_output=True, text=True).stdout
     found = json.loads(output)
     return {"dlt": found["dlt"], "duckdb": found["duckdb"], "s3fs (peers)": found["s3fs"]}
+
+
+def source_revision() -> str | None:
+    """The checkout's commit, marked ``+changes`` when files differ from it: what was measured."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=here, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout, or no git
+        return None
+    return commit + ("+changes" if changed else "")
 
 
 def machine_info() -> dict[str, Any]:
@@ -1152,6 +1167,7 @@ def main() -> int:
         "google-cloud-bigquery": package_version("google-cloud-bigquery"),
         "moto": package_version("moto"),
         "python": platform.python_version(),
+        "source": source_revision(),
     }
     needs_stack = any(bench.wants(s) for s in ("e2e", "dlt", "pandas", "limit", "memory", "lambda"))
     needs_sets = any(bench.wants(s) for s in ("e2e", "dlt", "pandas", "limit"))
@@ -1208,7 +1224,7 @@ def main() -> int:
     console.print(
         f"machine: {machine['cores']} cores, {machine['memory_gib']} GiB, {machine['cpu_model']},"
         f" Python {machine['python']}; dlt {bench.versions.get('dlt', '-')},"
-        f" duckdb {bench.versions.get('duckdb', '-')}"
+        f" duckdb {bench.versions.get('duckdb', '-')}; source {bench.versions.get('source') or '-'}"
     )
     console.print(
         f"elapsed {elapsed / 60:,.1f} min ({elapsed:,.0f} s), {args.mode} mode, {args.runs} run(s) per figure"
