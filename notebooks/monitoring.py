@@ -592,8 +592,8 @@ if Figure is not None and not throughput.empty:
 # **landed to loaded** (`FileAgeSeconds`), from the object's S3 event time to its load, for
 # loaded files (older ledger items without an event time are left out); and **claim to outcome**
 # (`LoadSeconds`), from a worker taking the file to its outcome, whatever it was. Landed to
-# loaded includes the time in the event queue and any retries. p50, p90 and p99 are the
-# nearest-rank percentiles of `ingest.monitor.latency_percentiles`.
+# loaded includes the time in the event queue and any retries. p50, p90 and p99 are
+# interpolated linearly between the closest ranks (`ingest.monitor.latency_percentiles`).
 
 # %%
 if latency.empty:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -208,3 +209,17 @@ def test_latency_percentiles() -> None:
 
     assert monitor.latency_percentiles(seconds) == pytest.approx({"p50": 50.5, "p90": 90.1, "p99": 99.01})
     assert monitor.latency_percentiles([7.0]) == {"p50": 7.0, "p90": 7.0, "p99": 7.0}
+
+
+def test_latency_percentiles_of_files_loaded_together_are_their_latency() -> None:
+    # Files of one load job share their load time, and often their landing time.
+    assert monitor.latency_percentiles([91.431] * 3) == {"p50": 91.431, "p90": 91.431, "p99": 91.431}
+
+
+def test_latency_percentiles_stay_in_order_and_within_the_values() -> None:
+    rng = random.Random(7)
+    for _ in range(2_000):
+        seconds = [round(rng.uniform(0, 600), 3) for _ in range(rng.randint(2, 6))]
+        seconds += [seconds[0]] * rng.randint(0, 3)
+        cuts = monitor.latency_percentiles(seconds)
+        assert min(seconds) <= cuts["p50"] <= cuts["p90"] <= cuts["p99"] <= max(seconds), seconds
