@@ -25,13 +25,6 @@ def emit(result: dict[str, Any]) -> None:
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU of a process so far (all its threads), from /proc/PID/stat."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_ours(spec: dict[str, Any]) -> None:
     """Each run: Services for its own ledger table and pipelines dir, then a timed ``run_batch``.
 
@@ -43,8 +36,17 @@ def run_ours(spec: dict[str, Any]) -> None:
     from dataclasses import replace
 
     from ingest.ledger import Status
+    from ingest.local import cpu_seconds
     from ingest.pipeline import Services, run_batch
     from ingest.settings import Settings
+
+    processes = {"ours": os.getpid(), **spec["emulators"]}
+
+    def cpu_now() -> dict[str, float]:
+        used = {name: cpu_seconds(pid) for name, pid in processes.items()}
+        if gone := [name for name, seconds in used.items() if seconds is None]:
+            raise RuntimeError(f"process gone during the benchmark: {', '.join(gone)}")
+        return {name: seconds for name, seconds in used.items() if seconds is not None}
 
     base = Settings.from_env()
     for run in spec["runs"]:
@@ -57,15 +59,11 @@ def run_ours(spec: dict[str, Any]) -> None:
         services.ensure_table(pipeline)
 
         per_run_peak = reset_peak_rss()
-        cpu_before = {"ours": cpu_seconds(os.getpid())}
-        cpu_before |= {name: cpu_seconds(pid) for name, pid in spec["emulators"].items()}
+        cpu_before = cpu_now()
         start = time.perf_counter()
         batch = run_batch(services, run["bucket"], run["prefix"])
         seconds = time.perf_counter() - start
-        cpu = {
-            name: cpu_seconds(pid) - cpu_before[name]
-            for name, pid in {"ours": os.getpid(), **spec["emulators"]}.items()
-        }
+        cpu = {name: used - cpu_before[name] for name, used in cpu_now().items()}
         statuses: dict[str, int] = {}
         for result in batch.results:
             statuses[result.status.value] = statuses.get(result.status.value, 0) + 1

@@ -1074,16 +1074,13 @@ def run_loadtest(config: Config, console: Any = None, stack: Any = None) -> dict
 
 def _emulator_cpu(stack: Any) -> dict[str, float]:
     """CPU seconds used so far by the local stack's moto server and BigQuery emulator."""
-    found: dict[str, float] = {}
+    from ingest.local import cpu_seconds
+
     if stack is None:
-        return found
-    for name, pid in (("moto", stack.moto_pid), ("bigquery", stack.bigquery_pid)):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        found[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return found
+        return {}
+    pids = {"moto": stack.moto_pid, "bigquery": stack.bigquery_pid}
+    used = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    return {name: seconds for name, seconds in used.items() if seconds is not None}
 
 
 def _runner_warnings(res: Resources, runners: int) -> dict[str, int]:

@@ -79,6 +79,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time a process (all its threads) has used so far; None once it is gone.
+
+    The benchmark and the load test measure with it what the emulators cost beside the pipeline.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def read_stack(state_dir: Path | None = None) -> Stack | None:
     path = (state_dir or default_state_dir()) / STATE_FILE
     if not path.exists():
