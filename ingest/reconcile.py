@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingest import warehouse
+from ingest import paypal, warehouse
 from ingest.config import Column, ConfigError, Pipeline
 
 if TYPE_CHECKING:
@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 SOURCE_PIPELINES = ("paypal_transactions", "payment_transactions", "country_tax_codes", "vat_rates")
+# What to load when a source table is missing, for the one-line error a user gets.
+SOURCE_HINTS = {
+    "paypal_transactions": "PayPal Transaction Search pages under paypal/transactions/",
+    "payment_transactions": "the game's payment exports under payments/transactions/ or payments/exports/",
+    "country_tax_codes": "the country tax code table under reference/country_tax_codes/",
+    "vat_rates": "the VAT rate table under reference/vat_rates/",
+}
 EXCEPTION_KINDS = (
     "missing_ours",
     "missing_paypal",
@@ -37,11 +44,12 @@ EXCEPTION_KINDS = (
     "late",
     "pending",
     "duplicate",
-    "refund",
-    "reversal",
-    "chargeback",
+    "country_mismatch",
+    *paypal.ADJUSTMENT_CODES,
     "no_tax_code",
+    "unknown_event_code",
 )
+VAT_BASES = ("transaction", "line")
 # Our payment rows that count: a failed or cancelled payment never happened on the game's side,
 # so it has nothing to match and adds nothing to our total. SQL files write it `${payment_happened}`.
 PAYMENT_HAPPENED = "IFNULL(transaction_status, '') NOT IN ('failed', 'cancelled')"
@@ -72,6 +80,11 @@ class Options:
     """How far back the last balance before the period is sought."""
     nominal: str = "4000"
     """Nominal account the export books sales to."""
+    vat_basis: str = "transaction"
+    """How VAT is rounded: ``transaction`` (each sale and each refund on its own, as its invoice;
+    days and months are exact sums of them) or ``line`` (once per day and country line)."""
+    account_currency: str = "USD"
+    """The PayPal account's primary currency: the headline's; every other currency has its own figures."""
 
     def __post_init__(self) -> None:
         for name in ("late_window_days", "reference_lookback_days", "balance_lookback_days"):
@@ -79,6 +92,8 @@ class Options:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
         if not self.sale_codes:
             raise ValueError("sale_codes must name at least one PayPal event code")
+        if self.vat_basis not in VAT_BASES:
+            raise ValueError(f"vat_basis must be one of {', '.join(VAT_BASES)}, got {self.vat_basis!r}")
 
 
 @dataclass(frozen=True)
@@ -104,16 +119,17 @@ def _columns(spec: str) -> tuple[Column, ...]:
     return tuple(columns)
 
 
-# In the order they run: revenue_by_country reads adjustments.
+# In the order they run: revenue_by_country reads matches and adjustments.
 MODELS = (
     Model(
         "matches",
         _columns(
             "day DATE!, status STRING!, paypal_transaction_id STRING, paypal_event_code STRING, "
             "paypal_status STRING, paypal_day DATE, item_code STRING, product_name STRING, "
-            "currency STRING, paypal_amount NUMERIC, payer_country_code STRING, payer_email_hash STRING, "
-            "payment_transaction_id INT64, our_day DATE, our_amount NUMERIC, our_country_code STRING, "
-            "days_late INT64"
+            "currency STRING, paypal_amount NUMERIC, paypal_item_amount NUMERIC, paypal_quantity INT64, "
+            "payer_country_code STRING, payer_email_hash STRING, payment_transaction_id INT64, "
+            "our_day DATE, our_amount NUMERIC, our_quantity INT64, our_country_code STRING, "
+            "days_late INT64, mismatch_component STRING, vat_country_code STRING"
         ),
         cluster_by=("status",),
     ),
@@ -121,9 +137,9 @@ MODELS = (
         "adjustments",
         _columns(
             "day DATE!, kind STRING!, paypal_transaction_id STRING!, paypal_event_code STRING!, "
-            "currency STRING, amount NUMERIC, fee NUMERIC, original_transaction_id STRING, "
-            "original_day DATE, linked BOOL!, country_code STRING, item_code STRING, "
-            "payment_transaction_id INT64"
+            "currency STRING, amount NUMERIC, fee NUMERIC, reference_id STRING, "
+            "original_transaction_id STRING, original_day DATE, linked BOOL!, country_code STRING, "
+            "item_code STRING, payment_transaction_id INT64"
         ),
         cluster_by=("kind",),
     ),
@@ -131,9 +147,19 @@ MODELS = (
         "daily_balances",
         _columns(
             "day DATE!, currency STRING!, opening_balance NUMERIC, gross_sales NUMERIC, fees NUMERIC, "
-            "refunds NUMERIC, reversals NUMERIC, chargebacks NUMERIC, withdrawals NUMERIC, other NUMERIC, "
-            "activity NUMERIC, closing_balance NUMERIC, difference NUMERIC, balanced BOOL, "
-            "pending_gross NUMERIC, records INT64"
+            "refunds NUMERIC, reversals NUMERIC, chargebacks NUMERIC, chargeback_reversals NUMERIC, "
+            "chargeback_fees NUMERIC, holds NUMERIC, conversions NUMERIC, withdrawals NUMERIC, "
+            "other NUMERIC, unknown NUMERIC, activity NUMERIC, closing_balance NUMERIC, "
+            "difference NUMERIC, balanced BOOL, pending_gross NUMERIC, records INT64"
+        ),
+        cluster_by=("currency",),
+    ),
+    Model(
+        "balance_breaks",
+        _columns(
+            "day DATE!, currency STRING!, at TIMESTAMP!, paypal_transaction_id STRING!, "
+            "paypal_event_code STRING, previous_transaction_id STRING, balance_before NUMERIC, "
+            "net NUMERIC, expected_balance NUMERIC, reported_balance NUMERIC, difference NUMERIC"
         ),
         cluster_by=("currency",),
     ),
@@ -142,7 +168,8 @@ MODELS = (
         _columns(
             "day DATE!, country_code STRING, country_name STRING, tax_code STRING, vat_rate NUMERIC, "
             "vat_name STRING, currency STRING, sales INT64, gross_sales NUMERIC, refunds NUMERIC, "
-            "reversals NUMERIC, chargebacks NUMERIC, revenue NUMERIC, net_amount NUMERIC, vat_amount NUMERIC"
+            "reversals NUMERIC, chargebacks NUMERIC, chargeback_reversals NUMERIC, revenue NUMERIC, "
+            "net_amount NUMERIC, vat_amount NUMERIC"
         ),
         cluster_by=("country_code",),
     ),
@@ -221,10 +248,56 @@ class Tables:
         return {**self.sources, **{m.name: self.model(m.name) for m in MODELS}}
 
 
+def event_class_sql(column: str = "transaction_event_code") -> str:
+    """A Standard SQL expression naming the class of a PayPal record by its event code
+    (``sale``, an adjustment kind, ``conversion``, ``withdrawal``, ``other`` or ``unknown``),
+    built from ``ingest.paypal`` so the suite, the SQL and the report agree. Sales are the
+    ``@sale_codes`` parameter (Options.sale_codes)."""
+    classes = [
+        *paypal.ADJUSTMENT_CODES.items(),
+        ("conversion", paypal.CONVERSION_CODES),
+        ("withdrawal", paypal.WITHDRAWAL_CODES),
+    ]
+    whens = [f"WHEN {column} IN UNNEST(@sale_codes) THEN 'sale'"]
+    whens += [f"WHEN {column} IN {paypal.sql_in(codes)} THEN '{name}'" for name, codes in classes]
+    whens.append(f"WHEN {column} IN {paypal.sql_in(paypal.KNOWN_EVENT_CODES)} THEN 'other'")
+    return "CASE " + " ".join(whens) + " ELSE 'unknown' END"
+
+
 def render(name: str, tables: Tables) -> str:
-    """The SQL file ``name`` with its ``${table}`` placeholders filled in."""
+    """The SQL file ``name`` with its ``${table}`` and ``${fragment}`` placeholders filled in.
+
+    Fragments (``sql/fragments/*.sql``) are CTEs two models share, rendered the same way.
+    """
+    values = {
+        **tables.mapping(),
+        "payment_happened": PAYMENT_HAPPENED,
+        "event_class": event_class_sql(),
+        "adjustment_kinds": "(" + ", ".join(f"'{kind}'" for kind in paypal.ADJUSTMENT_CODES) + ")",
+    }
+    for fragment in sorted((SQL_DIR / "fragments").glob("*.sql")):
+        values[fragment.stem] = string.Template(fragment.read_text(encoding="utf-8")).substitute(values)
     text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-    return string.Template(text).substitute(tables.mapping(), payment_happened=PAYMENT_HAPPENED)
+    return string.Template(text).substitute(values)
+
+
+class MissingSourceTable(LookupError):
+    """A table the reconciliation reads was never loaded."""
+
+
+def check_sources(client: bigquery.Client, tables: Tables) -> None:
+    """Raise ``MissingSourceTable`` naming the first source table that does not exist and how
+    to load it: one line, instead of BigQuery's 404 from inside a model."""
+    from google.api_core.exceptions import NotFound
+
+    for pipeline, table in tables.sources.items():
+        try:
+            client.get_table(table)
+        except NotFound:
+            raise MissingSourceTable(
+                f"{table} does not exist: load {SOURCE_HINTS[pipeline]} first "
+                f"(upload them to the lake and run `ingest run`), then reconcile again"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -255,6 +328,7 @@ def run(
     options: Options = Options(),
 ) -> ReconcileRun:
     """Recompute every model for the days of ``period`` and replace those days in its table."""
+    check_sources(client, tables)
     warehouse.ensure_dataset(client, tables.recon_dataset)
     result = ReconcileRun(period)
     for model in MODELS:
@@ -317,6 +391,7 @@ def _job_config(period: Period, options: Options) -> bigquery.QueryJobConfig:
             ),
             bigquery.ScalarQueryParameter("balance_lookback_days", "INT64", options.balance_lookback_days),
             bigquery.ArrayQueryParameter("sale_codes", "STRING", list(options.sale_codes)),
+            bigquery.ScalarQueryParameter("vat_basis", "STRING", options.vat_basis),
         ]
     )
 
@@ -338,9 +413,11 @@ def model_rows(client: bigquery.Client, tables: Tables, model: str, period: Peri
     return in_cents(frame, [c.name for c in columns if c.type == "NUMERIC" and c.name != "vat_rate"])
 
 
-def exceptions(client: bigquery.Client, tables: Tables, period: Period) -> pd.DataFrame:
+def exceptions(
+    client: bigquery.Client, tables: Tables, period: Period, options: Options = Options()
+) -> pd.DataFrame:
     """Every item finance has to act on, with its reason, by day then kind."""
-    frame = _read(client, render("exceptions", tables), period)
+    frame = _read(client, render("exceptions", tables), period, sale_codes=list(options.sale_codes))
     frame = frame.sort_values(["date", "kind", "item_code", "paypal_transaction_id"], na_position="first")
     frame = in_cents(frame, ["paypal_amount", "our_amount"])
     for column in ("payment_transaction_id", "days_late"):
@@ -380,12 +457,49 @@ def cent(value: Any) -> Decimal | None:
     return Decimal(str(value)).quantize(Decimal("0.01")) + 0
 
 
+# The headline's figures per currency, in the order finance reads them. Every one is a number in
+# figures.json, 0 or "0.00" when nothing of its kind happened, never null.
+FIGURE_AMOUNTS = (
+    "paypal_gross",
+    "paypal_fees",
+    "paypal_net",
+    "our_total",
+    "matched_amount",
+    "paypal_items_amount",
+    "refunds",
+    "reversals",
+    "chargebacks",
+    "chargeback_reversals",
+    "chargeback_fees",
+    "holds",
+    "conversions",
+    "withdrawals",
+    "other",
+    "unknown",
+    "opening_balance",
+    "closing_balance",
+    "balance_difference",
+    "revenue",
+    "net_revenue",
+    "vat",
+)
+FIGURE_COUNTS = ("our_count", "matched_count", "days_not_balanced")
+
+
 def figures(
-    client: bigquery.Client, tables: Tables, period: Period, found: pd.DataFrame | None = None
+    client: bigquery.Client,
+    tables: Tables,
+    period: Period,
+    found: pd.DataFrame | None = None,
+    options: Options = Options(),
 ) -> dict[str, Any]:
     """The headline numbers of the period, per currency, JSON-ready (amounts as strings).
 
-    ``found``: the period's ``exceptions`` when the caller already has them (counted, not read again).
+    The top level holds the account currency's figures (``Options.account_currency``), except the
+    balance headline, which covers every currency: ``balance_check`` is true only when every
+    currency balanced on every day, ``days_not_balanced`` counts the days on which any did not,
+    and ``currencies_not_balanced`` names them. ``found``: the period's ``exceptions`` when the
+    caller already has them (counted, not read again).
     """
     sql = f"""
     WITH paypal AS (
@@ -393,10 +507,12 @@ def figures(
         SUM(gross_sales) AS paypal_gross, SUM(fees) AS paypal_fees,
         SUM(gross_sales + fees) AS paypal_net,
         SUM(refunds) AS refunds, SUM(reversals) AS reversals, SUM(chargebacks) AS chargebacks,
-        SUM(withdrawals) AS withdrawals,
+        SUM(chargeback_reversals) AS chargeback_reversals, SUM(chargeback_fees) AS chargeback_fees,
+        SUM(holds) AS holds, SUM(conversions) AS conversions, SUM(withdrawals) AS withdrawals,
+        SUM(other) AS other, SUM(unknown) AS unknown,
         ARRAY_AGG(opening_balance IGNORE NULLS ORDER BY day LIMIT 1)[SAFE_OFFSET(0)] AS opening_balance,
         ARRAY_AGG(closing_balance IGNORE NULLS ORDER BY day DESC LIMIT 1)[SAFE_OFFSET(0)] AS closing_balance,
-        LOGICAL_AND(balanced) AS balance_check,
+        LOGICAL_AND(IFNULL(balanced, TRUE)) AS balance_check,
         SUM(difference) AS balance_difference,
         COUNTIF(NOT balanced) AS days_not_balanced
       FROM `{tables.model("daily_balances")}` WHERE day BETWEEN @start AND @end GROUP BY currency
@@ -405,7 +521,7 @@ def figures(
       SELECT currency,
         COUNTIF(status IN ('matched', 'late')) AS matched_count,
         SUM(IF(status IN ('matched', 'late'), paypal_amount, 0)) AS matched_amount,
-        SUM(IF(paypal_status = 'S', paypal_amount, 0)) AS paypal_items_amount
+        SUM(IF(paypal_status IN ('S', 'V'), paypal_amount, 0)) AS paypal_items_amount
       FROM `{tables.model("matches")}` WHERE day BETWEEN @start AND @end GROUP BY currency
     ),
     ours AS (
@@ -423,28 +539,56 @@ def figures(
     FULL OUTER JOIN matching USING (currency)
     FULL OUTER JOIN ours USING (currency)
     FULL OUTER JOIN revenue USING (currency)
+    WHERE currency IS NOT NULL
     ORDER BY currency
     """
     frame = _read(client, sql, period)
+    unbalanced_days = _read(
+        client,
+        f"SELECT DISTINCT day FROM `{tables.model('daily_balances')}` "
+        "WHERE day BETWEEN @start AND @end AND NOT balanced",
+        period,
+    )
     if found is None:
-        found = exceptions(client, tables, period)
+        found = exceptions(client, tables, period, options)
     counts = found["kind"].value_counts()
     by_currency = {}
     for row in frame.to_dict("records"):
         currency = row.pop("currency")
-        by_currency[currency] = {name: _json_value(value) for name, value in row.items()}
-    headline = max(
-        by_currency.items(), key=lambda item: item[1].get("matched_count") or 0, default=(None, {})
+        by_currency[currency] = _complete({name: _json_value(value) for name, value in row.items()})
+    headline_currency = (
+        options.account_currency
+        if options.account_currency in by_currency or not by_currency
+        else max(by_currency, key=lambda c: (by_currency[c]["matched_count"], by_currency[c]["our_count"], c))
     )
+    headline = by_currency.get(headline_currency) or _complete({})
+    not_balanced = sorted(c for c, values in by_currency.items() if not values["balance_check"])
     return {
         "start": period.start.isoformat(),
         "end": period.end.isoformat(),
-        "currency": headline[0],
-        **headline[1],
+        "currency": headline_currency,
+        **headline,
+        "balance_check": not not_balanced,
+        "days_not_balanced": len(unbalanced_days),
+        "currencies_not_balanced": not_balanced,
+        "vat_basis": options.vat_basis,
         "exceptions": {kind: int(counts.get(kind, 0)) for kind in EXCEPTION_KINDS},
         "exceptions_total": int(counts.sum()),
         "by_currency": by_currency,
     }
+
+
+def _complete(values: dict[str, Any]) -> dict[str, Any]:
+    """Every figure present and a number: nothing of a kind is 0 or "0.00", not null."""
+    complete = dict(values)
+    for name in FIGURE_AMOUNTS:
+        if complete.get(name) is None:
+            complete[name] = "0.00"
+    for name in FIGURE_COUNTS:
+        complete[name] = int(complete.get(name) or 0)
+    if complete.get("balance_check") is None:
+        complete["balance_check"] = True
+    return complete
 
 
 def _json_value(value: Any) -> Any:

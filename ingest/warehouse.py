@@ -456,10 +456,13 @@ def query_dataframe(client: bigquery.Client, sql: str, params: dict[str, Any] | 
     )
 
 
-def _parameter(name: str, value: Any) -> bigquery.ScalarQueryParameter:
+def _parameter(name: str, value: Any) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
     import decimal
 
     from google.cloud import bigquery
+
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return bigquery.ArrayQueryParameter(name, "STRING", list(value))
 
     types = [
         (bool, "BOOL"),

@@ -1,25 +1,40 @@
--- Net revenue and VAT per day and buyer country: completed sales less the refunds, reversals
--- and chargebacks of the day, each in the country of the payment it takes back. Prices include
--- VAT, so net = revenue / (1 + rate) to the cent and VAT is the rest: net + VAT = revenue exactly,
--- and a month is the sum of its days.
+-- Net revenue and VAT per day and VAT country: completed sales less the refunds, reversals and
+-- chargebacks of the day (plus chargebacks reversed in our favour), each in the country of the
+-- sale it is about. Prices include VAT, so net = amount / (1 + rate) to the cent and VAT is the
+-- rest. @vat_basis 'transaction' (the default) rounds each sale and each adjustment on its own,
+-- as its invoice would, and sums those: a day, a country and a month are then exact sums of the
+-- same transactions, so daily exports add up to the month to the cent. 'line' rounds once per
+-- day and country line instead.
 --
--- Parameters: @start, @end (DATE), @sale_codes (ARRAY<STRING>).
--- Reads ${adjustments} for the same days, so it runs after that model.
-WITH movements AS (
+-- Parameters: @start, @end (DATE), @sale_codes (ARRAY<STRING>), @vat_basis (STRING).
+-- Reads ${matches} and ${adjustments} for the same days, so it runs after them.
+WITH sale_countries AS (
+  SELECT paypal_transaction_id, MAX(vat_country_code) AS country_code
+  FROM `${matches}`
+  WHERE day BETWEEN @start AND @end AND paypal_transaction_id IS NOT NULL
+  GROUP BY paypal_transaction_id
+),
+
+movements AS (
   SELECT
-    DATE(transaction_initiation_date) AS day,
-    payer_country_code AS country_code,
-    gross_currency AS currency,
+    DATE(p.transaction_initiation_date) AS day,
+    -- PayPal's payer country, ours when PayPal has none (matches.vat_country_code).
+    COALESCE(NULLIF(TRIM(p.payer_country_code), ''), s.country_code) AS country_code,
+    p.gross_currency AS currency,
     1 AS sales,
-    gross_amount AS gross_sales,
+    p.gross_amount AS gross_sales,
     NUMERIC '0' AS refunds,
     NUMERIC '0' AS reversals,
-    NUMERIC '0' AS chargebacks
-  FROM `${paypal_transactions}`
-  WHERE transaction_event_code IN UNNEST(@sale_codes)
-    AND transaction_status = 'S'
-    AND transaction_initiation_date >= TIMESTAMP(@start)
-    AND transaction_initiation_date < TIMESTAMP(DATE_ADD(@end, INTERVAL 1 DAY))
+    NUMERIC '0' AS chargebacks,
+    NUMERIC '0' AS chargeback_reversals,
+    p.gross_amount AS amount
+  FROM `${paypal_transactions}` AS p
+  LEFT JOIN sale_countries AS s ON s.paypal_transaction_id = p.transaction_id
+  WHERE p.transaction_event_code IN UNNEST(@sale_codes)
+    -- A reversed (V) sale was a sale: its reversal record takes it back.
+    AND p.transaction_status IN ('S', 'V')
+    AND p.transaction_initiation_date >= TIMESTAMP(@start)
+    AND p.transaction_initiation_date < TIMESTAMP(DATE_ADD(@end, INTERVAL 1 DAY))
 
   UNION ALL
 
@@ -31,9 +46,13 @@ WITH movements AS (
     NUMERIC '0',
     IF(kind = 'refund', amount, 0),
     IF(kind = 'reversal', amount, 0),
-    IF(kind = 'chargeback', amount, 0)
+    IF(kind = 'chargeback', amount, 0),
+    IF(kind = 'chargeback_reversal', amount, 0),
+    amount
   FROM `${adjustments}`
+  -- Fees and holds are not revenue: a hold is released or becomes a chargeback.
   WHERE day BETWEEN @start AND @end
+    AND kind IN ('refund', 'reversal', 'chargeback', 'chargeback_reversal')
 ),
 
 tax AS (
@@ -42,37 +61,56 @@ tax AS (
   LEFT JOIN `${vat_rates}` AS v USING (tax_code)
 ),
 
-totals AS (
+taxed AS (
+  SELECT
+    m.*,
+    tax.country_name,
+    tax.tax_code,
+    tax.vat_rate,
+    tax.vat_name,
+    -- Without a known rate nothing is split off as VAT; the exceptions list the country.
+    ROUND(m.amount / (1 + IFNULL(tax.vat_rate, 0)), 2) AS transaction_net
+  FROM movements AS m
+  LEFT JOIN tax ON tax.iso_2_code = m.country_code
+),
+
+lines AS (
   SELECT
     day,
     country_code,
+    country_name,
+    tax_code,
+    vat_rate,
+    vat_name,
     currency,
     SUM(sales) AS sales,
     SUM(gross_sales) AS gross_sales,
     SUM(refunds) AS refunds,
     SUM(reversals) AS reversals,
     SUM(chargebacks) AS chargebacks,
-    SUM(gross_sales + refunds + reversals + chargebacks) AS revenue
-  FROM movements
-  GROUP BY day, country_code, currency
+    SUM(chargeback_reversals) AS chargeback_reversals,
+    SUM(amount) AS revenue,
+    SUM(transaction_net) AS transaction_net
+  FROM taxed
+  GROUP BY day, country_code, country_name, tax_code, vat_rate, vat_name, currency
 )
 
 SELECT
-  t.day,
-  t.country_code,
-  tax.country_name,
-  tax.tax_code,
-  tax.vat_rate,
-  tax.vat_name,
-  t.currency,
-  t.sales,
-  t.gross_sales,
-  t.refunds,
-  t.reversals,
-  t.chargebacks,
-  t.revenue,
-  -- Without a known rate nothing is split off as VAT; the exceptions list the country.
-  ROUND(t.revenue / (1 + IFNULL(tax.vat_rate, 0)), 2) AS net_amount,
-  t.revenue - ROUND(t.revenue / (1 + IFNULL(tax.vat_rate, 0)), 2) AS vat_amount
-FROM totals AS t
-LEFT JOIN tax ON tax.iso_2_code = t.country_code
+  day,
+  country_code,
+  country_name,
+  tax_code,
+  vat_rate,
+  vat_name,
+  currency,
+  sales,
+  gross_sales,
+  refunds,
+  reversals,
+  chargebacks,
+  chargeback_reversals,
+  revenue,
+  IF(@vat_basis = 'line', ROUND(revenue / (1 + IFNULL(vat_rate, 0)), 2), transaction_net) AS net_amount,
+  revenue - IF(@vat_basis = 'line', ROUND(revenue / (1 + IFNULL(vat_rate, 0)), 2), transaction_net)
+    AS vat_amount
+FROM lines

@@ -63,21 +63,21 @@ def test_paypal_suite_uses_the_event_codes_the_package_knows():
     by_id = {e["meta"]["id"]: e for e in document["expectations"]}
 
     assert set(by_id["paypal.event_code_known"]["kwargs"]["value_set"]) == paypal.KNOWN_EVENT_CODES
-    outflows = by_id["paypal.negative_gross_only_on_outflows"]["kwargs"]["row_condition"]
-    assert (outflows["operator"], set(outflows["parameter"])) == ("NOT_IN", paypal.OUTFLOW_CODES)
+    sales = by_id["paypal.sale_gross_not_negative"]["kwargs"]["row_condition"]
+    assert (sales["operator"], set(sales["parameter"])) == ("IN", paypal.PAYMENT_CODES)
+    # An unknown code must load (it moves the balance): the suite only warns about it.
+    assert by_id["paypal.event_code_known"]["severity"] == "warning"
 
 
 # Each defect is planted on its own row; the row must be flagged by exactly that check.
 PAYPAL_DEFECTS = {
     "paypal.status_known": {"transaction_status": "X"},
-    "paypal.event_code_known": {"transaction_event_code": "T9999"},
+    "paypal.event_code_format": {"transaction_event_code": "REFUND"},
     "paypal.currency_iso": {"transaction_amount": {"currency_code": "usd", "value": "1.00"}},
     "paypal.fee_not_positive_on_completed_payments": {
         "fee_amount": {"currency_code": "USD", "value": "0.50"}
     },
-    "paypal.negative_gross_only_on_outflows": {
-        "transaction_amount": {"currency_code": "USD", "value": "-1.00"}
-    },
+    "paypal.sale_gross_not_negative": {"transaction_amount": {"currency_code": "USD", "value": "-1.00"}},
     "paypal.reference_on_reversals": {"transaction_event_code": "T1107"},
     "paypal.gross_bounded": {"transaction_amount": {"currency_code": "USD", "value": "2000000.00"}},
 }
@@ -112,6 +112,34 @@ def test_a_refund_with_its_reference_and_a_negative_gross_passes():
     )
 
     assert run_suite("paypal_transactions", [refund, withdrawal]).bad_positions == {}
+
+
+def test_paypal_own_negative_records_and_unknown_codes_load():
+    """Fees, conversions, holds and codes we have no class for are PayPal's records: quarantining
+    them would take them out of the balance they move."""
+
+    def negative(txn: str, code: str, value: str, currency: str = "USD") -> dict:
+        return paypal_transaction(
+            transaction_id=txn,
+            transaction_event_code=code,
+            paypal_reference_id="ORIGINAL1",
+            transaction_amount={"currency_code": currency, "value": value},
+            fee_amount=None,
+        )
+
+    records = [
+        negative("FEE1", "T0106", "-20.00"),
+        negative("CONV1", "T0200", "-100.00"),
+        negative("CONV2", "T0200", "84.10", "EUR"),
+        negative("HOLD1", "T1110", "-9.99"),
+        negative("CB1", "T1201", "-9.99"),
+        negative("NEW1", "T9901", "1.00"),
+    ]
+
+    outcome = run_suite("paypal_transactions", records)
+
+    assert outcome.bad_positions == {}
+    assert [c.id for c in outcome.checks if not c.success] == ["paypal.event_code_known"]
 
 
 def test_duplicate_transaction_and_event_code_in_one_file_quarantines_both_copies():
