@@ -20,6 +20,7 @@ from ingest.config import Pipeline, load_pipelines
 from ingest.errors import IngestError
 from ingest.inspect import InspectError, choose_pipeline, open_target
 from ingest.prepare import prepare_file
+from ingest.present import CSP_META, REPORT_CSS
 from ingest.schema import RecordCoercer
 from ingest.settings import Settings
 from ingest.validate import Check, suite_for
@@ -129,18 +130,6 @@ def validate_file(
     return report
 
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d2733;max-width:70rem}
-h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
-table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border-bottom:1px solid #dde3ea;
-padding:.35rem .5rem;text-align:left;vertical-align:top}th{background:#f3f6f9}
-.num{text-align:right;font-variant-numeric:tabular-nums}
-.ok{color:#1a7f37}.bad{color:#b42318}.warn{color:#9a6700}
-.cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #dde3ea;border-radius:6px;
-padding:.6rem 1rem;min-width:8rem}.card b{display:block;font-size:1.3rem}
-"""
-
-
 def to_html(report: FileValidation) -> str:
     """One self-contained page: inline CSS, no scripts, no network."""
     e = html.escape
@@ -179,8 +168,8 @@ def to_html(report: FileValidation) -> str:
     )
     passed = ", ".join(e(check) for check in report.passed_expectations) or "none"
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Validation of {e(report.source)}</title>
-<style>{_STYLE}</style></head><body>
+<html lang="en"><head><meta charset="utf-8">{CSP_META}<title>Validation of {e(report.source)}</title>
+<style>{REPORT_CSS}</style></head><body>
 <h1>Validation: {e(report.source)}</h1>
 <p>Pipeline <b>{e(report.pipeline)}</b>, suite <b>{e(report.suite or "none")}</b>,
 validated {e(report.validated_at)}.</p>

@@ -237,6 +237,8 @@ def reconcile_period(args: argparse.Namespace) -> Any:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from ingest import reconcile
     from ingest.pipeline import Services
 
@@ -245,10 +247,14 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         return 2
     services = Services.from_env()
     tables = reconcile.Tables.for_services(services)
-    options = reconcile.Options(late_window_days=args.late_window_days)
+    options = reconcile.Options(late_window_days=args.late_window_days, vat_basis=args.vat_basis)
     with err_console.status(f"Reconciling {period} ..."):
-        run = reconcile.run(services.bigquery, tables, period, options)
-        figures = reconcile.figures(services.bigquery, tables, period)
+        try:
+            run = reconcile.run(services.bigquery, tables, period, options)
+        except reconcile.MissingSourceTable as err:
+            err_console.print(f"[red]{escape(str(err))}")
+            return 2
+        figures = reconcile.figures(services.bigquery, tables, period, options=options)
     if args.json:
         print(json.dumps({**run.to_dict(), "figures": figures}, indent=2, default=str))
         return 0
@@ -265,13 +271,16 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 def print_figures(figures: dict[str, Any]) -> None:
     """The headline of a reconciled period, as finance reads it."""
     currency = figures.get("currency") or ""
-    if not currency:
+    if not figures.get("by_currency"):
         console.print("No PayPal records or payments in the period.")
-        return
+    not_balanced = figures.get("currencies_not_balanced") or []
     balance = (
         "balances every day"
         if figures["balance_check"]
-        else (f"[red]does not balance on {figures['days_not_balanced']} day(s)[/red]")
+        else (
+            f"[red]does not balance on {figures['days_not_balanced']} day(s)"
+            f" ({', '.join(not_balanced)})[/red]"
+        )
     )
     console.print(
         f"PayPal gross {figures['paypal_gross']} {currency}, fees {figures['paypal_fees']}, "
@@ -281,6 +290,13 @@ def print_figures(figures: dict[str, Any]) -> None:
     console.print(
         f"Balance {figures['opening_balance']} -> {figures['closing_balance']} {currency}: {balance}."
     )
+    for other, values in (figures.get("by_currency") or {}).items():
+        if other != currency:
+            console.print(
+                f"{other}: gross {values['paypal_gross']}, balance {values['opening_balance']} -> "
+                f"{values['closing_balance']}"
+                + ("" if values["balance_check"] else f", [red]{values['days_not_balanced']} day(s) off[/red]")
+            )
     found = {kind: n for kind, n in figures["exceptions"].items() if n}
     listed = ", ".join(f"{kind} {n}" for kind, n in found.items()) or "none"
     console.print(f"Exceptions: {figures['exceptions_total']} ({listed}).")
@@ -296,7 +312,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     period = reconcile_period(args)
     if period is None:
         return 2
-    options = Options(late_window_days=args.late_window_days, nominal=args.nominal)
+    options = Options(late_window_days=args.late_window_days, nominal=args.nominal, vat_basis=args.vat_basis)
     err_console.print(f"Reconciliation report {period} ...")
     try:
         produced = report.produce(period, args.out, options)
@@ -712,6 +728,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         help="days our payment row may be dated after PayPal's and still match, as late (default 3)",
     )
+    period_options.add_argument(
+        "--vat-basis",
+        choices=("transaction", "line"),
+        default="transaction",
+        help="round VAT per transaction, as each invoice (default), or once per day and country line",
+    )
 
     p = commands.add_parser(
         "reconcile",
@@ -719,7 +741,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="reconcile PayPal with our payments for a day or a month (recomputes those days)",
         description="Runs the SQL models in ingest/sql/ for every day of the period and replaces "
         "those days in the reconciliation tables (INGEST_RECON_DATASET): matches, adjustments, "
-        "daily_balances, revenue_by_country. Running a day again replaces it.",
+        "daily_balances, balance_breaks, revenue_by_country. Running a day again replaces it. "
+        "Exit code 0: reconciled; 2: a source table is missing (the message says which to load).",
     )
     p.add_argument("--json", action="store_true", help="rows per model and the headline figures as JSON")
     p.set_defaults(run=cmd_reconcile)

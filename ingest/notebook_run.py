@@ -12,17 +12,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest import present
+
 # Cells a reader of the report has no use for: the parameters as written and as papermill
 # injected them (inputs only), and papermill's "An Exception was encountered" banners, whose
 # links point at execution counts the no-code report does not show.
 _HIDDEN_CELL_TAGS = frozenset({"parameters", "injected-parameters", "papermill-error-cell-tag"})
 
 # nbconvert's lab template loads require.js, MathJax and mermaid from a CDN, and widget
-# managers when widgets are present; a report read offline needs none of them. Its PNGs get
-# no alt text (nbconvert then warns on every export): here they take the output's ``alt``.
-_OFFLINE_TEMPLATE = """\
+# managers when widgets are present; a report read offline needs none of them. In the place
+# of require.js goes the Content-Security-Policy that forbids scripts and remote loads, and
+# after JupyterLab's styles the reports' own stylesheet (``html_head_css`` comes last in the
+# head, so it wins ties). Its PNGs get no alt text (nbconvert then warns on every export):
+# here they take the output's ``alt``.
+_OFFLINE_TEMPLATE = (
+    """\
 {%- extends 'index.html.j2' -%}
-{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js -%}{% raw %}"""
+    + present.CSP_META
+    + """{% endraw %}{%- endblock html_head_js -%}
+{%- block html_head_css -%}{% raw %}<style type="text/css">"""
+    + present.REPORT_CSS
+    + """</style>{% endraw %}{%- endblock html_head_css -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
@@ -33,6 +44,7 @@ alt="{{ (output | get_metadata('alt', 'image/png') or 'image') | escape_html }}"
 </div>
 {%- endblock data_png -%}
 """
+)
 _OFFLINE_TEMPLATE_NAME = "ingest_offline.html.j2"
 
 

@@ -158,7 +158,8 @@ MODELS = (
         "balance_breaks",
         _columns(
             "day DATE!, currency STRING!, at TIMESTAMP!, paypal_transaction_id STRING!, "
-            "paypal_event_code STRING, previous_transaction_id STRING, balance_before NUMERIC, "
+            "paypal_event_code STRING, previous_transaction_id STRING, previous_at TIMESTAMP, "
+            "balance_before NUMERIC, "
             "net NUMERIC, expected_balance NUMERIC, reported_balance NUMERIC, difference NUMERIC"
         ),
         cluster_by=("currency",),
@@ -374,7 +375,16 @@ def _ensure_model_table(client: bigquery.Client, tables: Tables, model: Model) -
     table.time_partitioning = bigquery.TimePartitioning(field="day")
     if model.cluster_by:
         table.clustering_fields = list(model.cluster_by)
-    client.create_table(table, exists_ok=True)
+    existing = client.create_table(table, exists_ok=True)
+    # A table made by an earlier version lacks the columns added since: add them (NULLABLE, as
+    # BigQuery allows), so the days already reconciled stay and the new ones fill every column.
+    have = {field.name for field in existing.schema}
+    added = [
+        warehouse.schema_field(Column(c.name, c.type, "NULLABLE")) for c in model.columns if c.name not in have
+    ]
+    if added:
+        existing.schema = [*existing.schema, *added]
+        client.update_table(existing, ["schema"])
 
 
 def _job_config(period: Period, options: Options) -> bigquery.QueryJobConfig:

@@ -52,14 +52,24 @@ EXCEPTION_ACTIONS = {
     "player got what they paid for, and that the day's payment exports all loaded.",
     "missing_paypal": "The game recorded a payment PayPal has no record of: check PayPal's activity for "
     "the item; on a day whose PayPal records did not all load (see Data quality) it is usually that.",
-    "amount_mismatch": "PayPal and the game disagree on the amount: check the price charged.",
+    "amount_mismatch": "PayPal and the game disagree on the amount; the reason names the part that "
+    "differs (price, quantity, shipping, tax, discount, currency): check what was charged.",
     "late": "Our payment row is dated after PayPal booked the payment: timing only, nothing to book.",
     "pending": "PayPal has not completed the payment yet: not revenue until it does.",
     "duplicate": "One item pairs with more than one payment: check for a double charge.",
+    "country_mismatch": "PayPal and the game place the buyer in different countries (or one has none). "
+    "VAT is booked on PayPal's payer country: check the buyer's location evidence for the VAT return.",
     "refund": "Money given back to the buyer, booked against the original payment's country.",
     "reversal": "PayPal took back a payment (buyer dispute or risk decision): check the case at PayPal.",
     "chargeback": "The buyer's bank took back a payment: respond to the case at PayPal in time.",
+    "chargeback_reversal": "A chargeback was decided in our favour: the money came back.",
+    "chargeback_fee": "PayPal's fee for handling a chargeback: a cost of the dispute, not revenue.",
+    "hold": "PayPal holds money while it investigates a dispute: watch the case; it comes back or "
+    "becomes a chargeback.",
+    "hold_release": "A dispute hold was released: the money is available again.",
     "no_tax_code": "Sales in a country the tax table does not know: booked without VAT until it is added.",
+    "unknown_event_code": "A PayPal record of a kind the reconciliation has no class for: it is in the "
+    "balance as 'unknown'; tell the data team which kind of record it is.",
 }
 _EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+")
 
@@ -100,18 +110,21 @@ def write_period_files(
     Each file is written whole under a temporary name and then renamed, so a reader (a scheduler,
     the accounting import) never sees half a file.
     """
+    from ingest.present import spreadsheet_safe
+
     export = reconcile.accounting_export(client, tables, period, options)
-    exceptions = reconcile.exceptions(client, tables, period)
+    exceptions = reconcile.exceptions(client, tables, period, options)
     exceptions["date"] = exceptions["date"].astype(str)
-    figures = reconcile.figures(client, tables, period, exceptions)
+    figures = reconcile.figures(client, tables, period, exceptions, options)
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         EXPORT_FILE: output_dir / EXPORT_FILE,
         EXCEPTIONS_FILE: output_dir / EXCEPTIONS_FILE,
         FIGURES_FILE: output_dir / FIGURES_FILE,
     }
-    _write_atomically(paths[EXPORT_FILE], export.to_csv(index=False))
-    _write_atomically(paths[EXCEPTIONS_FILE], exceptions.to_csv(index=False))
+    # Text from the lake (ids, reasons quoting them) must not run as a formula in a spreadsheet.
+    _write_atomically(paths[EXPORT_FILE], spreadsheet_safe(export).to_csv(index=False))
+    _write_atomically(paths[EXCEPTIONS_FILE], spreadsheet_safe(exceptions).to_csv(index=False))
     _write_atomically(paths[FIGURES_FILE], json.dumps(figures, indent=2, default=str) + "\n")
     return PeriodFiles(export, exceptions, figures, paths)
 
@@ -180,6 +193,7 @@ def produce(
         "end_date": period.end.isoformat(),
         "late_window_days": options.late_window_days,
         "nominal": options.nominal,
+        "vat_basis": options.vat_basis,
         "refresh": True,
         "output_dir": str(out_dir),
     }
@@ -202,13 +216,21 @@ _HEADLINE_ROWS = (
     ("refunds", "Refunds"),
     ("reversals", "Reversals"),
     ("chargebacks", "Chargebacks"),
+    ("chargeback_reversals", "Chargebacks reversed in our favour"),
+    ("chargeback_fees", "Chargeback fees"),
+    ("holds", "Dispute holds less releases"),
+    ("conversions", "Currency conversions"),
     ("withdrawals", "Withdrawals to the bank"),
+    ("other", "Other PayPal records"),
+    ("unknown", "Records of an unknown kind"),
     ("opening_balance", "Opening balance"),
     ("closing_balance", "Closing balance"),
+    ("balance_difference", "Balance difference"),
     ("revenue", "Revenue (sales less money given back, VAT included)"),
     ("net_revenue", "Net revenue"),
     ("vat", "VAT"),
 )
+COUNT_FIGURES = frozenset({"our_count", "matched_count"})
 
 
 def headline(figures: dict[str, Any]) -> pd.DataFrame:
@@ -218,11 +240,21 @@ def headline(figures: dict[str, Any]) -> pd.DataFrame:
     by_currency = figures.get("by_currency") or {}
     # The headline currency first, then any other the account holds.
     currencies = sorted(by_currency, key=lambda c: (c != figures.get("currency"), c))
+    from ingest.present import format_value
+
+    # Amounts and counts share a currency's column, so each is written out here, for people.
     frame = pd.DataFrame(
-        {c: [by_currency[c].get(name) for name, _ in _HEADLINE_ROWS] for c in currencies},
+        {
+            c: [
+                format_value(by_currency[c].get(name), "count" if name in COUNT_FIGURES else "money")
+                for name, _ in _HEADLINE_ROWS
+            ]
+            for c in currencies
+        },
         index=[label for _, label in _HEADLINE_ROWS],
     )
-    return frame.fillna("-")
+    frame.index.name = "figure"
+    return frame.reset_index()
 
 
 def exception_counts(exceptions: pd.DataFrame) -> pd.DataFrame:
@@ -265,7 +297,8 @@ def revenue_by_country(
     sql = f"""
     SELECT country_code, country_name, tax_code, vat_rate, currency,
       SUM(sales) AS sales, SUM(gross_sales) AS gross_sales, SUM(refunds) AS refunds,
-      SUM(reversals) AS reversals, SUM(chargebacks) AS chargebacks, SUM(revenue) AS revenue,
+      SUM(reversals) AS reversals, SUM(chargebacks) AS chargebacks,
+      SUM(chargeback_reversals) AS chargeback_reversals, SUM(revenue) AS revenue,
       SUM(net_amount) AS net_amount, SUM(vat_amount) AS vat_amount
     FROM `{tables.model("revenue_by_country")}`
     WHERE day BETWEEN @start AND @end
@@ -273,7 +306,16 @@ def revenue_by_country(
     ORDER BY currency, revenue DESC, country_code
     """
     frame = _query(client, sql, period)
-    money = ("gross_sales", "refunds", "reversals", "chargebacks", "revenue", "net_amount", "vat_amount")
+    money = (
+        "gross_sales",
+        "refunds",
+        "reversals",
+        "chargebacks",
+        "chargeback_reversals",
+        "revenue",
+        "net_amount",
+        "vat_amount",
+    )
     frame = reconcile.in_cents(frame, money)
     frame["vat_rate"] = [_percent(rate) for rate in frame["vat_rate"]]
     return frame
@@ -296,7 +338,7 @@ def products_by_country(
       COUNT(*) AS items, SUM(paypal_amount) AS amount
     FROM `{tables.model("matches")}`
     WHERE day BETWEEN @start AND @end
-      AND status IN ('matched', 'late', 'amount_mismatch') AND paypal_status = 'S'
+      AND status IN ('matched', 'late', 'amount_mismatch') AND paypal_status IN ('S', 'V')
     GROUP BY country_code, product_name, currency
     ORDER BY country_code, amount DESC, product_name
     """
@@ -327,12 +369,11 @@ def revenue_by_day_and_country(
 # -- reversals, chargebacks and the daily trend ----------------------------------------------------
 
 
-def reversals_and_chargebacks(
-    client: bigquery.Client, tables: reconcile.Tables, period: reconcile.Period
-) -> pd.DataFrame:
-    """The period's reversals and chargebacks, each with the payment it takes back and its country."""
+def taken_back(client: bigquery.Client, tables: reconcile.Tables, period: reconcile.Period) -> pd.DataFrame:
+    """The period's refunds, reversals, chargebacks (with their fees and reversals) and dispute
+    holds, each with the sale it is about (followed through PayPal's reference chain), its day and
+    its country."""
     rows = reconcile.model_rows(client, tables, "adjustments", period)
-    rows = rows[rows["kind"].isin(["reversal", "chargeback"])]
     columns = [
         "day",
         "kind",
@@ -340,8 +381,10 @@ def reversals_and_chargebacks(
         "amount",
         "fee",
         "currency",
+        "reference_id",
         "original_transaction_id",
         "original_day",
+        "linked",
         "country_code",
         "item_code",
         "payment_transaction_id",
@@ -375,6 +418,141 @@ def daily_trend(client: bigquery.Client, tables: reconcile.Tables, period: recon
     frame = reconcile.in_cents(_query(client, sql, period), ("paypal_gross", "our_total"))
     frame["day"] = frame["day"].astype(str)
     return frame
+
+
+# -- balance breaks -------------------------------------------------------------------------------
+
+BREAK_COLUMNS = [
+    "day",
+    "currency",
+    "paypal_transaction_id",
+    "paypal_event_code",
+    "previous_transaction_id",
+    "balance_before",
+    "net",
+    "expected_balance",
+    "reported_balance",
+    "difference",
+    "cause",
+    "explanation",
+]
+
+
+def quarantined_paypal_records(s3: Any, error_bucket: str, files: pd.DataFrame) -> pd.DataFrame:
+    """The PayPal records the period's files had quarantined, read back from the error bucket:
+    id, time, currency and net where they can be read (a quarantined record is defective by
+    definition, so any of them may be missing)."""
+    import pandas as pd
+
+    from ingest.lake import FileRef, quarantine_key
+
+    rows = []
+    quarantining = files[
+        (files["pipeline"] == "paypal_transactions") & (files["rows_quarantined"].fillna(0) > 0)
+    ]
+    for source in quarantining.to_dict("records"):
+        bucket, key = source["source_uri"].removeprefix("s3://").split("/", 1)
+        ref = FileRef.of(bucket, key, "")
+        try:
+            body = s3.get_object(Bucket=error_bucket, Key=quarantine_key(ref))["Body"].read()
+        except Exception:  # a missing quarantine file leaves breaks unexplained, the report whole
+            continue
+        for line in body.splitlines():
+            try:
+                rejected = json.loads(line)
+            except ValueError:
+                continue
+            record = _paypal_figures(rejected.get("raw") if isinstance(rejected, dict) else None)
+            if record is not None:
+                rows.append({"source_uri": source["source_uri"], **record})
+    frame = pd.DataFrame(rows, columns=["source_uri", "transaction_id", "at", "currency", "net"])
+    frame["at"] = pd.to_datetime(frame["at"], utc=True, errors="coerce", format="mixed")
+    return frame
+
+
+def _paypal_figures(raw: Any) -> dict[str, Any] | None:
+    """id, time, currency and net of a quarantined PayPal record (the source record, or the row as
+    it would have loaded); None for a denied payment, which moved no money."""
+    if not isinstance(raw, dict):
+        return None
+    info = raw.get("transaction_info")
+    if isinstance(info, dict):
+        amount, fee = info.get("transaction_amount"), info.get("fee_amount")
+        values = {
+            "transaction_id": info.get("transaction_id"),
+            "at": info.get("transaction_initiation_date"),
+            "status": info.get("transaction_status"),
+            "currency": amount.get("currency_code") if isinstance(amount, dict) else None,
+            "gross": amount.get("value") if isinstance(amount, dict) else None,
+            "fee": fee.get("value") if isinstance(fee, dict) else None,
+        }
+    else:
+        values = {
+            "transaction_id": raw.get("transaction_id"),
+            "at": raw.get("transaction_initiation_date"),
+            "status": raw.get("transaction_status"),
+            "currency": raw.get("gross_currency"),
+            "gross": raw.get("gross_amount"),
+            "fee": raw.get("fee_amount"),
+        }
+    if values.pop("status") == "D":
+        return None
+    gross, fee = _amount(values.pop("gross")), _amount(values.pop("fee"))
+    values["net"] = None if gross is None else gross + (fee or Decimal(0))
+    return {
+        k: (str(v) if k in ("transaction_id", "at", "currency") and v is not None else v)
+        for k, v in values.items()
+    }
+
+
+def _amount(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except ArithmeticError:
+        return None
+
+
+def explain_breaks(breaks: pd.DataFrame, quarantined: pd.DataFrame, failed_files: int) -> pd.DataFrame:
+    """Each balance break with its cause: ``not_loaded`` when records that did not load fall where
+    it is (quarantined records between it and the record before, whose net is what is missing,
+    or PayPal files that failed and were not replayed), else ``paypal``: PayPal's own figure,
+    since every PayPal record of the period loaded. A load that did not fail is never blamed."""
+    import pandas as pd
+
+    causes, explanations = [], []
+    for row in breaks.to_dict("records"):
+        here = quarantined[
+            (quarantined["currency"] == row["currency"])
+            & (quarantined["at"] >= pd.Timestamp(row["previous_at"]))
+            & (quarantined["at"] <= pd.Timestamp(row["at"]))
+        ]
+        missing = sum((n for n in here["net"] if n is not None), Decimal(0))
+        difference = reconcile.cent(row["difference"]) or Decimal(0)
+        ids = ", ".join(str(i) for i in here["transaction_id"].fillna("(no id)"))
+        if not here.empty and reconcile.cent(missing) == difference:
+            causes.append("not_loaded")
+            explanations.append(f"Records quarantined at load explain it: {ids} (net {missing:.2f}).")
+        elif not here.empty:
+            causes.append("not_loaded")
+            explanations.append(
+                f"Records quarantined at load ({ids}, net {missing:.2f}) explain part of it; "
+                f"{difference - missing:.2f} remains unexplained."
+            )
+        elif failed_files:
+            causes.append("not_loaded")
+            explanations.append(
+                f"{failed_files} PayPal file(s) failed to load and were not replayed (see Data quality): "
+                "records in them are missing from the running balance."
+            )
+        else:
+            causes.append("paypal")
+            explanations.append(
+                "PayPal's own balance figure: every PayPal file of the period loaded and no record was "
+                "quarantined, so no record is missing on our side. Ask PayPal about this balance."
+            )
+    explained = breaks.assign(cause=causes, explanation=explanations)
+    explained["day"] = explained["day"].astype(str)
+    return explained.reindex(columns=BREAK_COLUMNS).reset_index(drop=True)
 
 
 # -- data quality ---------------------------------------------------------------------------------

@@ -14,23 +14,18 @@
 # %% [markdown]
 # # PayPal reconciliation
 #
-# PayPal's records for the period set against the game's payment database: what PayPal took
-# and paid out, which payments pair with ours and which do not, PayPal's balance day by day,
-# revenue and VAT per buyer country as the accounting export books it, and what came back as
-# refunds, reversals and chargebacks. The last section says which files the figures come from,
-# and whether any of them failed to load, so a figure that looks wrong can be traced.
-#
-# A scheduler runs it as `ingest report --start D`, which executes this notebook with papermill
-# and keeps it under `reports/reconciliation/<start>_<end>/`, next to this report, the
-# accounting import `accounting_export.csv`, `exceptions.csv` (every item to act on, with its
-# reason) and `figures.json`. Amounts are in the PayPal account's currency. Payers appear only
-# by PayPal transaction and item ids: no names, no email addresses.
+# PayPal's records for the period set against the game's payment database: what PayPal took and
+# paid out, PayPal's balance day by day, which payments pair with ours and which do not, revenue
+# and VAT per country as the accounting export books it, and what was taken back. Amounts are to
+# the cent in each currency of the PayPal account. Payers appear only by PayPal transaction and
+# item ids: no names, no email addresses.
 
 # %% tags=["parameters"]
 start_date = ""  # YYYY-MM-DD (a day) or YYYY-MM (a month); empty: yesterday (UTC)
 end_date = ""  # last day YYYY-MM-DD or month YYYY-MM; empty: the end of start_date
 late_window_days = 3  # days our payment row may be dated after PayPal's and still match, as late
 nominal = "4000"  # nominal account the accounting export books sales to
+vat_basis = "transaction"  # VAT rounded per transaction (as each invoice) or once per "line"
 refresh = True  # reconcile the period first, so the report reads what the raw tables hold now
 output_dir = ""  # where the CSV and JSON files are written; empty: the working folder
 
@@ -38,18 +33,17 @@ output_dir = ""  # where the CSV and JSON files are written; empty: the working 
 import io
 import logging
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 from IPython.display import Image, Markdown, display
+from matplotlib.figure import Figure
 
 from ingest import reconcile, report
 from ingest.pipeline import Services
+from ingest.present import Col, anchor, bar_chart_png, contents, table
 
 logging.getLogger("ingest").setLevel(logging.ERROR)
-pd.set_option("display.max_rows", 1000)
-pd.set_option("display.max_colwidth", None)
 
 services = Services.from_env()
 settings = services.settings
@@ -57,7 +51,7 @@ tables = reconcile.Tables.for_services(services)
 period = reconcile.Period.parse(
     start_date or (datetime.now(UTC).date() - timedelta(days=1)).isoformat(), end_date or None
 )
-options = reconcile.Options(late_window_days=int(late_window_days), nominal=str(nominal))
+options = reconcile.Options(late_window_days=int(late_window_days), nominal=str(nominal), vat_basis=vat_basis)
 client = services.bigquery
 
 if refresh:
@@ -65,197 +59,299 @@ if refresh:
 # Before anything that could break: the scheduler and the accounting import read these files.
 written = report.write_period_files(client, tables, period, options, Path(output_dir or "."))
 figures, exceptions = written.figures, written.exceptions
-currency = figures["currency"] or ""
+currency = figures["currency"]
+
+SECTIONS = [
+    ("headline", "Headline"),
+    ("balance", "Balance statement"),
+    ("exceptions", "Exceptions to act on"),
+    ("revenue", "Revenue and VAT by country"),
+    ("taken-back", "Money taken back and disputes"),
+    ("trend", "Daily trend"),
+    ("quality", "Data quality"),
+]
+display(contents(SECTIONS))
 
 # %%
-if not currency:
-    display(Markdown(f"## Period {period}\n\n**No PayPal records and no payments of ours in the period.**"))
+display(anchor("headline", f"Headline: {period}"))
+difference = reconcile.cent(figures["our_total"]) - reconcile.cent(figures["paypal_gross"])
+comparison = (
+    "the same" if difference == 0 else f"{abs(difference):,.2f} {'more' if difference > 0 else 'less'}"
+)
+if figures["balance_check"]:
+    balance = "PayPal's balance adds up on every day, in every currency."
 else:
-    difference = Decimal(figures["our_total"] or 0) - Decimal(figures["paypal_gross"] or 0)
-    comparison = (
-        "the same"
-        if difference == 0
-        else f"{abs(difference)} {'more' if difference > 0 else 'less'} than PayPal's"
-    )
     balance = (
-        "PayPal's balance adds up on every day."
-        if figures["balance_check"]
-        else f"**PayPal's balance does not add up on {figures['days_not_balanced']} day(s)**: "
-        "see the balance statement."
+        f"**PayPal's balance does not add up on {figures['days_not_balanced']} day(s)** "
+        f"({', '.join(figures['currencies_not_balanced'])}): the balance statement locates each break."
     )
+display(
+    Markdown(
+        f"PayPal booked **{reconcile.cent(figures['paypal_gross']):,.2f} {currency}** of sales; the game's "
+        f"payment database has **{reconcile.cent(figures['our_total']):,.2f} {currency}**, {comparison}. "
+        f"{figures['matched_count']:,} items for {reconcile.cent(figures['matched_amount']):,.2f} {currency} "
+        f"pair with a payment of ours. {balance} "
+        f"**{figures['exceptions_total']:,} item(s) need a look** (exceptions below)."
+    )
+)
+currencies = [c for c in sorted(figures["by_currency"], key=lambda c: (c != currency, c))]
+display(
+    table(
+        report.headline(figures),
+        [Col("figure", "Figure"), *(Col(c, c, "figure") for c in currencies)],
+        empty="No PayPal records and no payments of ours in the period.",
+    )
+)
+
+# %%
+display(anchor("balance", "Balance statement"))
+display(
+    Markdown(
+        "PayPal's account per day and currency: the opening balance, the day's movements by kind and "
+        "the closing balance PayPal reports after its last record. A day balances when opening + "
+        "movements = closing. Days that do not balance come first (highlighted), then the days with "
+        "records; days without any PayPal record carry their balance over and are not listed."
+    )
+)
+balances = reconcile.model_rows(client, tables, "daily_balances", period)
+flagged = balances["balanced"].map(lambda value: value is not None and not pd.isna(value) and not value)
+shown = balances[flagged | (balances["records"] > 0)].assign(_flagged=flagged)
+shown = shown.sort_values(["_flagged", "currency", "day"], ascending=[False, True, True])
+shown["day"] = shown["day"].astype(str)
+money = [
+    ("opening_balance", "Opening"),
+    ("gross_sales", "Sales"),
+    ("fees", "Fees"),
+    ("refunds", "Refunds"),
+    ("reversals", "Reversals"),
+    ("chargebacks", "Charge\u00adbacks"),
+    ("chargeback_reversals", "Chargebacks reversed"),
+    ("chargeback_fees", "Chargeback fees"),
+    ("holds", "Holds"),
+    ("conversions", "Conversions"),
+    ("withdrawals", "With\u00addrawals"),
+    ("other", "Other"),
+    ("unknown", "Unknown kind"),
+    ("closing_balance", "Closing"),
+    ("difference", "Difference"),
+]
+# A kind of movement that never happened in the period is left out of the table.
+money = [
+    (name, label)
+    for name, label in money
+    if name in ("opening_balance", "closing_balance", "difference") or (shown[name].fillna(0) != 0).any()
+]
+display(
+    table(
+        shown,
+        [
+            Col("day", "Day", "date"),
+            Col("currency", "Currency"),
+            *(Col(name, label, "money") for name, label in money),
+            Col("balanced", "Balances", "flag"),
+        ],
+        highlight=shown["_flagged"],
+        empty="PayPal has no records for the period.",
+    )
+)
+breaks = reconcile.model_rows(client, tables, "balance_breaks", period)
+sources = report.period_sources(client, tables, period)
+files = report.ledger_quality(services.ledger, sources)
+source_pipelines = [p for p in services.pipelines if p.name in report.SOURCE_DATES]
+failures = report.unreplayed_failures(services.ledger, source_pipelines)
+if not breaks.empty:
+    from ingest.clients import aws_client
+
+    quarantined = report.quarantined_paypal_records(aws_client("s3"), settings.error_bucket, files)
+    paypal_failures = int((failures["pipeline"] == "paypal_transactions").sum())
+    explained = report.explain_breaks(breaks, quarantined, paypal_failures)
     display(
         Markdown(
-            f"## Headline: {period}\n\n"
-            f"PayPal booked **{figures['paypal_gross']} {currency}** of sales; the game's payment "
-            f"database has **{figures['our_total']} {currency}**, {comparison}. "
-            f"{figures['matched_count']:,} items for {figures['matched_amount']} {currency} pair with a "
-            f"payment of ours. {balance} "
-            f"{figures['exceptions_total']} item(s) need a look (exceptions below)."
+            f"**Where the balance breaks.** {len(explained)} record(s) whose ending balance is not the "
+            "previous record's balance plus their own net, each with its cause."
         )
     )
-    display(report.headline(figures))
-
-# %% [markdown]
-# **Exceptions by kind.** An item pairs when PayPal's item code is our payment's item id and the
-# two are dated at most `late_window_days` apart; everything that does not pair cleanly, and
-# everything PayPal took back, is an exception.
-
-# %%
-counts = pd.Series(figures["exceptions"], name="items").rename_axis("kind").to_frame()
-display(counts.T)
-
-# %% [markdown]
-# ## Balance statement
-#
-# PayPal's account per day: the opening balance, the day's movements by kind and the closing
-# balance PayPal reports after its last record. A day balances when opening + movements =
-# closing. Fees are PayPal's charges on each movement; *other* is anything that is none of the
-# named kinds (currency conversions, holds).
-
-# %%
-balances = reconcile.model_rows(client, tables, "daily_balances", period)
-money = [
-    "opening_balance",
-    "gross_sales",
-    "fees",
-    "refunds",
-    "reversals",
-    "chargebacks",
-    "withdrawals",
-    "other",
-    "closing_balance",
-    "difference",
-]
-statement = balances[["day", "currency", *money, "balanced"]].copy()
-statement["day"] = statement["day"].astype(str)
-# Unknown (no balance before the period) is not flagged: only a day known not to balance is.
-flagged = statement["balanced"].map(lambda value: value is not None and not pd.isna(value) and not value)
-unbalanced = statement[flagged]
-if statement.empty:
-    print("PayPal has no records for the period.")
-else:
-    if unbalanced.empty:
-        display(Markdown("Every day balances: all of PayPal's records for the period are loaded."))
-    else:
-        days = ", ".join(f"{row.day} ({row.difference} {row.currency})" for row in unbalanced.itertuples())
-        display(
-            Markdown(
-                f"**{len(unbalanced)} day(s) do not balance** (highlighted): {days}. PayPal's closing "
-                "balance is its own figure, so the difference is the net of PayPal records that did "
-                "not load: a file that failed or rows quarantined for a defect (see Data quality). "
-                "Those records are missing from the sales, fees and exceptions of that day too."
-            )
+    display(
+        table(
+            explained,
+            [
+                Col("day", "Day", "date"),
+                Col("currency", "Currency"),
+                Col("paypal_transaction_id", "PayPal record", "id"),
+                Col("paypal_event_code", "Event code", "id"),
+                Col("previous_transaction_id", "After record", "id"),
+                Col("expected_balance", "Expected balance", "money"),
+                Col("reported_balance", "PayPal's balance", "money"),
+                Col("difference", "Difference", "money"),
+                Col("explanation", "Cause"),
+            ],
         )
-    if len(statement["currency"].unique()) == 1:
-        statement = statement.drop(columns="currency")
-
-    def highlight(row: pd.Series) -> list[str]:
-        colour = "background-color: #fde0dc; font-weight: bold" if flagged[row.name] else ""
-        return [colour] * len(row)
-
-    display(statement.style.apply(highlight, axis=1).hide(axis="index"))
-
-# %% [markdown]
-# ## Exceptions to act on
-#
-# Every item of the period that did not pair cleanly with the game's records, and every refund,
-# reversal and chargeback, with its reason. The same list is in `exceptions.csv`.
+    )
 
 # %%
-if exceptions.empty:
-    print("No exceptions: every PayPal sale pairs with a payment of ours, and nothing was taken back.")
-else:
-    display(report.blank(report.exception_counts(exceptions)).style.hide(axis="index"))
-    shown = exceptions[
+display(anchor("exceptions", "Exceptions to act on"))
+display(
+    Markdown(
+        "An item pairs when PayPal's item code is our payment's item id, the two are dated at most "
+        f"{options.late_window_days} days apart, and our amount is the item's share of what PayPal "
+        "collected (a cart's gross, shipping and tax included, is shared among its items in proportion "
+        "to their amounts). Everything that does not pair cleanly, every disagreement on the buyer's "
+        "country, and everything PayPal took back or held is listed here and in `exceptions.csv`."
+    )
+)
+counts = report.exception_counts(exceptions)
+display(
+    table(
+        counts.assign(kind=[k.replace("_", " ").capitalize() for k in counts["kind"]]),
         [
-            "date",
-            "kind",
-            "reason",
-            "country_code",
-            "paypal_transaction_id",
-            "item_code",
-            "payment_transaction_id",
-            "paypal_amount",
-            "our_amount",
-        ]
-    ]
-    display(report.blank(shown).style.hide(axis="index"))
-
-# %% [markdown]
-# ## Revenue and VAT by country
-#
-# Per buyer country (PayPal's payer country; a refund, reversal or chargeback counts in the
-# country of the payment it takes back). Prices include VAT: revenue is the completed sales
-# less what was given back, net = revenue / (1 + VAT rate) to the cent, and VAT is the rest.
-# These are the accounting export's lines, summed over the period.
+            Col("kind", "Kind"),
+            Col("items", "Items", "count"),
+            Col("paypal_amount", "PayPal amount", "money"),
+            Col("our_amount", "Our amount", "money"),
+            Col("what to do", "What to do"),
+        ],
+        empty="No exceptions: every PayPal sale pairs with a payment of ours, and nothing was taken back.",
+    )
+)
+if not exceptions.empty:
+    display(
+        table(
+            exceptions.assign(kind=[k.replace("_", " ").capitalize() for k in exceptions["kind"]]),
+            [
+                Col("date", "Day", "date"),
+                Col("kind", "Kind"),
+                Col("reason", "Reason"),
+                Col("country_code", "VAT country"),
+                Col("paypal_transaction_id", "PayPal transaction", "id"),
+                Col("item_code", "Item", "id"),
+                Col("payment_transaction_id", "Our payment", "id"),
+                Col("paypal_amount", "PayPal amount", "money"),
+                Col("our_amount", "Our amount", "money"),
+            ],
+        )
+    )
 
 # %%
+display(anchor("revenue", "Revenue and VAT by country"))
+basis = (
+    "each sale and each refund on its own, as its invoice would (a day, a country and the month are "
+    "exact sums of the same transactions, so the daily exports add up to the monthly one to the cent)"
+    if options.vat_basis == "transaction"
+    else "once per day and country line"
+)
+display(
+    Markdown(
+        "Revenue is the completed sales less what was given back (refunds, reversals, chargebacks, "
+        "plus chargebacks reversed in our favour), each in the country of the sale. **VAT is booked on "
+        "PayPal's payer country**, the payment provider's record of where the buyer is; when PayPal "
+        "gives none, on the country in our payment row. Where the two disagree, the item is a *country "
+        "mismatch* exception above. Prices include VAT: net = amount / (1 + rate), rounded to the cent "
+        f"{basis}; VAT is the rest."
+    )
+)
 by_country = report.revenue_by_country(client, tables, period)
-if by_country.empty:
-    print("No sales and nothing given back in the period.")
-else:
-    display(report.blank(by_country).style.hide(axis="index"))
-
-# %% [markdown]
-# **Per country and product**: the completed PayPal items that pair with a payment of ours
-# (on time, late or for another amount), at PayPal's amount.
-
-# %%
+if not by_country.empty:
+    labels = [
+        f"{c or '?'} {cur}" if by_country["currency"].nunique() > 1 else (c or "?")
+        for c, cur in zip(by_country["country_code"], by_country["currency"], strict=True)
+    ]
+    png = bar_chart_png(
+        labels,
+        {"Net revenue": list(by_country["net_amount"]), "VAT": list(by_country["vat_amount"])},
+        title=f"Net revenue and VAT by country, {period}",
+        ylabel=currency,
+    )
+    display(Image(data=png, format="png", alt="Net revenue and VAT per country, bars"))
+display(
+    table(
+        by_country,
+        [
+            Col("country_code", "Country"),
+            Col("country_name", "Name"),
+            Col("tax_code", "Tax code", "id"),
+            Col("vat_rate", "VAT rate", "percent"),
+            Col("currency", "Currency"),
+            Col("sales", "Sales", "count"),
+            Col("gross_sales", "Gross sales", "money"),
+            Col("refunds", "Refunds", "money"),
+            Col("reversals", "Reversals", "money"),
+            Col("chargebacks", "Chargebacks", "money"),
+            Col("chargeback_reversals", "Chargebacks reversed", "money"),
+            Col("revenue", "Revenue", "money"),
+            Col("net_amount", "Net", "money"),
+            Col("vat_amount", "VAT", "money"),
+        ],
+        empty="No sales and nothing given back in the period.",
+    )
+)
+display(Markdown("**Per country and product**: completed PayPal items that pair with a payment of ours."))
 products = report.products_by_country(client, tables, period)
-if products.empty:
-    print("No paired items in the period.")
-else:
-    display(report.blank(products).set_index(["country_code", "product_name"]))
-
-# %% [markdown]
-# **Per country and day**: revenue (VAT included) of each day; an empty cell is a day without
-# sales or returns in that country. The accounting export has each cell's net and VAT.
-
-# %%
-per_day = report.revenue_by_day_and_country(client, tables, period)
-if per_day.empty:
-    print("No revenue in the period.")
-else:
-    display(per_day)
-
-# %% [markdown]
-# ## Reversals and chargebacks
-#
-# PayPal taking back a payment it made to us: a *reversal* (T1106) follows a dispute or PayPal's
-# own risk decision, a *chargeback* (T12xx) the buyer's bank. Each is linked to its original
-# payment through PayPal's reference id, which gives it the buyer's country for VAT. When the
-# period has any, `ingest report` sends an alert to the alerts topic.
+display(
+    table(
+        products,
+        [
+            Col("country_code", "Country"),
+            Col("product_name", "Product"),
+            Col("currency", "Currency"),
+            Col("items", "Items", "count"),
+            Col("amount", "Amount", "money"),
+        ],
+        empty="No paired items in the period.",
+    )
+)
 
 # %%
-taken_back = report.reversals_and_chargebacks(client, tables, period)
-if taken_back.empty:
-    print("No reversals or chargebacks in the period.")
-else:
-    display(report.blank(taken_back).style.hide(axis="index"))
-
-# %% [markdown]
-# ## Daily trend
-#
-# PayPal's gross sales and the total of the game's payments per day, and the exceptions found
-# per day by kind. The lines part where payments are missing on one side; a day whose PayPal
-# records did not all load shows as a dip in PayPal's line and a bar of payments missing at PayPal.
+display(anchor("taken-back", "Money taken back and disputes"))
+display(
+    Markdown(
+        "Refunds give money back to a buyer (PayPal returns part of its fee); a *reversal* is PayPal "
+        "taking a payment back after a dispute or its own risk decision; a *chargeback* is the buyer's "
+        "bank taking it back, with PayPal's chargeback fee, and sometimes reversed in our favour; a "
+        "*hold* keeps money aside while a dispute is investigated. Each is linked to the sale it is "
+        "about through PayPal's reference ids, even through a chargeback, and takes that sale's "
+        "country. Reversals and chargebacks raise an alert."
+    )
+)
+taken = report.taken_back(client, tables, period)
+display(
+    table(
+        taken.assign(kind=[k.replace("_", " ").capitalize() for k in taken["kind"]]),
+        [
+            Col("day", "Day", "date"),
+            Col("kind", "Kind"),
+            Col("paypal_transaction_id", "PayPal record", "id"),
+            Col("amount", "Amount", "money"),
+            Col("fee", "Fee", "money"),
+            Col("currency", "Currency"),
+            Col("reference_id", "Refers to", "id"),
+            Col("original_transaction_id", "Original sale", "id"),
+            Col("original_day", "Sold on", "date"),
+            Col("country_code", "Country"),
+            Col("item_code", "Item", "id"),
+            Col("payment_transaction_id", "Our payment", "id"),
+        ],
+        highlight=~taken["linked"].astype(bool) if not taken.empty else None,
+        empty="Nothing was refunded, reversed, charged back or held in the period.",
+    )
+)
 
 # %%
-try:
-    from matplotlib.figure import Figure
-except ImportError:  # the report goes on without its chart
-    Figure = None
-    print("No chart: matplotlib is not installed (pip install 'ingest[notebooks]').")
-
+display(anchor("trend", "Daily trend"))
+display(
+    Markdown(
+        "PayPal's gross sales and the total of the game's payments per day, and the exceptions found "
+        "per day by kind. The lines part where payments are missing on one side."
+    )
+)
 trend = report.daily_trend(client, tables, period)
 trend = trend[trend["currency"] == currency]
-if Figure is not None and not trend.empty:
+if trend.empty:
+    display(Markdown("Nothing happened in the period."))
+else:
     days = [pd.Timestamp(day) for day in trend["day"]]
     per_kind = pd.crosstab(pd.to_datetime(exceptions["date"]), exceptions["kind"]).reindex(
         pd.to_datetime(trend["day"]), fill_value=0
     )
-    # A figure of its own, rendered to PNG here: no pyplot state or backend, and the PNG is
-    # what the HTML report embeds.
     figure = Figure(figsize=(10, 6.5))
     sales_axes, exceptions_axes = figure.subplots(2, 1, sharex=True, height_ratios=[2, 1])
     sales_axes.plot(days, trend["paypal_gross"].astype(float), marker="o", label="PayPal gross sales")
@@ -266,7 +362,7 @@ if Figure is not None and not trend.empty:
     sales_axes.grid(axis="y", alpha=0.3)
     bottom = pd.Series(0, index=per_kind.index)
     for kind in per_kind.columns:
-        exceptions_axes.bar(days, per_kind[kind], bottom=bottom, label=kind, width=0.8)
+        exceptions_axes.bar(days, per_kind[kind], bottom=bottom, label=kind.replace("_", " "), width=0.8)
         bottom = bottom + per_kind[kind]
     exceptions_axes.set_ylabel("exceptions")
     if len(per_kind.columns):
@@ -276,66 +372,98 @@ if Figure is not None and not trend.empty:
     figure.savefig(png, format="png", dpi=100, bbox_inches="tight")
     alt = "PayPal gross sales and our payments per day, and exceptions per day by kind"
     display(Image(data=png.getvalue(), format="png", alt=alt))
-elif Figure is not None:
-    print("Nothing happened in the period.")
-
-# %% [markdown]
-# ## Data quality
-#
-# The files the period's PayPal records and payment rows were loaded from, as the ingestion
-# ledger recorded them. Rows in, loaded and quarantined are whole files' (a file may also hold
-# other days); *rows in period* are the file's rows in the warehouse dated in the period. A
-# quarantined row failed a check and is kept aside in the error bucket, with its reason,
-# instead of being loaded: it is missing from the figures above.
 
 # %%
-sources = report.period_sources(client, tables, period)
-files = report.ledger_quality(services.ledger, sources)
+display(anchor("quality", "Data quality"))
+display(
+    Markdown(
+        "The files the period's PayPal records and payment rows were loaded from. Rows in, loaded and "
+        "quarantined are whole files' (a file may also hold other days); *rows in period* are the "
+        "file's rows dated in the period. A quarantined row failed a check and is kept aside with its "
+        "reason instead of being loaded: it is missing from the figures above."
+    )
+)
 if files.empty:
-    print("No rows of the period in the warehouse.")
+    display(Markdown("No rows of the period in the warehouse."))
 else:
-    display(report.ledger_totals(files))
+    display(
+        table(
+            report.ledger_totals(files).reset_index(),
+            [
+                Col("pipeline", "Source"),
+                Col("files", "Files", "count"),
+                Col("rows_in_period", "Rows in period", "count"),
+                Col("rows_in", "Rows in", "count"),
+                Col("rows_loaded", "Loaded", "count"),
+                Col("rows_quarantined", "Quarantined", "count"),
+            ],
+        )
+    )
+file_columns = [
+    Col("pipeline", "Source"),
+    Col("source_uri", "File"),
+    Col("rows_in_period", "Rows in period", "count"),
+    Col("status", "Status"),
+    Col("rows_in", "Rows in", "count"),
+    Col("rows_loaded", "Loaded", "count"),
+    Col("rows_quarantined", "Quarantined", "count"),
+]
+if not files.empty:
     quarantining = files[files["rows_quarantined"].fillna(0) > 0]
-    if quarantining.empty:
-        print("No file of the period had rows quarantined.")
-    else:
-        display(Markdown("**Files with quarantined rows**"))
-        display(report.blank(quarantining.drop(columns="finished_at")).style.hide(axis="index"))
+    display(
+        table(
+            quarantining,
+            file_columns,
+            caption="Files with quarantined rows",
+            empty="No file of the period had rows quarantined.",
+        )
+    )
     not_loaded = files[files["status"] != "LOADED"]
     if not not_loaded.empty:
-        display(Markdown("**Files the ledger does not have as loaded**"))
-        display(report.blank(not_loaded).style.hide(axis="index"))
-
-# %%
-source_pipelines = [p for p in services.pipelines if p.name in report.SOURCE_DATES]
-failures = report.unreplayed_failures(services.ledger, source_pipelines)
+        display(table(not_loaded, file_columns, caption="Files the ledger does not have as loaded"))
 if failures.empty:
-    print("No PayPal or payment file is failing: nothing is waiting to be replayed.")
+    display(Markdown("No PayPal or payment file is failing: nothing is waiting to be loaded again."))
 else:
     display(
         Markdown(
-            f"**Warning: the period may be incomplete.** {len(failures)} PayPal or payment file(s) "
-            "failed to load and have not been replayed. Whatever day their rows are, they are in "
-            "none of the figures above. Fix the cause, then `ingest replay` loads them, and running "
-            "this report again includes them."
+            f"**Warning: the period may be incomplete.** {len(failures)} PayPal or payment file(s) failed "
+            "to load and have not been loaded again since. Whatever day their rows are, they are in none "
+            "of the figures above; once the data team has fixed and replayed them, run this report again."
         )
     )
-    display(report.blank(failures).style.hide(axis="index"))
-
-# %% [markdown]
-# **Validation.** Each file's rows are checked by its pipeline's expectations before they load:
-# a failed *critical* check quarantines the rows (or fails the file), a *warning* is reported
-# only. Below, the checks that failed on the files above, with how many rows they caught.
-
-# %%
+    display(
+        table(
+            failures,
+            [
+                Col("pipeline", "Source"),
+                Col("source_uri", "File"),
+                Col("error_type", "Error"),
+                Col("message", "Message"),
+                Col("failed_at", "Failed at", "date"),
+                Col("attempts", "Attempts", "count"),
+            ],
+        )
+    )
 checks = report.validation_quality(client, settings.ops_dataset, sources["ledger_key"])
 if checks.empty:
-    print("None of these files has validation results (their pipelines have no suite).")
+    display(Markdown("None of these files has validation results."))
 else:
     failed_checks = report.failed_expectations(checks)
     validated = checks["ledger_key"].nunique()
     if failed_checks.empty:
-        print(f"Every expectation passed on all {validated} validated files.")
+        display(Markdown(f"Every check passed on all {validated:,} validated files."))
     else:
-        display(Markdown(f"{validated} files validated; the failed expectations:"))
-        display(failed_checks)
+        display(Markdown(f"{validated:,} files checked before loading; the checks that failed:"))
+        display(
+            table(
+                failed_checks.reset_index(),
+                [
+                    Col("pipeline", "Source"),
+                    Col("expectation_id", "Check", "id"),
+                    Col("severity", "Severity"),
+                    Col("column_name", "Column"),
+                    Col("files", "Files", "count"),
+                    Col("unexpected_rows", "Rows caught", "count"),
+                ],
+            )
+        )

@@ -14,7 +14,10 @@ chained AS (
     ) AS balance_before,
     LAG(transaction_id) OVER (
       PARTITION BY currency ORDER BY at, has_predecessor, _source_uri, _source_row
-    ) AS previous_transaction_id
+    ) AS previous_transaction_id,
+    LAG(at) OVER (
+      PARTITION BY currency ORDER BY at, has_predecessor, _source_uri, _source_row
+    ) AS previous_at
   FROM ordered
   -- A record without a reported balance cannot be checked; the suite warns about it.
   WHERE ending_balance IS NOT NULL
@@ -27,6 +30,7 @@ SELECT
   transaction_id AS paypal_transaction_id,
   code AS paypal_event_code,
   previous_transaction_id,
+  previous_at,
   balance_before,
   net,
   balance_before + net AS expected_balance,
