@@ -292,10 +292,10 @@ def print_figures(figures: dict[str, Any]) -> None:
     )
     for other, values in (figures.get("by_currency") or {}).items():
         if other != currency:
+            off = "" if values["balance_check"] else f", [red]{values['days_not_balanced']} day(s) off[/red]"
             console.print(
                 f"{other}: gross {values['paypal_gross']}, balance {values['opening_balance']} -> "
-                f"{values['closing_balance']}"
-                + ("" if values["balance_check"] else f", [red]{values['days_not_balanced']} day(s) off[/red]")
+                f"{values['closing_balance']}{off}"
             )
     found = {kind: n for kind, n in figures["exceptions"].items() if n}
     listed = ", ".join(f"{kind} {n}" for kind, n in found.items()) or "none"

@@ -61,6 +61,7 @@ def sql_in(codes: frozenset[str]) -> str:
     """``('T1107', 'T1106')``: a code set as a Standard SQL list (codes are [A-Z0-9] only)."""
     return "(" + ", ".join(f"'{code}'" for code in sorted(codes)) + ")"
 
+
 # "Gem Pack (ID: #2202)" -> "Gem Pack": the storefront appends the product id to every name.
 _PRODUCT_ID_SUFFIX = re.compile(r"\s*\(ID: #[^)]*\)\s*$")
 

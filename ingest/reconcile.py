@@ -379,9 +379,7 @@ def _ensure_model_table(client: bigquery.Client, tables: Tables, model: Model) -
     # A table made by an earlier version lacks the columns added since: add them (NULLABLE, as
     # BigQuery allows), so the days already reconciled stay and the new ones fill every column.
     have = {field.name for field in existing.schema}
-    added = [
-        warehouse.schema_field(Column(c.name, c.type, "NULLABLE")) for c in model.columns if c.name not in have
-    ]
+    added = [warehouse.schema_field(Column(c.name, c.type)) for c in model.columns if c.name not in have]
     if added:
         existing.schema = [*existing.schema, *added]
         client.update_table(existing, ["schema"])
