@@ -212,6 +212,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     print(f"executed notebook: {result.executed}")
     if result.html is not None:
         print(f"report: {result.html}")
+    print_index(args.out)
     if account is None:
         err_console.print(f"[red]the batch did not run: {escape(result.error or 'no batch.json written')}")
         return 2
@@ -302,6 +303,14 @@ def print_figures(figures: dict[str, Any]) -> None:
     console.print(f"Exceptions: {figures['exceptions_total']} ({listed}).")
 
 
+def print_index(out: Path) -> None:
+    """Rewrite the index of every report beside ``out`` (``reports/index.html`` for the default
+    folders) and say where it is: the one page finance bookmarks."""
+    from ingest.report_index import write_index
+
+    print(f"all reports: {write_index(out.resolve().parent)}")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
@@ -325,6 +334,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"executed notebook: {produced.notebook.executed}")
     for label, path in produced.files.items():
         print(f"{label}: {path}")
+    print_index(args.out)
     if produced.error is not None:
         err_console.print(
             f"[red]the report failed: {escape(produced.error)}; "
@@ -424,6 +434,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             window=timedelta(minutes=args.window_minutes),
             quarantine_rate_percent=args.quarantine_rate_percent,
         )
+    print_index(args.out)
     if run.error:
         err_console.print(f"[red]The monitoring notebook failed: {run.error}; see {run.executed}")
         return 2

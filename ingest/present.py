@@ -48,7 +48,8 @@ h1{font-size:1.5rem;margin:.5rem 0 1rem}h2{font-size:1.2rem;margin:2rem 0 .6rem}
 h3{font-size:1.05rem;margin:1.4rem 0 .5rem}a{color:#0b5cad}
 table,.jp-RenderedHTMLCommon table{border-collapse:collapse;table-layout:auto;font-size:.9rem;
 margin:.5rem 0 1.2rem;color:inherit}
-table.report{width:100%}caption{caption-side:top;text-align:left;font-weight:600;padding:.3rem 0}
+table.report{width:100%}table.report.narrow{width:auto;min-width:40%}
+caption{caption-side:top;text-align:left;font-weight:600;padding:.3rem 0}
 th,td,.jp-RenderedHTMLCommon th,.jp-RenderedHTMLCommon td{padding:.35rem .6rem;text-align:left;
 border-bottom:1px solid #e3e8ee;vertical-align:top}
 th,.jp-RenderedHTMLCommon th{background:#f3f6f9;font-weight:600}
@@ -86,7 +87,8 @@ _TABLE = """\
 {%- if not rows -%}
 {% if caption %}<p class="caption"><b>{{ caption }}</b></p>{% endif %}<p class="empty">{{ empty }}</p>
 {%- else -%}
-<table class="report">{% if caption %}<caption>{{ caption }}</caption>{% endif %}
+<table class="report{% if narrow %} narrow{% endif %}">\
+{% if caption %}<caption>{{ caption }}</caption>{% endif %}
 <thead><tr>{% for c in columns %}<th class="{{ c.css }}" scope="col">{{ c.label }}</th>{% endfor %}\
 </tr></thead>
 <tbody>
@@ -146,12 +148,14 @@ def table(
     caption: str | None = None,
     highlight: Callable[[pd.Series], bool] | pd.Series | None = None,
     empty: str = "Nothing to show.",
+    narrow: bool = False,
 ) -> Html:
     """``frame``'s ``columns`` as a report table; rows ``highlight`` picks get the class ``attention``.
 
     Values are read column by column (``tolist``), not row by row, so an int column keeps its
     ints when the frame also has floats. ``highlight`` is a row -> bool callable or a boolean
-    Series aligned on the frame's index (rows it lacks are not highlighted).
+    Series aligned on the frame's index (rows it lacks are not highlighted). ``narrow``: as wide
+    as its cells rather than the page (a short list of figures reads better close together).
     """
     missing = [c.name for c in columns if c.name not in frame.columns]
     if missing:
@@ -171,7 +175,9 @@ def table(
         }
         for i in range(len(frame))
     ]
-    return Html(render(_TABLE, columns=columns, rows=rows, caption=caption, empty=empty, zip=zip))
+    return Html(
+        render(_TABLE, columns=columns, rows=rows, caption=caption, empty=empty, zip=zip, narrow=narrow)
+    )
 
 
 def format_value(value: Any, kind: Kind) -> str:

@@ -233,8 +233,29 @@ _HEADLINE_ROWS = (
 COUNT_FIGURES = frozenset({"our_count", "matched_count"})
 
 
+# Always shown; the other figures only when something of their kind happened in some currency.
+_CORE_FIGURES = frozenset(
+    {
+        "paypal_gross",
+        "paypal_fees",
+        "paypal_net",
+        "our_total",
+        "our_count",
+        "matched_amount",
+        "matched_count",
+        "opening_balance",
+        "closing_balance",
+        "balance_difference",
+        "revenue",
+        "net_revenue",
+        "vat",
+    }
+)
+
+
 def headline(figures: dict[str, Any]) -> pd.DataFrame:
-    """The period's figures as a table with one column per currency, in the order finance reads."""
+    """The period's figures as a table with one column per currency, in the order finance reads;
+    a kind of movement that did not happen in any currency (no chargebacks, say) is left out."""
     import pandas as pd
 
     by_currency = figures.get("by_currency") or {}
@@ -243,15 +264,20 @@ def headline(figures: dict[str, Any]) -> pd.DataFrame:
     from ingest.present import format_value
 
     # Amounts and counts share a currency's column, so each is written out here, for people.
+    rows = [
+        (name, label)
+        for name, label in _HEADLINE_ROWS
+        if name in _CORE_FIGURES or any(reconcile.cent(by_currency[c].get(name)) for c in currencies)
+    ]
     frame = pd.DataFrame(
         {
             c: [
                 format_value(by_currency[c].get(name), "count" if name in COUNT_FIGURES else "money")
-                for name, _ in _HEADLINE_ROWS
+                for name, _ in rows
             ]
             for c in currencies
         },
-        index=[label for _, label in _HEADLINE_ROWS],
+        index=[label for _, label in rows],
     )
     frame.index.name = "figure"
     return frame.reset_index()
@@ -434,8 +460,10 @@ BREAK_COLUMNS = [
     "reported_balance",
     "difference",
     "cause",
+    "cause_label",
     "explanation",
 ]
+BREAK_CAUSES = {"not_loaded": "Not loaded", "paypal": "PayPal's figure"}
 
 
 def quarantined_paypal_records(s3: Any, error_bucket: str, files: pd.DataFrame) -> pd.DataFrame:
@@ -547,10 +575,12 @@ def explain_breaks(breaks: pd.DataFrame, quarantined: pd.DataFrame, failed_files
         else:
             causes.append("paypal")
             explanations.append(
-                "PayPal's own balance figure: every PayPal file of the period loaded and no record was "
-                "quarantined, so no record is missing on our side. Ask PayPal about this balance."
+                "PayPal's reported balance itself: every PayPal file of the period loaded and no record "
+                "was quarantined, so no record is missing on our side. Ask PayPal about this balance."
             )
-    explained = breaks.assign(cause=causes, explanation=explanations)
+    explained = breaks.assign(
+        cause=causes, cause_label=[BREAK_CAUSES[c] for c in causes], explanation=explanations
+    )
     explained["day"] = explained["day"].astype(str)
     return explained.reindex(columns=BREAK_COLUMNS).reset_index(drop=True)
 

@@ -100,6 +100,7 @@ display(
         report.headline(figures),
         [Col("figure", "Figure"), *(Col(c, c, "figure") for c in currencies)],
         empty="No PayPal records and no payments of ours in the period.",
+        narrow=True,
     )
 )
 
@@ -157,6 +158,7 @@ display(
 breaks = reconcile.model_rows(client, tables, "balance_breaks", period)
 sources = report.period_sources(client, tables, period)
 files = report.ledger_quality(services.ledger, sources)
+SOURCE_NAMES = {"paypal_transactions": "PayPal", "payment_transactions": "Game payments"}
 source_pipelines = [p for p in services.pipelines if p.name in report.SOURCE_DATES]
 failures = report.unreplayed_failures(services.ledger, source_pipelines)
 if not breaks.empty:
@@ -183,8 +185,18 @@ if not breaks.empty:
                 Col("expected_balance", "Expected balance", "money"),
                 Col("reported_balance", "PayPal's balance", "money"),
                 Col("difference", "Difference", "money"),
-                Col("explanation", "Cause"),
+                Col("cause_label", "Cause"),
             ],
+        )
+    )
+    display(
+        Markdown(
+            "\n".join(
+                f"- **{label}**: {text}"
+                for label, text in explained[["cause_label", "explanation"]]
+                .drop_duplicates()
+                .itertuples(index=False)
+            )
         )
     )
 
@@ -262,6 +274,16 @@ if not by_country.empty:
         ylabel=currency,
     )
     display(Image(data=png, format="png", alt="Net revenue and VAT per country, bars"))
+taken_back_columns = [
+    Col(name, label, "money")
+    for name, label in (
+        ("refunds", "Refunds"),
+        ("reversals", "Reversals"),
+        ("chargebacks", "Chargebacks"),
+        ("chargeback_reversals", "Chargebacks reversed"),
+    )
+    if (by_country[name].fillna(0) != 0).any()
+]
 display(
     table(
         by_country,
@@ -270,13 +292,10 @@ display(
             Col("country_name", "Name"),
             Col("tax_code", "Tax code", "id"),
             Col("vat_rate", "VAT rate", "percent"),
-            Col("currency", "Currency"),
+            *([Col("currency", "Currency")] if by_country["currency"].nunique() > 1 else []),
             Col("sales", "Sales", "count"),
             Col("gross_sales", "Gross sales", "money"),
-            Col("refunds", "Refunds", "money"),
-            Col("reversals", "Reversals", "money"),
-            Col("chargebacks", "Chargebacks", "money"),
-            Col("chargeback_reversals", "Chargebacks reversed", "money"),
+            *taken_back_columns,
             Col("revenue", "Revenue", "money"),
             Col("net_amount", "Net", "money"),
             Col("vat_amount", "VAT", "money"),
@@ -297,6 +316,7 @@ display(
             Col("amount", "Amount", "money"),
         ],
         empty="No paired items in the period.",
+        narrow=True,
     )
 )
 
@@ -322,7 +342,7 @@ display(
             Col("paypal_transaction_id", "PayPal record", "id"),
             Col("amount", "Amount", "money"),
             Col("fee", "Fee", "money"),
-            Col("currency", "Currency"),
+            *([Col("currency", "Currency")] if taken["currency"].nunique() > 1 else []),
             Col("reference_id", "Refers to", "id"),
             Col("original_transaction_id", "Original sale", "id"),
             Col("original_day", "Sold on", "date"),
@@ -388,7 +408,7 @@ if files.empty:
 else:
     display(
         table(
-            report.ledger_totals(files).reset_index(),
+            report.ledger_totals(files).reset_index().replace({"pipeline": SOURCE_NAMES}),
             [
                 Col("pipeline", "Source"),
                 Col("files", "Files", "count"),
@@ -412,7 +432,7 @@ if not files.empty:
     quarantining = files[files["rows_quarantined"].fillna(0) > 0]
     display(
         table(
-            quarantining,
+            quarantining.replace({"pipeline": SOURCE_NAMES}),
             file_columns,
             caption="Files with quarantined rows",
             empty="No file of the period had rows quarantined.",
@@ -420,7 +440,13 @@ if not files.empty:
     )
     not_loaded = files[files["status"] != "LOADED"]
     if not not_loaded.empty:
-        display(table(not_loaded, file_columns, caption="Files the ledger does not have as loaded"))
+        display(
+            table(
+                not_loaded.replace({"pipeline": SOURCE_NAMES}),
+                file_columns,
+                caption="Files the ledger does not have as loaded",
+            )
+        )
 if failures.empty:
     display(Markdown("No PayPal or payment file is failing: nothing is waiting to be loaded again."))
 else:
@@ -433,7 +459,7 @@ else:
     )
     display(
         table(
-            failures,
+            failures.replace({"pipeline": SOURCE_NAMES}),
             [
                 Col("pipeline", "Source"),
                 Col("source_uri", "File"),
@@ -456,7 +482,7 @@ else:
         display(Markdown(f"{validated:,} files checked before loading; the checks that failed:"))
         display(
             table(
-                failed_checks.reset_index(),
+                failed_checks.reset_index().replace({"pipeline": SOURCE_NAMES}),
                 [
                     Col("pipeline", "Source"),
                     Col("expectation_id", "Check", "id"),

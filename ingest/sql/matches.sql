@@ -62,14 +62,17 @@ weighed AS (
 rounded AS (
   SELECT
     *,
-    -- Items without amounts share the gross equally.
-    ROUND(
-      IF(
-        cart_amount > 0,
-        gross * IFNULL(paypal_item_amount, 0) / cart_amount,
-        gross / cart_lines
-      ),
-      2
+    -- Items without amounts share the gross equally. The cast keeps the share exact where an
+    -- engine types NUMERIC / NUMERIC as FLOAT64 (the local emulator does; BigQuery does not).
+    CAST(
+      ROUND(
+        IF(
+          cart_amount > 0,
+          gross * IFNULL(paypal_item_amount, 0) / cart_amount,
+          gross / cart_lines
+        ),
+        2
+      ) AS NUMERIC
     ) AS rounded_share
   FROM weighed
 ),

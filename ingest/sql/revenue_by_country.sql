@@ -69,7 +69,7 @@ taxed AS (
     tax.vat_rate,
     tax.vat_name,
     -- Without a known rate nothing is split off as VAT; the exceptions list the country.
-    ROUND(m.amount / (1 + IFNULL(tax.vat_rate, 0)), 2) AS transaction_net
+    CAST(ROUND(m.amount / (1 + IFNULL(tax.vat_rate, 0)), 2) AS NUMERIC) AS transaction_net
   FROM movements AS m
   LEFT JOIN tax ON tax.iso_2_code = m.country_code
 ),
@@ -110,7 +110,9 @@ SELECT
   chargebacks,
   chargeback_reversals,
   revenue,
-  IF(@vat_basis = 'line', ROUND(revenue / (1 + IFNULL(vat_rate, 0)), 2), transaction_net) AS net_amount,
-  revenue - IF(@vat_basis = 'line', ROUND(revenue / (1 + IFNULL(vat_rate, 0)), 2), transaction_net)
+  IF(@vat_basis = 'line', CAST(ROUND(revenue / (1 + IFNULL(vat_rate, 0)), 2) AS NUMERIC), transaction_net)
+    AS net_amount,
+  revenue
+  - IF(@vat_basis = 'line', CAST(ROUND(revenue / (1 + IFNULL(vat_rate, 0)), 2) AS NUMERIC), transaction_net)
     AS vat_amount
 FROM lines
