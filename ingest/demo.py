@@ -14,6 +14,7 @@ import json
 import logging
 from collections import Counter
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -177,8 +178,29 @@ def finance_report(
         "figures": produced.figures,
         "alert_sent": alert is not None,
         "exceptions": exceptions,
-        "balance_differences": {str(r["day"]): str(r["difference"]) for r in balances.to_dict("records")},
+        # Per day and currency: what PayPal's balance moved that the loaded records do not explain.
+        "balance_differences": {
+            balance_key(r["day"], r["currency"]): _cents(r["difference"]) for r in balances.to_dict("records")
+        },
     }
+
+
+def balance_key(day: Any, currency: Any) -> str:
+    """``2021-07-13 USD``: one daily statement of one currency."""
+    return f"{str(day)[:10]} {currency}"
+
+
+def _cents(value: Any) -> str | None:
+    """An amount as ``-12.30`` whatever type the client returned it as; None stays None."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return f"{Decimal(str(value)).quantize(Decimal('0.01')):.2f}"
+
+
+def planted_balance_differences(manifest: dict[str, Any]) -> dict[str, str | None]:
+    """What each day's statement in each currency must be short of: the net of that currency's
+    records of the day that did not load (quarantined rows, the failed page)."""
+    return {balance_key(b["date"], b["currency"]): _cents(b["not_loaded"]) for b in manifest["balances"]}
 
 
 def operations_view(settings: Settings, out_root: Path, console: Console) -> dict[str, Any]:
@@ -243,7 +265,7 @@ def _run(settings: Settings, year: int, month: int, out_dir: Path, console: Cons
     tables_after_events = fingerprints(services)
 
     console.rule("[bold]Finance: the month reconciled and reported (ingest report)")
-    days = [date.fromisoformat(b["date"]) for b in manifest["balances"]]
+    days = sorted({date.fromisoformat(b["date"]) for b in manifest["balances"]})
     finance = finance_report(
         services, reconcile.Period(days[0], days[-1]), out_dir.parent / "reconciliation", console
     )
@@ -257,6 +279,7 @@ def _run(settings: Settings, year: int, month: int, out_dir: Path, console: Cons
     }
 
     totals = manifest["totals"]
+    manifest_currencies = {b["currency"] for b in manifest["balances"]}  # USD, and EUR once converted
     expected_rows = {p.table_id: manifest["expected_tables"].get(p.name) for p in services.pipelines}
     summary = {
         "month": f"{year}-{month:02d}",
@@ -298,7 +321,9 @@ def _run(settings: Settings, year: int, month: int, out_dir: Path, console: Cons
         "exceptions_are_the_planted_discrepancies": exception_keys(finance["exceptions"])
         == exception_keys(manifest["discrepancies"]),
         "balance_differences_are_what_did_not_load": finance["balance_differences"]
-        == {b["date"]: b["not_loaded"] for b in manifest["balances"]},
+        == planted_balance_differences(manifest),
+        "figures_cover_every_currency": bool(manifest_currencies)
+        and manifest_currencies <= set((finance["figures"] or {}).get("by_currency") or {}),
         "alert_sent_for_reversals_and_chargebacks": finance["alert_sent"]
         == any(d["kind"] in ("reversal", "chargeback") for d in manifest["discrepancies"]),
         "health_names_every_failed_file": operations["failed_files"] >= failed_uris,

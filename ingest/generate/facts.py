@@ -17,26 +17,43 @@ from decimal import Decimal
 from ingest.generate import defects as planted
 from ingest.generate.balances import amount_text
 
-# Share of the month's expected sales, at least MIN_FACTS of each.
+# Share of the month's expected sales, at least MIN_FACTS of each. Kinds that need more days
+# after the sale come first: on a busy day they pick before the others.
 FACT_SHARES = {
+    "chargeback_reversed": 1 / 2000,  # a chargeback, its fee, and later its reversal (T1202)
+    "hold": 1 / 2000,  # a hold for a dispute (T1110), later released (T1111)
     "missing_ours": 1 / 200,
     "missing_paypal": 1 / 200,
     "amount_mismatch": 1 / 200,
     "late": 1 / 200,
     "pending": 0.03,
     "refund": 1 / 150,
+    "partial_refund": 1 / 400,  # one item of a two-item cart refunded
     "reversal": 1 / 600,
-    "chargeback": 1 / 900,
+    "voided": 1 / 600,  # reversed, and listed again with status V
+    "chargeback": 1 / 900,  # a chargeback and its fee (T0106)
+    "denied": 1 / 400,  # status D, and our row failed
+    "cart": 1 / 100,  # two or three items, some several times
+    "shipping": 1 / 150,  # a cart (one or two items) whose gross includes shipping_amount
+    "shipping_mismatch": 1 / 2000,  # ... and our total_cost leaves the shipping out
+    "country": 1 / 150,  # PayPal's payer country is not the one our row has
 }
 MIN_FACTS = 2
 SALES_PER_DEFECT = 5000  # each planted defect once per this many expected sales, at least once
-# Facts that add a later PayPal record referring to the sale's payment, and its balance category.
+# Facts that add later PayPal records referring to the sale's payment, and how many later days
+# their chain needs (a chargeback's reversal, a hold's release land after the first record).
 REFERRING = {
-    "refund": "refunds",
-    "reversal": "reversals",
-    "chargeback": "chargebacks",
-    "bad_refund": "refunds",
+    "refund": 1,
+    "partial_refund": 1,
+    "reversal": 1,
+    "voided": 1,
+    "chargeback": 1,
+    "bad_refund": 1,
+    "chargeback_reversed": 2,
+    "hold": 2,
 }
+# Facts whose sale is a cart other than one item at its list price.
+CARTS = frozenset({"cart", "shipping", "shipping_mismatch", "partial_refund"})
 ROW_DEFECTS = {("row", defect): (column, value) for defect, column, value in planted.ROW_DEFECTS}
 PAYPAL_DEFECTS = tuple(("paypal", defect) for defect in planted.PAYPAL_DEFECTS)
 
@@ -87,6 +104,9 @@ def discrepancy(
     our_amount: Decimal | None = None,
     days_late: int | None = None,
     original: str | None = None,
+    component: str | None = None,
+    payer_country: str | None = None,
+    our_country: str | None = None,
 ) -> dict:
     """One exception of the reconciliation, with the fields a matcher of the loaded data has."""
     return {
@@ -101,6 +121,9 @@ def discrepancy(
         "our_amount": amount_text(our_amount),
         "days_late": days_late,
         "original_transaction_id": original,
+        "mismatch_component": component,
+        "payer_country_code": payer_country,
+        "our_country_code": our_country,
     }
 
 

@@ -21,9 +21,25 @@ DISCREPANCY_KINDS = (
     "missing_paypal",
     "amount_mismatch",
     "late",
+    "country_mismatch",
     "refund",
     "reversal",
     "chargeback",
+    "chargeback_reversal",
+    "chargeback_fee",
+    "hold",
+    "hold_release",
+    "unknown_event_code",
+)
+# Adjustments: exceptions dated by the adjustment, named by its own id, linked to the sale.
+ADJUSTMENT_KINDS = (
+    "refund",
+    "reversal",
+    "chargeback",
+    "chargeback_reversal",
+    "chargeback_fee",
+    "hold",
+    "hold_release",
 )
 
 
@@ -96,8 +112,10 @@ def build_manifest(
     - ``files``, ``totals``, ``pipelines``: per file and summed, what the ledger must record.
     - ``defects``: each planted bad row (key, pipeline, 1-based row, kind, check, severity).
     - ``discrepancies``: each exception a correct reconciliation of the loaded data reports.
-    - ``balances``: per day, PayPal's opening and closing ``ending_balance`` and the activity
-      between them, with ``not_loaded`` the net of records that will not load.
+    - ``balances``: per day and currency (every currency the account holds in the month, every
+      day), PayPal's opening and closing ``ending_balance``, the gross of each class of record
+      and the fees between them, ``activity`` (closing - opening), and ``not_loaded``, the net
+      of that currency's records of the day that will not load.
     - ``expected_tables``: rows per table after load and dedup on the business key.
     """
     totals = dict.fromkeys(TOTAL_FIELDS, 0)

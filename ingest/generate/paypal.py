@@ -1,7 +1,9 @@
-"""PayPal Transaction Search records as the extractor receives them, all in the account's USD.
+"""PayPal Transaction Search records as the extractor receives them.
 
 Builders return plain dicts shaped like the API's ``transaction_details[]`` elements; balances
-are left empty here and filled in by ``ingest.generate.month`` in initiation order.
+are left empty here and filled in by ``ingest.generate.balances`` in initiation order. The
+account is in USD; it also holds EUR after a currency conversion (T0200/T0201), and a record's
+amounts, fee and balances are all in that record's own currency.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from ingest.generate.reference import TOWNS, Player
 
 PAYPAL_TIME = "%Y-%m-%dT%H:%M:%S+0000"  # Transaction Search's format
-CURRENCY = "USD"  # the merchant account's currency: every amount is in it
+CURRENCY = "USD"  # the merchant account's primary currency: every sale is in it
+SECOND_CURRENCY = "EUR"  # held after a conversion, for the European bank account
 CENT = Decimal("0.01")
 FEE_RATE = Decimal("0.029")
 FEE_FIXED = Decimal("0.30")
+CHARGEBACK_FEE = Decimal("-20.00")  # what PayPal charges per chargeback (T0106)
 PAYMENT_CODES = ("T0006", "T0007")
+UNKNOWN_CODE = "T9901"  # a code no list of PayPal's names: it must still move the balance
+SHIPPING = ("0.99", "1.49", "2.49", "3.99", "4.95")  # shipping_amount of a cart that ships
 _ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ID_SPACE = 36**17
 _ID_STEP = 1_000_000_007  # prime to 2 and 3, so n -> n * step + offset never repeats mod 36**17
@@ -28,13 +34,44 @@ def paypal_time(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")[:19] + "+0000"
 
 
-def money(value: Decimal | str) -> dict[str, str]:
-    return {"currency_code": CURRENCY, "value": str(value)}
+def money(value: Decimal | str, currency: str = CURRENCY) -> dict[str, str]:
+    return {"currency_code": currency, "value": str(value)}
 
 
 def payment_fee(gross: Decimal) -> Decimal:
     """PayPal's standard fee on a payment received, as the negative amount it books."""
     return -(gross * FEE_RATE + FEE_FIXED).quantize(CENT, ROUND_HALF_UP)
+
+
+def refund_fee(refunded: Decimal) -> Decimal:
+    """What PayPal gives back on a refund of ``refunded`` (positive): the percentage part of
+    the fee, in proportion to the amount refunded; the fixed part is kept."""
+    return (refunded * FEE_RATE).quantize(CENT, ROUND_HALF_UP)
+
+
+def allocate(gross: Decimal, amounts: dict[str, Decimal]) -> dict[str, Decimal]:
+    """A cart's gross shared among its items (``item_code`` -> ``item_amount``): in proportion
+    to the amounts, items ordered by item_code, each but the last rounded to the cent, the last
+    taking the remainder, so the shares sum to the gross exactly."""
+    codes = sorted(amounts)
+    total = sum(amounts.values(), Decimal(0))
+    shares, given = {}, Decimal(0)
+    for item in codes[:-1]:
+        shares[item] = (gross * amounts[item] / total).quantize(CENT, ROUND_HALF_UP)
+        given += shares[item]
+    shares[codes[-1]] = gross - given
+    return shares
+
+
+def near_a_half_cent(gross: Decimal, amounts: dict[str, Decimal]) -> bool:
+    """Whether an item's exact share lies so close to half a cent that rounding modes (or a
+    division rounded to nine places first) could disagree on it."""
+    total = sum(amounts.values(), Decimal(0))
+    for item in sorted(amounts)[:-1]:
+        cents = gross * amounts[item] / total * 100
+        if abs(abs(cents - cents.to_integral_value()) - Decimal("0.5")) < Decimal("1e-6"):
+            return True
+    return False
 
 
 def transaction_id(number: int, offset: int) -> str:
@@ -57,12 +94,19 @@ def payment_record(
     settled: datetime,
     pending: bool,
     player: Player,
-    item: dict,
+    item: dict | None = None,
     invoice: str,
     gross: Decimal,
+    items: list[dict] | None = None,
+    shipping: Decimal | None = None,
+    denied: bool = False,
+    payer_country: str | None = None,
 ) -> dict:
-    """A payment received for one cart item; a pending one is dated but not yet updated."""
-    where = player.paypal_country.iso_2_code
+    """A payment received for a cart (``item``, or several ``items``), its gross the items'
+    amounts plus ``shipping`` (``transaction_info.shipping_amount``). A pending one is dated but
+    not yet updated; a denied one (status D) carries no fee and never moves the balance."""
+    where = payer_country or player.paypal_country.iso_2_code
+    status = "D" if denied else "P" if pending else "S"
     info = {
         "paypal_account_id": account,
         "transaction_id": txn_id,
@@ -70,14 +114,18 @@ def payment_record(
         "transaction_initiation_date": paypal_time(started),
         "transaction_updated_date": paypal_time(started if pending else settled),
         "transaction_amount": money(gross),
-        "fee_amount": money(payment_fee(gross)),
-        "transaction_status": "P" if pending else "S",
-        "ending_balance": None,
-        "available_balance": None,
-        "invoice_id": invoice,
-        "custom_field": str(player.user_id),
-        "protection_eligibility": "02",
+        "fee_amount": money("0.00" if denied else payment_fee(gross)),
     }
+    if shipping:
+        info["shipping_amount"] = money(shipping)
+    info.update(
+        transaction_status=status,
+        ending_balance=None,
+        available_balance=None,
+        invoice_id=invoice,
+        custom_field=str(player.user_id),
+        protection_eligibility="02",
+    )
     payer = {
         "account_id": player.account_id,
         "email_address": f"pp{player.user_id}@example.org",
@@ -100,7 +148,7 @@ def payment_record(
         "transaction_info": info,
         "payer_info": payer,
         "shipping_info": {"name": f"{player.surname}, {player.given_name}", "address": address},
-        "cart_info": {"item_details": [item]},
+        "cart_info": {"item_details": items if items is not None else [item]},
         "store_info": {},
         "auction_info": {},
         "incentive_info": {},
@@ -133,17 +181,32 @@ def _reference(original: dict, txn_id: str, code: str, moment: datetime, gross: 
         "transaction_event_code": code,
         "transaction_initiation_date": when,
         "transaction_updated_date": when,
-        "transaction_amount": money(gross),
+        "transaction_amount": money(gross, source["transaction_amount"]["currency_code"]),
     }
 
 
-def refund_record(rng: random.Random, original: dict, txn_id: str, moment: datetime) -> dict:
-    """T1107, a full refund: PayPal returns its percentage fee and keeps the fixed part."""
+def _bare(info: dict) -> dict:
+    """A record with no payer, cart nor shipping, as PayPal lists account-side events."""
+    return {"transaction_info": info, "store_info": {}, "auction_info": {}, "incentive_info": {}}
+
+
+def refund_record(
+    rng: random.Random,
+    original: dict,
+    txn_id: str,
+    moment: datetime,
+    amount: Decimal | None = None,
+    item: dict | None = None,
+) -> dict:
+    """T1107, a refund of ``amount`` (all of the payment when None): PayPal returns the
+    percentage fee on what is refunded and keeps the fixed part. A partial refund of one
+    ``item`` of a cart lists that item alone."""
     source = original["transaction_info"]
     gross = Decimal(source["transaction_amount"]["value"])
-    info = _reference(original, txn_id, "T1107", moment, -gross)
+    refunded = gross if amount is None else amount
+    info = _reference(original, txn_id, "T1107", moment, -refunded)
     info.update(
-        fee_amount=money((gross * FEE_RATE).quantize(CENT, ROUND_HALF_UP)),
+        fee_amount=money(refund_fee(refunded)),
         transaction_status="S",
         ending_balance=None,
         available_balance=None,
@@ -152,7 +215,9 @@ def refund_record(rng: random.Random, original: dict, txn_id: str, moment: datet
         protection_eligibility=source["protection_eligibility"],
     )
     record = {"transaction_info": info, "payer_info": original["payer_info"]}
-    if rng.random() < 0.5:  # PayPal sometimes repeats the cart on a refund, sometimes not
+    if item is not None:
+        record["cart_info"] = {"item_details": [item]}
+    elif rng.random() < 0.5:  # PayPal sometimes repeats the cart on a refund, sometimes not
         record["cart_info"] = original["cart_info"]
     record.update(store_info={}, auction_info={}, incentive_info={})
     return record
@@ -173,7 +238,7 @@ def reversal_record(original: dict, txn_id: str, moment: datetime, dispute: int)
         available_balance=None,
         protection_eligibility="02",
     )
-    return {"transaction_info": info, "store_info": {}, "auction_info": {}, "incentive_info": {}}
+    return _bare(info)
 
 
 def chargeback_record(original: dict, txn_id: str, moment: datetime) -> dict:
@@ -187,10 +252,89 @@ def chargeback_record(original: dict, txn_id: str, moment: datetime) -> dict:
         available_balance=None,
         protection_eligibility="02",
     )
-    return {"transaction_info": info, "store_info": {}, "auction_info": {}, "incentive_info": {}}
+    return _bare(info)
 
 
-def withdrawal_record(account: str, txn_id: str, moment: datetime) -> dict:
+def chargeback_fee_record(chargeback: dict, txn_id: str, moment: datetime) -> dict:
+    """T0106, PayPal's fee for handling a chargeback: the fee is the record's gross (negative,
+    no ``fee_amount``), and it references the chargeback."""
+    info = _reference(chargeback, txn_id, "T0106", moment, CHARGEBACK_FEE)
+    info.update(
+        transaction_status="S",
+        transaction_subject="Chargeback fee",
+        ending_balance=None,
+        available_balance=None,
+    )
+    return _bare(info)
+
+
+def chargeback_reversal_record(chargeback: dict, txn_id: str, moment: datetime) -> dict:
+    """T1202, a chargeback reversed in the studio's favour: the amount comes back (positive),
+    referencing the chargeback; the chargeback fee stays charged."""
+    taken = Decimal(chargeback["transaction_info"]["transaction_amount"]["value"])
+    info = _reference(chargeback, txn_id, "T1202", moment, -taken)
+    info.update(
+        fee_amount=money("0.00"),
+        transaction_status="S",
+        ending_balance=None,
+        available_balance=None,
+        protection_eligibility="02",
+    )
+    return _bare(info)
+
+
+def hold_record(original: dict, txn_id: str, moment: datetime) -> dict:
+    """T1110, the disputed payment's amount held while PayPal investigates (negative, no fee)."""
+    gross = Decimal(original["transaction_info"]["transaction_amount"]["value"])
+    info = _reference(original, txn_id, "T1110", moment, -gross)
+    info.update(
+        transaction_status="S",
+        transaction_subject="Hold for dispute investigation",
+        ending_balance=None,
+        available_balance=None,
+    )
+    return _bare(info)
+
+
+def release_record(hold: dict, txn_id: str, moment: datetime) -> dict:
+    """T1111, the hold cancelled: the same amount back (positive), referencing the hold."""
+    held = Decimal(hold["transaction_info"]["transaction_amount"]["value"])
+    info = _reference(hold, txn_id, "T1111", moment, -held)
+    info.update(
+        transaction_status="S",
+        transaction_subject="Cancellation of hold for dispute resolution",
+        ending_balance=None,
+        available_balance=None,
+    )
+    return _bare(info)
+
+
+def conversion_record(
+    account: str, txn_id: str, code: str, moment: datetime, source: dict | None = None
+) -> dict:
+    """One side of a currency conversion (T0200/T0201): the source side leaves its currency
+    (negative), the target side, which references it, arrives in the other (positive). No fee:
+    PayPal's margin is in its rate. The amount is set when the balance is known."""
+    when = paypal_time(moment)
+    info = {
+        "paypal_account_id": account,
+        "transaction_id": txn_id,
+        "transaction_event_code": code,
+        "transaction_initiation_date": when,
+        "transaction_updated_date": when,
+        "transaction_amount": None,
+        "transaction_status": "S",
+        "transaction_subject": "Currency conversion",
+        "ending_balance": None,
+        "available_balance": None,
+    }
+    if source is not None:
+        info["paypal_reference_id"] = source["transaction_info"]["transaction_id"]
+        info["paypal_reference_id_type"] = "TXN"
+    return _bare(info)
+
+
+def withdrawal_record(account: str, txn_id: str, moment: datetime, currency: str = CURRENCY) -> dict:
     """T0400, a transfer to the studio's bank; the amount is set when the balance is known."""
     when = paypal_time(moment)
     info = {
@@ -200,10 +344,28 @@ def withdrawal_record(account: str, txn_id: str, moment: datetime) -> dict:
         "transaction_initiation_date": when,
         "transaction_updated_date": when,
         "transaction_amount": None,
-        "fee_amount": money("0.00"),
+        "fee_amount": money("0.00", currency),
         "transaction_status": "S",
         "transaction_subject": "Withdrawal to bank account",
         "ending_balance": None,
         "available_balance": None,
     }
-    return {"transaction_info": info, "store_info": {}, "auction_info": {}, "incentive_info": {}}
+    return _bare(info)
+
+
+def unknown_record(account: str, txn_id: str, moment: datetime, gross: Decimal) -> dict:
+    """A record under an event code nobody listed (``UNKNOWN_CODE``): a small credit, no fee."""
+    when = paypal_time(moment)
+    info = {
+        "paypal_account_id": account,
+        "transaction_id": txn_id,
+        "transaction_event_code": UNKNOWN_CODE,
+        "transaction_initiation_date": when,
+        "transaction_updated_date": when,
+        "transaction_amount": money(gross),
+        "transaction_status": "S",
+        "transaction_subject": "Account adjustment",
+        "ending_balance": None,
+        "available_balance": None,
+    }
+    return _bare(info)

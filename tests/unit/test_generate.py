@@ -10,7 +10,7 @@ import json
 import random
 import re
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -31,17 +31,33 @@ from ingest.generate import (
     parse_s3_uri,
     write_month,
 )
-from ingest.generate.model import DISCREPANCY_KINDS
+from ingest.generate.model import ADJUSTMENT_KINDS, DISCREPANCY_KINDS
+from ingest.paypal import KNOWN_EVENT_CODES
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 PIPELINES_DIR = REPO_DIR / "ingest" / "pipelines"
 EXPECTATIONS_DIR = REPO_DIR / "expectations"
 GZIP_MAGIC = b"\x1f\x8b"
 CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
 PAYPAL = "paypal_transactions"
 PAYMENTS = "payment_transactions"
 PAYMENT_CODES = ("T0006", "T0007")
-REFERRING_KINDS = {"T1107": "refund", "T1106": "reversal", "T1201": "chargeback"}
+# Records that adjust a sale, by event code, as the reconciliation names them (/tmp/spec.md).
+ADJUSTMENTS = {
+    "T1107": "refund",
+    "T1106": "reversal",
+    "T1201": "chargeback",
+    "T1205": "chargeback",
+    "T1207": "chargeback",
+    "T1202": "chargeback_reversal",
+    "T0106": "chargeback_fee",
+    "T1110": "hold",
+    "T1111": "hold_release",
+}
+KNOWN_CODES = KNOWN_EVENT_CODES | ADJUSTMENTS.keys()
+# Every code the reconciliation covers, each of which the generated month must hold.
+COVERED_CODES = {"T0006", "T0007", "T0200", "T0201", "T0400", *ADJUSTMENTS} - {"T1205", "T1207"}
 
 
 @dataclass(frozen=True)
@@ -114,8 +130,35 @@ def amount(info: dict, field: str) -> Decimal:
     return Decimal(value["value"]) if value else Decimal(0)
 
 
+def cart(record: dict) -> list[dict]:
+    return (record.get("cart_info") or {}).get("item_details") or []
+
+
 def item_code(record: dict) -> str:
-    return record["cart_info"]["item_details"][0]["item_code"]
+    """The cart's first item by item_code, which an adjustment of the sale is filed under."""
+    return min(item["item_code"] for item in cart(record))
+
+
+def shares(record: dict) -> dict[str, Decimal]:
+    """The spec's allocation, written out again: the gross in proportion to item_amount, items
+    by item_code, each but the last rounded to the cent, the last the remainder."""
+    gross = amount(record["transaction_info"], "transaction_amount")
+    amounts = {item["item_code"]: Decimal(item["item_amount"]["value"]) for item in cart(record)}
+    codes, total = sorted(amounts), sum(amounts.values())
+    found = {code: (gross * amounts[code] / total).quantize(CENT, ROUND_HALF_UP) for code in codes[:-1]}
+    found[codes[-1]] = gross - sum(found.values(), Decimal(0))
+    return found
+
+
+def currency_of(info: dict) -> str:
+    return info["ending_balance"]["currency_code"]
+
+
+def net(info: dict) -> Decimal:
+    """What a record moves its currency's balance by: nothing for a denied payment."""
+    if info.get("transaction_status") == "D":
+        return Decimal(0)
+    return amount(info, "transaction_amount") + amount(info, "fee_amount")
 
 
 def latest(rows: list[Row], key) -> dict:
@@ -170,7 +213,8 @@ def test_invalid_arguments_are_rejected(arguments: dict) -> None:
 def test_scale_multiplies_the_sales() -> None:
     small = generate_month(2021, 9, payments_per_day=5)
     large = generate_month(2021, 9, payments_per_day=5, scale=4)
-    small_rows, large_rows = small.manifest()["totals"]["rows_in"], large.manifest()["totals"]["rows_in"]
+    # The game's rows are the sales; PayPal's add the month's fixed events (conversions, ...).
+    small_rows, large_rows = (m.manifest()["pipelines"][PAYMENTS]["rows_in"] for m in (small, large))
     assert 3.3 * small_rows < large_rows < 4.5 * small_rows
     assert large.manifest()["scale"] == 4
 
@@ -379,6 +423,29 @@ def test_manifest_is_plain_json_with_every_section(month: GeneratedMonth) -> Non
         "our_amount",
         "days_late",
         "original_transaction_id",
+        "mismatch_component",
+        "payer_country_code",
+        "our_country_code",
+    }
+    assert set(manifest["balances"][0]) == {
+        "date",
+        "currency",
+        "opening",
+        "closing",
+        "sales",
+        "fees",
+        "refunds",
+        "reversals",
+        "chargebacks",
+        "chargeback_reversals",
+        "chargeback_fees",
+        "holds",
+        "conversions",
+        "withdrawals",
+        "other",
+        "unknown",
+        "activity",
+        "not_loaded",
     }
 
 
@@ -449,7 +516,10 @@ def test_bad_rows_count_the_critical_defects_of_each_file(lake: Lake) -> None:
     for file in lake.month.files:
         assert file.bad_rows == critical[file.key], file.key
     warnings = [d for d in lake.manifest["defects"] if d["severity"] == "warning"]
-    assert [d["check"] for d in warnings] == ["paypal.updated_not_before_initiated"]
+    assert sorted(d["check"] for d in warnings) == [
+        "paypal.event_code_known",  # the unknown code, loaded so that the balance keeps it
+        "paypal.updated_not_before_initiated",
+    ]
 
 
 def test_every_validation_defect_is_planted_under_a_suite_expectation_id(lake: Lake) -> None:
@@ -464,8 +534,9 @@ def test_every_validation_defect_is_planted_under_a_suite_expectation_id(lake: L
         "paypal.currency_iso",
         "paypal.fee_not_positive_on_completed_payments",
         "paypal.reference_on_reversals",
-        "paypal.negative_gross_only_on_outflows",
+        "paypal.sale_gross_not_negative",
         "paypal.updated_not_before_initiated",
+        "paypal.event_code_known",
         "payments.status_known",
         "payments.total_cost_bounded",
         "payments.currency_iso",
@@ -489,8 +560,10 @@ def test_validation_defects_are_what_their_check_rejects(lake: Lake) -> None:
             assert amount(info, "fee_amount") > 0
         elif check == "paypal.reference_on_reversals":
             assert info["transaction_event_code"] == "T1107" and "paypal_reference_id" not in info
-        elif check == "paypal.negative_gross_only_on_outflows":
+        elif check == "paypal.sale_gross_not_negative":
             assert info["transaction_event_code"] == "T0006" and amount(info, "transaction_amount") < 0
+        elif check == "paypal.event_code_known":
+            assert info["transaction_event_code"] not in KNOWN_CODES
         elif check == "paypal.updated_not_before_initiated":
             assert info["transaction_updated_date"] < info["transaction_initiation_date"]
         elif check == "payments.status_known":
@@ -514,9 +587,14 @@ def currencies(value: object) -> list[str]:
     return []
 
 
-def test_every_amount_is_in_usd(lake: Lake) -> None:
+def test_sales_are_in_usd_and_only_conversions_and_a_withdrawal_are_in_eur(lake: Lake) -> None:
     paypal = Counter(c for row in lake.rows[PAYPAL] for c in currencies(row.record))
-    assert paypal.keys() == {"USD", "usd"} and paypal["usd"] == 1  # the planted lowercase one
+    assert paypal.keys() == {"USD", "EUR", "usd"} and paypal["usd"] == 1  # the planted lowercase one
+    for row in lake.rows[PAYPAL]:
+        found = set(currencies(row.record))
+        if "EUR" in found:  # a record's amounts, fee and balances are all in its own currency
+            assert found == {"EUR"}
+            assert row.info["transaction_event_code"] in ("T0200", "T0201", "T0400")
     ours = Counter(row.record["currency_code"] for row in lake.rows[PAYMENTS])
     assert ours.keys() == {"USD", "US$"} and ours["US$"] == 1
     payers = [row.record["payer_info"] for row in lake.rows[PAYPAL] if "payer_info" in row.record]
@@ -524,10 +602,22 @@ def test_every_amount_is_in_usd(lake: Lake) -> None:
     assert {"US", "GB", "DE", "PL", "SE", "CA", "AU"} <= countries
 
 
-def test_every_event_code_a_merchant_account_sees_is_present(lake: Lake) -> None:
+def test_every_event_code_the_reconciliation_covers_is_present(lake: Lake) -> None:
     codes = Counter(row.info["transaction_event_code"] for row in lake.rows[PAYPAL])
-    assert {"T0006", "T0007", "T1107", "T1106", "T1201", "T0400"} <= codes.keys()
-    assert 3 <= codes["T0400"] <= 6  # about weekly
+    assert codes.keys() >= COVERED_CODES
+    assert [code for code in codes if code not in KNOWN_CODES] == ["T9901"]
+    statuses = Counter(
+        row.info["transaction_status"]
+        for row in lake.rows[PAYPAL]
+        if row.info["transaction_event_code"] in PAYMENT_CODES
+    )
+    assert statuses.keys() >= {"S", "P", "D", "V"}  # completed, pending, denied, reversed
+    withdrawals = Counter(
+        row.info["transaction_amount"]["currency_code"]
+        for row in lake.rows[PAYPAL]
+        if row.info["transaction_event_code"] == "T0400"
+    )
+    assert 3 <= withdrawals["USD"] <= 6 and withdrawals["EUR"] == 1  # about weekly, and the EUR once
 
 
 def test_payment_fees_are_paypal_standard_rate(lake: Lake) -> None:
@@ -535,6 +625,9 @@ def test_payment_fees_are_paypal_standard_rate(lake: Lake) -> None:
     for row in lake.loaded(PAYPAL):
         info = row.info
         if info["transaction_event_code"] in PAYMENT_CODES and (row.file.key, row.number) not in lake.planted:
+            if info["transaction_status"] == "D":  # a denied payment costs nothing
+                assert info["fee_amount"]["value"] == "0.00"
+                continue
             gross = amount(info, "transaction_amount")
             fee = -(gross * Decimal("0.029") + Decimal("0.30")).quantize(CENT, ROUND_HALF_UP)
             assert amount(info, "fee_amount") == fee
@@ -542,36 +635,133 @@ def test_payment_fees_are_paypal_standard_rate(lake: Lake) -> None:
     assert checked > 700
 
 
-def test_refunds_reversals_and_chargebacks_reference_completed_payments_of_the_month(lake: Lake) -> None:
-    payments = {
-        row.info.get("transaction_id"): row.info
-        for row in lake.rows[PAYPAL]
-        if row.info["transaction_event_code"] in PAYMENT_CODES and row.info["transaction_status"] == "S"
-    }
-    referring = [r for r in lake.rows[PAYPAL] if r.info["transaction_event_code"] in REFERRING_KINDS]
-    assert Counter(REFERRING_KINDS[r.info["transaction_event_code"]] for r in referring).keys() == {
-        "refund",
-        "reversal",
-        "chargeback",
-    }
-    referenced = [r.info.get("paypal_reference_id") for r in referring]
-    assert len([ref for ref in referenced if ref]) == len(set(filter(None, referenced)))  # once each
+def versions(lake: Lake) -> dict[str, list[Row]]:
+    """Every listing of each PayPal transaction id, in file order."""
+    found: dict[str, list[Row]] = {}
+    for row in lake.rows[PAYPAL]:
+        if "transaction_id" in row.info:
+            found.setdefault(row.info["transaction_id"], []).append(row)
+    return found
+
+
+def test_adjustments_reference_records_of_the_month_as_paypal_shapes_them(lake: Lake) -> None:
+    listed = versions(lake)
+    referring = [r for r in lake.rows[PAYPAL] if r.info["transaction_event_code"] in ADJUSTMENTS]
+    assert {ADJUSTMENTS[r.info["transaction_event_code"]] for r in referring} == set(ADJUSTMENT_KINDS)
+    on_sales = [
+        r.info.get("paypal_reference_id")
+        for r in referring
+        if r.info["transaction_event_code"] in ("T1107", "T1106", "T1201", "T1110")
+    ]
+    assert len([ref for ref in on_sales if ref]) == len(set(filter(None, on_sales)))  # once each
+    refunds = Counter()
     for row in referring:
         info, code = row.info, row.info["transaction_event_code"]
         if "paypal_reference_id" not in info:
             assert (row.file.key, row.number) in lake.critical  # the planted one
             continue
-        original = payments[info["paypal_reference_id"]]
-        assert amount(info, "transaction_amount") == -amount(original, "transaction_amount")
-        assert info["transaction_initiation_date"] > original["transaction_updated_date"]
-        assert info["transaction_initiation_date"].startswith("2021-07-")
-        if code == "T1107":
-            assert info["paypal_reference_id_type"] == "TXN"
-            assert 0 < amount(info, "fee_amount") < -amount(original, "fee_amount")
+        original = listed[info["paypal_reference_id"]][0]
+        source, gross = original.info, amount(info, "transaction_amount")
+        assert info["transaction_initiation_date"] > source["transaction_initiation_date"]
+        assert info["transaction_initiation_date"].startswith(f"{lake.month.year}-{lake.month.month:02d}-")
+        assert code == "T1106" or info["paypal_reference_id_type"] == "TXN"
+        expected_source = {"T0106": "T1201", "T1202": "T1201", "T1111": "T1110"}.get(code)
+        if expected_source:
+            assert source["transaction_event_code"] == expected_source
+        else:
+            assert source["transaction_event_code"] in PAYMENT_CODES
+            assert any(v.info["transaction_status"] == "S" for v in listed[source["transaction_id"]])
+        if code == "T1107":  # the percentage fee comes back, on what is refunded
+            refunded = -gross
+            assert amount(info, "fee_amount") == (refunded * Decimal("0.029")).quantize(CENT, ROUND_HALF_UP)
+            if refunded == amount(source, "transaction_amount"):
+                refunds["full"] += 1
+            else:  # one item of the cart, which the refund lists alone
+                (item,) = cart(row.record)
+                assert 0 < refunded < amount(source, "transaction_amount")
+                assert refunded == shares(original.record)[item["item_code"]]
+                assert item["item_code"] != item_code(original.record)
+                refunds["partial"] += 1
+        elif code in ("T1106", "T1201", "T1110"):  # the whole payment, no payer nor cart
+            assert gross == -amount(source, "transaction_amount")
+            assert "cart_info" not in row.record and "payer_info" not in row.record
+            assert amount(info, "fee_amount") == 0
+        elif code == "T0106":  # the fee is the gross; the same day as its chargeback
+            assert gross == Decimal("-20.00") and "fee_amount" not in info
+            assert info["transaction_initiation_date"][:10] == source["transaction_initiation_date"][:10]
+        elif code in ("T1202", "T1111"):  # what the chargeback or hold took, back, days later
+            assert gross == -amount(source, "transaction_amount") > 0
+            assert info["transaction_initiation_date"][:10] > source["transaction_initiation_date"][:10]
         if code == "T1106":
             assert "fee_amount" not in info
-        if code in ("T1106", "T1201"):
-            assert "cart_info" not in row.record and "payer_info" not in row.record
+    assert refunds["full"] >= 2 and refunds["partial"] >= 2
+
+
+def test_voided_sales_are_listed_again_reversed_with_the_same_balance(lake: Lake) -> None:
+    keys = [file.key for file in lake.month.files]
+    reversals = {
+        r.info["paypal_reference_id"]: r.info
+        for r in lake.rows[PAYPAL]
+        if r.info["transaction_event_code"] == "T1106"
+    }
+    voided = [rows for rows in versions(lake).values() if rows[-1].info["transaction_status"] == "V"]
+    assert len(voided) >= 2
+    for completed, reversed_ in voided:
+        assert (completed.info["transaction_status"], reversed_.info["transaction_status"]) == ("S", "V")
+        assert keys.index(reversed_.file.key) > keys.index(completed.file.key)
+        same = ("transaction_amount", "fee_amount", "ending_balance", "available_balance")
+        assert all(completed.info[name] == reversed_.info[name] for name in same)
+        reversal = reversals[completed.info["transaction_id"]]
+        assert reversed_.info["transaction_updated_date"] == reversal["transaction_initiation_date"]
+        assert reversed_.info["transaction_updated_date"] > completed.info["transaction_updated_date"]
+
+
+def test_denied_sales_move_no_balance_and_our_row_failed(lake: Lake) -> None:
+    ours = {str(r.record["transaction_item_id"]): r.record for r in lake.rows[PAYMENTS]}
+    listed_items = {d["item_code"] for d in lake.manifest["discrepancies"]}
+    previous: dict[str, Row] = {}
+    denied = 0
+    for row in balance_sequence(lake):
+        if row is None:
+            previous.pop("USD", None)
+            continue
+        if row.info["transaction_status"] == "D":
+            assert row.info["ending_balance"] == previous[currency_of(row.info)].info["ending_balance"]
+            for item in cart(row.record):
+                assert ours[item["item_code"]]["transaction_status"] == "failed"
+                assert item["item_code"] not in listed_items  # neither a sale nor a payment
+            denied += 1
+        previous[currency_of(row.info)] = row
+    assert denied >= 2
+
+
+def test_conversions_are_pairs_of_records_in_two_currencies(lake: Lake) -> None:
+    rows = [r for r in lake.rows[PAYPAL] if r.info["transaction_event_code"] in ("T0200", "T0201")]
+    by_id = {r.info["transaction_id"]: r.info for r in rows}
+    targets = [info for info in by_id.values() if "paypal_reference_id" in info]
+    assert len(targets) == 2 and len(by_id) == 4
+    directions = set()
+    for target in targets:
+        source = by_id[target["paypal_reference_id"]]
+        assert source["transaction_event_code"] == target["transaction_event_code"]
+        assert source["transaction_initiation_date"] == target["transaction_initiation_date"]
+        spent, got = amount(source, "transaction_amount"), amount(target, "transaction_amount")
+        assert spent < 0 < got and "fee_amount" not in source and "fee_amount" not in target
+        pair = (source["transaction_amount"]["currency_code"], target["transaction_amount"]["currency_code"])
+        directions.add((source["transaction_event_code"], *pair))
+        eur_per_usd = got / -spent if pair == ("USD", "EUR") else -spent / got
+        assert Decimal("0.78") < eur_per_usd < Decimal("0.90")  # the month's rate, PayPal's margin
+    assert directions == {("T0200", "USD", "EUR"), ("T0201", "EUR", "USD")}
+
+
+def test_the_unknown_event_code_is_a_small_credit_that_loads_with_a_warning(lake: Lake) -> None:
+    (row,) = [r for r in lake.rows[PAYPAL] if r.info["transaction_event_code"] not in KNOWN_CODES]
+    assert 0 < amount(row.info, "transaction_amount") < 10 and "fee_amount" not in row.info
+    (defect,) = [d for d in lake.manifest["defects"] if (d["key"], d["row"]) == (row.file.key, row.number)]
+    assert (defect["check"], defect["severity"]) == ("paypal.event_code_known", "warning")
+    (found,) = [d for d in lake.manifest["discrepancies"] if d["kind"] == "unknown_event_code"]
+    assert found["paypal_transaction_id"] == row.info["transaction_id"] and found["item_code"] is None
+    assert found["date"] == row.info["transaction_initiation_date"][:10]
 
 
 def test_withdrawals_go_to_the_bank_without_payer_and_leave_money_behind(lake: Lake) -> None:
@@ -585,11 +775,14 @@ def test_withdrawals_go_to_the_bank_without_payer_and_leave_money_behind(lake: L
 
 
 def test_a_withdrawal_stays_inside_the_gross_bound_at_any_scale() -> None:
-    from ingest.generate.balances import withdrawal_amount
+    from ingest.generate.balances import conversion_amount, withdrawal_amount
 
     assert withdrawal_amount(random.Random(1), Decimal("40000000.00")) == Decimal("500000.00")
     assert Decimal("600.00") <= withdrawal_amount(random.Random(1), Decimal("1000.00")) <= Decimal("900.00")
     assert withdrawal_amount(random.Random(1), Decimal("49.99")) == 0
+    assert conversion_amount(Decimal("40000000.00")) == Decimal("500000.00")
+    assert conversion_amount(Decimal("4321.00")) == Decimal("1200.00")
+    assert conversion_amount(Decimal("2.00")) == 0
 
 
 def balance_sequence(lake: Lake) -> list[Row | None]:
@@ -613,28 +806,52 @@ def balance_sequence(lake: Lake) -> list[Row | None]:
     return sequence
 
 
+def month_openings(lake: Lake) -> dict[str, Decimal]:
+    first = lake.manifest["balances"][0]["date"]
+    return {b["currency"]: money(b["opening"]) for b in lake.manifest["balances"] if b["date"] == first}
+
+
 def check_balance_chain(lake: Lake) -> int:
-    """ending_balance[i] = ending_balance[i-1] + gross[i] + fee[i] along the initiation order;
-    returns how many links were checked (a planted row's own amounts are not PayPal's)."""
-    previous, checked = None, 0
+    """In each currency, from the month's opening, ending_balance[i] = ending_balance[i-1] +
+    gross[i] + fee[i] (nothing for a denied payment) along the initiation order; returns how many
+    links were checked (a planted row's own amounts are not PayPal's, its balance is)."""
+    balance, last_moment, checked = month_openings(lake), {}, 0
     for row in balance_sequence(lake):
-        if row is None:  # the lost page's records are missing from the chain
-            previous = None
+        if row is None:  # the lost page's records (in USD) are missing from the chain
+            balance.pop("USD", None)
             continue
-        planted = (row.file.key, row.number) in lake.planted
-        if previous is not None and not planted and (previous.file.key, previous.number) not in lake.planted:
-            assert row.info["transaction_initiation_date"] >= previous.info["transaction_initiation_date"]
-        if previous is not None and not planted:
-            gross, fee = amount(row.info, "transaction_amount"), amount(row.info, "fee_amount")
-            before = amount(previous.info, "ending_balance")
-            assert amount(row.info, "ending_balance") == before + gross + fee, row.info["transaction_id"]
-            checked += 1
-        previous = row
+        currency = currency_of(row.info)
+        if (row.file.key, row.number) not in lake.planted:
+            assert row.info["transaction_amount"]["currency_code"] == currency
+            moment = row.info["transaction_initiation_date"]
+            assert moment >= last_moment.get(currency, ""), row.info["transaction_id"]
+            last_moment[currency] = moment
+            if currency in balance:
+                assert amount(row.info, "ending_balance") == balance[currency] + net(row.info), moment
+                checked += 1
+        balance[currency] = amount(row.info, "ending_balance")
     return checked
 
 
 def test_ending_balance_follows_every_record_in_initiation_order(lake: Lake) -> None:
     assert check_balance_chain(lake) > 800
+
+
+def test_the_balance_identity_holds_in_each_currency_over_the_month(lake: Lake) -> None:
+    # opening + the gross and fees of every record that moved it = closing, in each currency
+    statements: dict[str, list[dict]] = defaultdict(list)
+    for statement in lake.manifest["balances"]:
+        statements[statement["currency"]].append(statement)
+    assert set(statements) == {"USD", "EUR"}
+    classes = ("sales", "fees", "refunds", "reversals", "chargebacks", "chargeback_reversals")
+    classes += ("chargeback_fees", "holds", "conversions", "withdrawals", "other", "unknown")
+    for currency, days in statements.items():
+        moved = sum(money(day[name]) for day in days for name in classes)
+        assert money(days[0]["opening"]) + moved == money(days[-1]["closing"]), currency
+    assert money(statements["EUR"][0]["opening"]) == 0 < money(statements["EUR"][-1]["closing"])
+    # and, over the records that can be read, the month's last balance is where they lead
+    last = {currency_of(r.info): amount(r.info, "ending_balance") for r in balance_sequence(lake) if r}
+    assert {c: money(days[-1]["closing"]) for c, days in statements.items()} == last
 
 
 def check_available_balances(lake: Lake) -> None:
@@ -650,9 +867,8 @@ def check_available_balances(lake: Lake) -> None:
         moment = row.info["transaction_initiation_date"]
         pending = [(done, net) for done, net in pending if done > moment]
         if row.info["transaction_status"] == "P":
-            net = amount(row.info, "transaction_amount") + amount(row.info, "fee_amount")
-            pending.append((completed_at[row.info["transaction_id"]], net))
-        held = sum((net for _, net in pending), Decimal(0))
+            pending.append((completed_at[row.info["transaction_id"]], net(row.info)))
+        held = sum((net for _, net in pending), Decimal(0)) if currency_of(row.info) == "USD" else 0
         assert amount(row.info, "available_balance") == amount(row.info, "ending_balance") - held
 
 
@@ -661,40 +877,136 @@ def test_available_balance_leaves_out_payments_still_pending(lake: Lake) -> None
 
 
 def test_pending_payments_complete_in_a_later_page_with_the_same_ending_balance(lake: Lake) -> None:
-    versions: dict[str, list[Row]] = {}
-    for row in lake.rows[PAYPAL]:
-        if row.info["transaction_event_code"] in PAYMENT_CODES and "transaction_id" in row.info:
-            versions.setdefault(row.info["transaction_id"], []).append(row)
-    pairs = [rows for rows in versions.values() if len(rows) > 1]
-    payments = len(versions)
-    assert 0.02 * payments <= len(pairs) <= 0.04 * payments
+    payments = {
+        txn: rows
+        for txn, rows in versions(lake).items()
+        if rows[0].info["transaction_event_code"] in PAYMENT_CODES
+    }
+    pairs = [rows for rows in payments.values() if rows[0].info["transaction_status"] == "P"]
+    assert 0.02 * len(payments) <= len(pairs) <= 0.04 * len(payments)
     keys = [file.key for file in lake.month.files]
     for pending, completed in pairs:
         assert (pending.info["transaction_status"], completed.info["transaction_status"]) == ("P", "S")
         assert keys.index(completed.file.key) > keys.index(pending.file.key)
         assert completed.info["transaction_updated_date"] > pending.info["transaction_updated_date"]
         assert completed.info["ending_balance"] == pending.info["ending_balance"]
-        net = amount(pending.info, "transaction_amount") + amount(pending.info, "fee_amount")
-        assert amount(completed.info, "available_balance") == amount(pending.info, "available_balance") + net
+        gained = net(pending.info)
+        assert (
+            amount(completed.info, "available_balance") == amount(pending.info, "available_balance") + gained
+        )
         assert completed.file.key.split("/")[2:4] == ["2021", "07"]
-    assert all(len(rows) <= 2 for rows in versions.values())
+    assert all(len(rows) <= 2 for rows in payments.values())
 
 
 def test_daily_balances_open_where_the_last_day_closed_and_add_up(lake: Lake) -> None:
     balances = lake.manifest["balances"]
-    assert [b["date"] for b in balances] == [f"2021-07-{d:02d}" for d in range(1, 32)]
-    for before, after in itertools.pairwise(balances):
-        assert after["opening"] == before["closing"]
-    for day in balances:
-        activity = ("sales", "fees", "refunds", "reversals", "chargebacks", "withdrawals")
-        assert money(day["opening"]) + sum(money(day[k]) for k in activity) == money(day["closing"])
+    july = [f"2021-07-{d:02d}" for d in range(1, 32)]
+    assert [(b["date"], b["currency"]) for b in balances] == [(d, c) for d in july for c in ("EUR", "USD")]
+    classes = ("sales", "fees", "refunds", "reversals", "chargebacks", "chargeback_reversals")
+    classes += ("chargeback_fees", "holds", "conversions", "withdrawals", "other", "unknown")
+    for currency in ("EUR", "USD"):
+        days = [b for b in balances if b["currency"] == currency]
+        for before, after in itertools.pairwise(days):
+            assert after["opening"] == before["closing"]
+        for day in days:
+            activity = sum(money(day[k]) for k in classes)
+            assert (
+                money(day["opening"]) + activity
+                == money(day["closing"])
+                == money(day["opening"]) + money(day["activity"])
+            )
     last_of_day = {}
     for row in balance_sequence(lake):
         if row is not None and (row.file.key, row.number) not in lake.planted:
-            last_of_day[row.info["transaction_initiation_date"][:10]] = row
+            last_of_day[(row.info["transaction_initiation_date"][:10], currency_of(row.info))] = row
+    assert {currency for _, currency in last_of_day} == {"USD", "EUR"}
     for day in balances:
-        if day["date"] in last_of_day:
-            assert day["closing"] == last_of_day[day["date"]].info["ending_balance"]["value"], day["date"]
+        if (day["date"], day["currency"]) in last_of_day:
+            row = last_of_day[(day["date"], day["currency"])]
+            assert day["closing"] == row.info["ending_balance"]["value"], day["date"]
+
+
+def test_each_days_difference_is_the_net_of_what_did_not_load(lake: Lake) -> None:
+    """The daily statement a reconciliation builds from the rows that load (deduplicated, denied
+    ones left out): opening = the day before's closing (the first record's balance less its net
+    before any), closing = the day's last record's balance, difference = closing - (opening +
+    activity). It must open and close where PayPal does, its difference being ``not_loaded``."""
+    position = {
+        paypal_key(r): n for n, r in enumerate(balance_sequence(lake)) if r and r.info.get("transaction_id")
+    }
+    records = [
+        r.info
+        for r in latest(lake.loaded(PAYPAL), paypal_key).values()
+        if r.info["transaction_status"] != "D"
+    ]
+    records.sort(key=lambda info: (info["transaction_initiation_date"], position[paypal_key_of(info)]))
+    by_day: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for info in records:
+        by_day[(info["transaction_initiation_date"][:10], currency_of(info))].append(info)
+    statements = {(b["date"], b["currency"]): b for b in lake.manifest["balances"]}
+    unbalanced = set()
+    for currency in ("USD", "EUR"):
+        first = next(info for info in records if currency_of(info) == currency)
+        opening = amount(first, "ending_balance") - net(first)
+        for day in sorted({date for date, _ in statements}):
+            found = by_day.get((day, currency), [])
+            closing = amount(found[-1], "ending_balance") if found else opening
+            difference = closing - opening - sum((net(info) for info in found), Decimal(0))
+            truth = statements[(day, currency)]
+            assert (opening, closing) == (money(truth["opening"]), money(truth["closing"])), (day, currency)
+            assert difference == money(truth["not_loaded"]), (day, currency)
+            if difference:
+                unbalanced.add((day, currency))
+            opening = closing
+    assert len(unbalanced) >= 2 and {currency for _, currency in unbalanced} == {"USD"}
+
+
+def paypal_key_of(info: dict) -> tuple:
+    return info["transaction_id"], info["transaction_event_code"]
+
+
+def test_carts_share_their_gross_among_items_by_item_code(lake: Lake) -> None:
+    ours = {str(r.record["transaction_item_id"]): r.record for r in lake.loaded(PAYMENTS)}
+    mismatched = {d["item_code"]: d for d in lake.manifest["discrepancies"] if d["kind"] == "amount_mismatch"}
+    carts = [
+        r
+        for r in latest(lake.loaded(PAYPAL), paypal_key).values()
+        if r.info["transaction_event_code"] in PAYMENT_CODES
+        and (len(cart(r.record)) > 1 or "shipping_amount" in r.info)
+    ]
+    sizes = Counter(len(cart(r.record)) for r in carts)
+    assert sizes[2] >= 3 and sizes[3] >= 1
+    assert any(
+        int(item["item_quantity"]) > 1 for r in carts if len(cart(r.record)) > 1 for item in cart(r.record)
+    )
+    assert any(
+        [i["item_code"] for i in cart(r.record)] != sorted(i["item_code"] for i in cart(r.record))
+        for r in carts
+    )
+    shipped = [r for r in carts if "shipping_amount" in r.info]
+    assert len(shipped) >= 4 and any(len(cart(r.record)) > 1 for r in shipped)
+    components = Counter()
+    for row in carts:
+        info, items = row.info, cart(row.record)
+        item_amounts = sum(Decimal(item["item_amount"]["value"]) for item in items)
+        gross = amount(info, "transaction_amount")
+        assert gross == item_amounts + amount(info, "shipping_amount")
+        allocated = shares(row.record)
+        assert sum(allocated.values()) == gross
+        for item in items:
+            code, share = item["item_code"], allocated[item["item_code"]]
+            assert Decimal(item["item_amount"]["value"]) == Decimal(item["item_unit_price"]["value"]) * int(
+                item["item_quantity"]
+            )
+            if code not in ours:
+                continue
+            cost = money(ours[code]["total_cost"])
+            if code in mismatched:  # ours left PayPal's shipping out
+                assert cost == Decimal(item["item_amount"]["value"]) != share
+                components[mismatched[code]["mismatch_component"]] += 1
+            else:
+                assert cost == share
+    assert components == {"shipping": 2}
 
 
 # -- realism: the game's database -------------------------------------------------------------
@@ -706,7 +1018,8 @@ def test_payment_rows_look_like_the_game_database(lake: Lake) -> None:
     assert len(ids) == len(set(ids))
     assert len({int(r["transaction_item_id"]) for r in rows}) == len(rows)
     assert "" in {r["country_code"] for r in rows}
-    assert Counter(r["transaction_status"] for r in rows).most_common(1)[0][0] == "completed"
+    statuses = Counter(r["transaction_status"] for r in rows)
+    assert statuses.most_common(1)[0][0] == "completed" and "failed" in statuses  # denied by PayPal
     for row in lake.rows[PAYMENTS]:
         record = row.record
         if row.file.format in ("json_concat", "ndjson") and record["payment_date"] != "yesterday":
@@ -735,46 +1048,87 @@ def test_paypal_items_name_the_game_product(lake: Lake) -> None:
 # -- discrepancies ----------------------------------------------------------------------------
 
 
+def original_sale(by_id: dict[str, Row], info: dict) -> Row | None:
+    """The sale an adjustment's reference chain leads to, in at most three hops."""
+    reference = info.get("paypal_reference_id")
+    for _ in range(3):
+        target = by_id.get(reference) if reference else None
+        if target is None:
+            return None
+        if target.info["transaction_event_code"] in PAYMENT_CODES:
+            return target
+        reference = target.info.get("paypal_reference_id")
+    return None
+
+
 def reconcile(lake: Lake) -> set[tuple]:
-    """A reference matcher over the rows that load, deduplicated by business key."""
+    """A reference matcher over the rows that load, deduplicated by business key (/tmp/spec.md:
+    items paired by item_code with the item's share of PayPal's gross, countries compared,
+    adjustments linked to their original sale, unknown codes reported)."""
     paypal = latest(lake.loaded(PAYPAL), paypal_key)
+    by_id = {row.info["transaction_id"]: row for row in paypal.values()}
     ours = {
         int(r.record["transaction_item_id"]): r.record
         for r in latest(lake.loaded(PAYMENTS), payment_key).values()
         if r.record["transaction_status"] == "completed"
     }
-    sales = {
-        int(item_code(r.record)): r.info
-        for r in paypal.values()
-        if r.info["transaction_event_code"] in PAYMENT_CODES and r.info["transaction_status"] == "S"
-    }
+    sales = {}  # item -> (the sale's row, the item's share, the item's amount)
+    for row in paypal.values():
+        info = row.info
+        if info["transaction_event_code"] in PAYMENT_CODES and info["transaction_status"] in ("S", "V"):
+            allocated = shares(row.record)
+            for item in cart(row.record):
+                code = item["item_code"]
+                sales[int(code)] = (row, allocated[code], Decimal(item["item_amount"]["value"]))
     found = set()
-    for item, info in sales.items():
-        gross, on = amount(info, "transaction_amount"), info["transaction_initiation_date"][:10]
+    for item, (sale, share, item_amount) in sales.items():
+        info = sale.info
+        on, txn = info["transaction_initiation_date"][:10], info["transaction_id"]
         row = ours.get(item)
         if row is None:
-            found.add(("missing_ours", on, info["transaction_id"], item, None, gross, None, None, None))
+            found.add(("missing_ours", on, txn, item, None, share, None, None, None, None, None, None))
             continue
         cost, our_day = money(row["total_cost"]), str(row["payment_date"])[:10]
-        both = (info["transaction_id"], item, int(row["transaction_id"]), gross, cost)
-        if cost != gross:
-            found.add(("amount_mismatch", on, *both, None, None))
+        both = (txn, item, int(row["transaction_id"]), share, cost)
+        if cost != share:
+            extras = "shipping" if "shipping_amount" in info else None
+            component = extras if extras and cost == item_amount else "price"
+            found.add(("amount_mismatch", on, *both, None, None, component, None, None))
         if our_day > on:
             late = (datetime.fromisoformat(our_day) - datetime.fromisoformat(on)).days
-            found.add(("late", on, *both, late, None))
+            found.add(("late", on, *both, late, None, None, None, None))
+        payer, our_country = sale.record["payer_info"]["country_code"], row["country_code"] or None
+        if payer != our_country:
+            found.add(("country_mismatch", on, *both, None, None, None, payer, our_country))
     for item, row in ours.items():
         if item not in sales:
             on, cost = str(row["payment_date"])[:10], money(row["total_cost"])
-            found.add(("missing_paypal", on, None, item, int(row["transaction_id"]), None, cost, None, None))
-    originals = {info["transaction_id"]: item for item, info in sales.items()}
+            missing = (None, item, int(row["transaction_id"]), None, cost, None, None, None, None, None)
+            found.add(("missing_paypal", on, *missing))
     for row in paypal.values():
-        kind = REFERRING_KINDS.get(row.info["transaction_event_code"])
-        if kind:
-            item = originals[row.info["paypal_reference_id"]]
-            on, gross = row.info["transaction_initiation_date"][:10], amount(row.info, "transaction_amount")
+        info, code = row.info, row.info["transaction_event_code"]
+        on, gross = info["transaction_initiation_date"][:10], amount(info, "transaction_amount")
+        if code in ADJUSTMENTS:
+            sale = original_sale(by_id, info)
+            item = int(item_code(sale.record))
             payment = int(ours[item]["transaction_id"]) if item in ours else None
-            original = row.info["paypal_reference_id"]
-            found.add((kind, on, row.info["transaction_id"], item, payment, gross, None, None, original))
+            original = sale.info["transaction_id"]
+            adjustment = (
+                info["transaction_id"],
+                item,
+                payment,
+                gross,
+                None,
+                None,
+                original,
+                None,
+                None,
+                None,
+            )
+            found.add((ADJUSTMENTS[code], on, *adjustment))
+        elif code not in KNOWN_CODES:
+            unknown = (info["transaction_id"], None, None, gross, None, None, None, None, None, None)
+            found.add(("unknown_event_code", on, *unknown))
     return found
 
 
@@ -792,6 +1146,9 @@ def listed(discrepancy: dict) -> tuple:
         number(discrepancy["our_amount"]),
         discrepancy["days_late"],
         discrepancy["original_transaction_id"],
+        discrepancy["mismatch_component"],
+        discrepancy["payer_country_code"],
+        discrepancy["our_country_code"],
     )
 
 
@@ -812,6 +1169,9 @@ def test_the_promises_hold_for_other_months_seeds_and_scales(
     assert {d["kind"] for d in lake.manifest["discrepancies"]} == set(DISCREPANCY_KINDS)
     assert check_balance_chain(lake) > 0
     check_available_balances(lake)
+    test_the_balance_identity_holds_in_each_currency_over_the_month(lake)
+    test_each_adjustment_is_listed_with_the_sale_its_reference_chain_leads_to(lake)
+    test_conversions_are_pairs_of_records_in_two_currencies(lake)
     expected = lake.manifest["expected_tables"]
     assert expected[PAYPAL] == len(latest(lake.loaded(PAYPAL), paypal_key))
     assert expected[PAYMENTS] == len(latest(lake.loaded(PAYMENTS), payment_key))
@@ -820,16 +1180,20 @@ def test_the_promises_hold_for_other_months_seeds_and_scales(
 def test_each_kind_of_discrepancy_is_injected_a_handful_of_times(lake: Lake) -> None:
     injected = Counter(d["kind"] for d in lake.manifest["discrepancies"] if d["cause"] == "injected")
     for kind in DISCREPANCY_KINDS:
-        assert 2 <= injected[kind] <= 12, kind
+        low, high = (1, 1) if kind == "unknown_event_code" else (2, 12)
+        assert low <= injected[kind] <= high, kind
     causes = Counter((d["kind"], d["cause"]) for d in lake.manifest["discrepancies"])
     assert causes[("missing_ours", "quarantined")] == 7  # one per planted row defect
     assert causes[("missing_paypal", "quarantined")] == 7  # one per critical PayPal payment defect
     assert causes[("missing_paypal", "file_failed")] == 25  # the lost page: 25 payments
+    assert causes[("country_mismatch", "no_country")] > 0  # our row has no country, PayPal has
+    components = Counter(d["mismatch_component"] for d in lake.manifest["discrepancies"])
+    assert components["price"] >= 2 and components["shipping"] >= 1
 
 
 def test_discrepancies_agree_with_the_data(lake: Lake) -> None:
     ours = {str(r.record["transaction_item_id"]): r for r in lake.rows[PAYMENTS]}
-    paypal_items = {item_code(r.record) for r in lake.rows[PAYPAL] if "cart_info" in r.record}
+    paypal_items = {i["item_code"] for r in lake.rows[PAYPAL] for i in cart(r.record)}
     for d in lake.manifest["discrepancies"]:
         if d["kind"] == "missing_ours" and d["cause"] == "injected":
             assert d["item_code"] not in ours
@@ -840,12 +1204,46 @@ def test_discrepancies_agree_with_the_data(lake: Lake) -> None:
             assert d["item_code"] not in paypal_items
         if d["kind"] == "amount_mismatch":
             assert d["paypal_amount"] != d["our_amount"]
+            assert d["mismatch_component"] in ("price", "shipping")
+        else:
+            assert d["mismatch_component"] is None
         if d["kind"] == "late":
             assert d["days_late"] in (1, 2)
             assert str(ours[d["item_code"]].record["payment_date"])[:10] > d["date"]
-        if d["kind"] in ("refund", "reversal", "chargeback"):
-            assert d["original_transaction_id"] and Decimal(d["paypal_amount"]) < 0
+        if d["kind"] == "country_mismatch":
+            assert d["payer_country_code"] != d["our_country_code"] and d["payer_country_code"]
+            assert (d["our_country_code"] is None) == (d["cause"] == "no_country")
+            assert (ours[d["item_code"]].record["country_code"] or None) == d["our_country_code"]
+        if d["kind"] in ADJUSTMENT_KINDS:
+            assert d["original_transaction_id"] and d["item_code"]
+            positive = d["kind"] in ("chargeback_reversal", "hold_release")
+            assert (Decimal(d["paypal_amount"]) > 0) == positive
+        if d["kind"] == "unknown_event_code":
+            assert d["item_code"] is None and Decimal(d["paypal_amount"]) > 0
         assert re.fullmatch(r"2021-07-\d\d", d["date"])
+
+
+def test_each_adjustment_is_listed_with_the_sale_its_reference_chain_leads_to(lake: Lake) -> None:
+    by_id = {r.info["transaction_id"]: r for r in latest(lake.loaded(PAYPAL), paypal_key).values()}
+    adjustments = [d for d in lake.manifest["discrepancies"] if d["kind"] in ADJUSTMENT_KINDS]
+    assert {d["kind"] for d in adjustments} == set(ADJUSTMENT_KINDS)
+    hops = Counter()
+    for d in adjustments:
+        row = by_id[d["paypal_transaction_id"]]
+        assert ADJUSTMENTS[row.info["transaction_event_code"]] == d["kind"]
+        assert d["date"] == row.info["transaction_initiation_date"][:10]
+        sale = original_sale(by_id, row.info)
+        assert sale is not None and d["original_transaction_id"] == sale.info["transaction_id"]
+        assert d["item_code"] == item_code(sale.record)
+        assert Decimal(d["paypal_amount"]) == amount(row.info, "transaction_amount")
+        hops[row.info["paypal_reference_id"] != sale.info["transaction_id"]] += 1
+        if cart(row.record) and d["kind"] == "refund" and len(cart(sale.record)) > 1:
+            assert [i["item_code"] for i in cart(row.record)] != [d["item_code"]]  # a later item refunded
+    assert hops[True] >= 6  # chargeback fees and reversals, hold releases: two hops to the sale
+    loaded = {
+        r.info["transaction_id"] for r in by_id.values() if r.info["transaction_event_code"] in ADJUSTMENTS
+    }
+    assert {d["paypal_transaction_id"] for d in adjustments} == loaded
 
 
 def test_no_defect_is_planted_on_a_row_another_fact_depends_on(lake: Lake) -> None:
@@ -857,10 +1255,21 @@ def test_no_defect_is_planted_on_a_row_another_fact_depends_on(lake: Lake) -> No
         row = rows[(defect["key"], defect["row"])]
         if defect["pipeline"] == PAYPAL:
             assert row.info.get("transaction_id") not in referenced | pending
-            if "cart_info" in row.record and row.info["transaction_event_code"] != "T1107":
+            if cart(row.record) and row.info["transaction_event_code"] != "T1107":
                 assert item_code(row.record) not in injected_items
         else:
             assert str(row.record["transaction_item_id"]) not in injected_items
+
+
+def test_no_record_that_fails_to_load_ends_a_day(lake: Lake) -> None:
+    """So the balances read from the loaded records close each day where PayPal does."""
+    last: dict[tuple[str, str], Row] = {}
+    for row in balance_sequence(lake):
+        if row is not None and row.info.get("transaction_status") != "D":
+            moment = row.info["transaction_initiation_date"]
+            if re.match(r"\d{4}-\d\d-\d\d", moment):
+                last[(moment[:10], currency_of(row.info))] = row
+    assert all((r.file.key, r.number) not in lake.critical for r in last.values())
 
 
 def test_expected_tables_are_the_loaded_rows_deduplicated_by_business_key(lake: Lake) -> None:
