@@ -500,7 +500,13 @@ def quarantined_paypal_records(s3: Any, error_bucket: str, files: pd.DataFrame) 
 
 def _paypal_figures(raw: Any) -> dict[str, Any] | None:
     """id, time, currency and net of a quarantined PayPal record (the source record, or the row as
-    it would have loaded); None for a denied payment, which moved no money."""
+    it would have loaded), from the JSON text the quarantine file keeps; None for a denied
+    payment, which moved no money, or for text that is not a JSON object."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
     if not isinstance(raw, dict):
         return None
     info = raw.get("transaction_info")
@@ -548,18 +554,32 @@ def explain_breaks(breaks: pd.DataFrame, quarantined: pd.DataFrame, failed_files
     import pandas as pd
 
     causes, explanations = [], []
+    # A record quarantined for its currency or its date may not say either: it could be anywhere.
+    no_currency = quarantined[quarantined["currency"].isna() | (quarantined["currency"] == "")]
     for row in breaks.to_dict("records"):
-        here = quarantined[
-            (quarantined["currency"] == row["currency"])
-            & (quarantined["at"] >= pd.Timestamp(row["previous_at"]))
-            & (quarantined["at"] <= pd.Timestamp(row["at"]))
+        currency = pd.concat([no_currency, quarantined[quarantined["currency"] == row["currency"]]])
+        here = currency[
+            (currency["at"] >= pd.Timestamp(row["previous_at"])) & (currency["at"] <= pd.Timestamp(row["at"]))
         ]
-        missing = sum((n for n in here["net"] if n is not None), Decimal(0))
         difference = reconcile.cent(row["difference"]) or Decimal(0)
+        exact = pd.Series([reconcile.cent(n) == difference for n in currency["net"]], index=currency.index)
+        untimed = currency[currency["at"].isna() & exact]
+        missing = sum((n for n in here["net"] if n is not None), Decimal(0))
         ids = ", ".join(str(i) for i in here["transaction_id"].fillna("(no id)"))
         if not here.empty and reconcile.cent(missing) == difference:
             causes.append("not_loaded")
             explanations.append(f"Records quarantined at load explain it: {ids} (net {missing:.2f}).")
+        elif not here.empty and here["net"].isna().any():
+            causes.append("not_loaded")
+            explanations.append(
+                f"Records quarantined at load fall here ({ids}), one with an amount that cannot be read."
+            )
+        elif here.empty and not untimed.empty:
+            causes.append("not_loaded")
+            (record,) = untimed["transaction_id"].fillna("(no id)").head(1)
+            explanations.append(
+                f"A record quarantined at load, {record}, whose time cannot be read, has exactly this net."
+            )
         elif not here.empty:
             causes.append("not_loaded")
             explanations.append(

@@ -178,25 +178,15 @@ if not breaks.empty:
             explained,
             [
                 Col("day", "Day", "date"),
-                Col("currency", "Currency"),
+                *([Col("currency", "Currency")] if explained["currency"].nunique() > 1 else []),
                 Col("paypal_transaction_id", "PayPal record", "id"),
-                Col("paypal_event_code", "Event code", "id"),
-                Col("previous_transaction_id", "After record", "id"),
+                Col("paypal_event_code", "Code", "id"),
                 Col("expected_balance", "Expected balance", "money"),
                 Col("reported_balance", "PayPal's balance", "money"),
                 Col("difference", "Difference", "money"),
                 Col("cause_label", "Cause"),
+                Col("explanation", "Why"),
             ],
-        )
-    )
-    display(
-        Markdown(
-            "\n".join(
-                f"- **{label}**: {text}"
-                for label, text in explained[["cause_label", "explanation"]]
-                .drop_duplicates()
-                .itertuples(index=False)
-            )
         )
     )
 

@@ -43,7 +43,7 @@ SECTIONS = (
     "Balance statement",
     "Exceptions to act on",
     "Revenue and VAT by country",
-    "Reversals and chargebacks",
+    "Money taken back and disputes",
     "Daily trend",
     "Data quality",
 )
@@ -137,7 +137,7 @@ def test_month_report_writes_the_report_and_its_files_and_prints_where(july_repo
     assert (run.folder / "reconciliation_report.ipynb").is_file()
     # The headline as `ingest reconcile` prints it.
     printed = " ".join(run.stdout.split())
-    assert "Exceptions: 69 (" in printed and "reversal 2, chargeback 2)" in printed
+    assert "Exceptions: 173 (" in printed and "reversal 4, chargeback 4, chargeback_reversal 2," in printed
 
 
 def test_month_report_html_has_every_section_and_a_chart_and_no_code(july_report):
@@ -147,10 +147,17 @@ def test_month_report_html_has_every_section_and_a_chart_and_no_code(july_report
     assert "<title>PayPal reconciliation 2021-07-01 - 2021-07-31</title>" in html
     for heading in SECTIONS:
         assert re.search(rf"<h2[^>]*>{re.escape(heading)}", html), heading
-    (chart,) = re.findall(r"<img [^>]+>", html)
-    assert 'src="data:image/png;base64,' in chart and 'alt="PayPal gross sales and our payments' in chart
-    # The day the PayPal page was cut does not balance, and the report says what is missing.
-    assert "do not balance" in html and "2021-07-13 (161.12 USD)" in html
+    by_country, trend = re.findall(r"<img [^>]+>", html)
+    assert (
+        'src="data:image/png;base64,' in by_country and 'alt="Net revenue and VAT per country' in by_country
+    )
+    assert 'src="data:image/png;base64,' in trend and 'alt="PayPal gross sales and our payments' in trend
+    # The day the PayPal page was cut does not balance: the break is located at the record after
+    # the lost ones, with what is missing, and put down to the file that failed.
+    assert "does not add up on 7 day(s)" in " ".join(html.split())
+    cut = re.search(r"<tr[^>]*>(?:(?!</tr>).)*K2A4O4F6HSYKQRVQH(?:(?!</tr>).)*</tr>", html, re.S)
+    assert cut is not None and "215.41" in cut.group(0) and "Not loaded" in cut.group(0)
+    assert "PayPal file(s) failed to load and were not replayed" in html
     assert "the period may be incomplete" in html
     assert "paypal/transactions/2021/07/13/page-0001.json" in html and "MalformedFile" in html
     # No code, no traceback, nothing fetched from the network.
@@ -232,9 +239,9 @@ def test_month_with_reversals_and_chargebacks_sends_one_alert(july_report):
     run, received = july_report
 
     (alert,) = received
-    assert alert["subject"] == "PayPal reconciliation 2021-07-01 - 2021-07-31: 2 reversals, 2 chargebacks"
-    assert "2 reversals totalling -5.98 USD" in alert["message"]
-    assert "2 chargebacks totalling -19.96 USD" in alert["message"]
+    assert alert["subject"] == "PayPal reconciliation 2021-07-01 - 2021-07-31: 4 reversals, 4 chargebacks"
+    assert "4 reversals totalling -43.96 USD" in alert["message"]
+    assert "4 chargebacks totalling -39.94 USD" in alert["message"]
     assert str(run.folder / "report.html") in alert["message"]
     assert "Alert sent" in run.stderr
 
@@ -258,7 +265,10 @@ def test_one_day_report_is_the_months_lines_of_that_day_and_sends_no_alert(
         [row[n] for n in lines] for row in month_export if row["Date"] == "13/07/2021"
     ]
     # The day of the cut PayPal page: our payments PayPal's lost records held show as missing there.
-    assert Counter(row["kind"] for row in read_csv(day.folder / "exceptions.csv")) == {"missing_paypal": 25}
+    assert Counter(row["kind"] for row in read_csv(day.folder / "exceptions.csv")) == {
+        "missing_paypal": 26,
+        "country_mismatch": 1,
+    }
     assert alerts.received() == []
 
 
