@@ -635,8 +635,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _no_emf_on_the_console()
     year, month = args.month
     summary = demo.run(year, month, keep=args.keep, out_dir=args.out)
-    # Last, and plain: the path stays whole to copy, unwrapped.
+    # Last, and plain: the paths stay whole to copy, unwrapped.
     print(f"The month's reconciliation report: {summary['reconciliation']['report']}")
+    print_index(args.out)
     return 0 if all(summary["checks"].values()) else 1
 
 

@@ -225,3 +225,25 @@ def test_a_day_with_only_a_reversal_has_every_figure_and_sends_the_alert(first_p
     assert "Alert sent: PayPal reconciliation 2021-08-20 - 2021-08-20: 1 reversal" in " ".join(
         day.stderr.split()
     )
+
+
+def test_a_period_whose_tables_were_never_loaded_says_which_to_load_in_one_line(stack, tmp_path):
+    # GIVEN pipelines whose tables were never loaded (a new project before its first `ingest run`)
+    prefix = f"n{uuid.uuid4().hex[:10]}"
+    isolate_shipped_pipelines(tmp_path / "pipelines", prefix)
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    # WHEN finance reconciles, then asks for the report
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INGEST_PIPELINES_DIR", str(tmp_path / "pipelines"))
+        patch.setenv("INGEST_RECON_DATASET", f"recon_{prefix}")
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            reconciled = cli.main(["reconcile", "--start", "2021-08"])
+            reported = cli.main(["report", "--start", "2021-08", "--out", str(tmp_path / "reports")])
+
+    # THEN both stop with exit 2 and one line naming the missing table and what to load
+    assert (reconciled, reported) == (2, 2)
+    said = " ".join(stderr.getvalue().split())
+    assert "does not exist: load PayPal Transaction Search pages under paypal/transactions/" in said
+    assert "the report failed: MissingSourceTable:" in said
+    assert "Traceback" not in stderr.getvalue() + stdout.getvalue()
