@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 # "figure": text already written for people ("1,234.50", "12") that reads as a number: a column
 # mixing amounts and counts (the headline) is formatted row by row by its maker, aligned here.
-Kind = Literal["text", "money", "count", "date", "flag", "percent", "id", "figure"]
+Kind = Literal["text", "note", "money", "count", "date", "flag", "percent", "id", "figure"]
 KINDS: frozenset[str] = frozenset(get_args(Kind))
 
 # Reports run no scripts and load nothing: images are inline PNGs, styles inline. The attribute
@@ -43,14 +43,14 @@ CSP_META = (
 # nbconvert inlines before this one (every cell right-aligned, fixed layout, striped rows).
 REPORT_CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
-color:#1d2733;background:#fff;line-height:1.45;max-width:1200px;margin:0 auto;padding:1.5rem 2rem}
+color:#1d2733;background:#fff;line-height:1.45;max-width:1400px;margin:0 auto;padding:1.5rem 1.5rem}
 h1{font-size:1.5rem;margin:.5rem 0 1rem}h2{font-size:1.2rem;margin:2rem 0 .6rem}
 h3{font-size:1.05rem;margin:1.4rem 0 .5rem}a{color:#0b5cad}
-table,.jp-RenderedHTMLCommon table{border-collapse:collapse;table-layout:auto;font-size:.9rem;
+table,.jp-RenderedHTMLCommon table{border-collapse:collapse;table-layout:auto;font-size:.86rem;
 margin:.5rem 0 1.2rem;color:inherit}
 table.report{width:100%}table.report.narrow{width:auto;min-width:40%}
 caption{caption-side:top;text-align:left;font-weight:600;padding:.3rem 0}
-th,td,.jp-RenderedHTMLCommon th,.jp-RenderedHTMLCommon td{padding:.35rem .6rem;text-align:left;
+th,td,.jp-RenderedHTMLCommon th,.jp-RenderedHTMLCommon td{padding:.35rem .45rem;text-align:left;
 border-bottom:1px solid #e3e8ee;vertical-align:top}
 th,.jp-RenderedHTMLCommon th{background:#f3f6f9;font-weight:600}
 thead th,.jp-RenderedHTMLCommon thead th{position:sticky;top:0;border-bottom:1px solid #c9d2dc}
@@ -58,7 +58,9 @@ thead th,.jp-RenderedHTMLCommon thead th{position:sticky;top:0;border-bottom:1px
 .jp-RenderedHTMLCommon table.report th,.jp-RenderedHTMLCommon table.report td{text-align:left}
 .num,table.report .num,.jp-RenderedHTMLCommon table.report .num{text-align:right;
 font-variant-numeric:tabular-nums;white-space:nowrap}
-td{font-variant-numeric:tabular-nums}table.report .date,table.report .id{white-space:nowrap}
+td{font-variant-numeric:tabular-nums}
+th.num,table.report th.num,.jp-RenderedHTMLCommon table.report th.num{white-space:normal}
+table.report td.note{min-width:18rem}table.report .date,table.report .id{white-space:nowrap}
 tr.attention,.jp-RenderedHTMLCommon tbody tr.attention{background:#fdecea;font-weight:600}
 tr.attention td:first-child{box-shadow:inset 3px 0 #b42318}
 p.empty{color:#5b6776;font-style:italic}
@@ -75,7 +77,16 @@ h2,h3{break-after:avoid}*{-webkit-print-color-adjust:exact;print-color-adjust:ex
 """
 
 _NUMERIC_KINDS = frozenset({"money", "count", "percent"})
-_CSS_CLASS = {"money": "num", "count": "num", "percent": "num", "figure": "num", "date": "date", "id": "id"}
+# "note": a sentence (a reason, what to do), given room so it does not wrap word by word.
+_CSS_CLASS = {
+    "money": "num",
+    "count": "num",
+    "percent": "num",
+    "figure": "num",
+    "date": "date",
+    "id": "id",
+    "note": "note",
+}
 _TRUE = frozenset({"true", "yes", "y", "1", "t"})
 _FALSE = frozenset({"false", "no", "n", "0", "f"})
 # OWASP's CSV injection triggers; a string starting with one is a formula to a spreadsheet.

@@ -71,6 +71,25 @@ EXCEPTION_ACTIONS = {
     "unknown_event_code": "A PayPal record of a kind the reconciliation has no class for: it is in the "
     "balance as 'unknown'; tell the data team which kind of record it is.",
 }
+# Each kind as finance reads it in the report (the CSV keeps the kind's name for tools).
+KIND_LABELS = {
+    "missing_ours": "Missing on our side",
+    "missing_paypal": "Missing at PayPal",
+    "amount_mismatch": "Amount differs",
+    "late": "Late on our side",
+    "pending": "Pending at PayPal",
+    "duplicate": "Paired twice",
+    "country_mismatch": "Country differs",
+    "refund": "Refund",
+    "reversal": "Reversal",
+    "chargeback": "Chargeback",
+    "chargeback_reversal": "Chargeback reversed",
+    "chargeback_fee": "Chargeback fee",
+    "hold": "Dispute hold",
+    "hold_release": "Hold released",
+    "no_tax_code": "No tax code",
+    "unknown_event_code": "Unknown event code",
+}
 _EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+")
 
 
@@ -582,9 +601,11 @@ def explain_breaks(breaks: pd.DataFrame, quarantined: pd.DataFrame, failed_files
             )
         elif not here.empty:
             causes.append("not_loaded")
+            # A quarantined record's values are the ones that failed a check (a negated gross, a
+            # wrong currency): its net as received need not be what PayPal booked.
             explanations.append(
-                f"Records quarantined at load ({ids}, net {missing:.2f}) explain part of it; "
-                f"{difference - missing:.2f} remains unexplained."
+                f"Records quarantined at load fall here: {ids} (net as received {missing:.2f}, the values "
+                "that failed the checks)."
             )
         elif failed_files:
             causes.append("not_loaded")

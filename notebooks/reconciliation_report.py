@@ -117,7 +117,9 @@ display(
 balances = reconcile.model_rows(client, tables, "daily_balances", period)
 flagged = balances["balanced"].map(lambda value: value is not None and not pd.isna(value) and not value)
 shown = balances[flagged | (balances["records"] > 0)].assign(_flagged=flagged)
-shown = shown.sort_values(["_flagged", "currency", "day"], ascending=[False, True, True])
+shown = shown.sort_values(["_flagged", "day"], ascending=[False, True])
+# The account currency first, then the others.
+shown = shown.sort_values("currency", key=lambda c: c != currency, kind="stable")
 shown["day"] = shown["day"].astype(str)
 money = [
     ("opening_balance", "Opening"),
@@ -136,25 +138,28 @@ money = [
     ("closing_balance", "Closing"),
     ("difference", "Difference"),
 ]
-# A kind of movement that never happened in the period is left out of the table.
-money = [
-    (name, label)
-    for name, label in money
-    if name in ("opening_balance", "closing_balance", "difference") or (shown[name].fillna(0) != 0).any()
-]
-display(
-    table(
-        shown,
-        [
-            Col("day", "Day", "date"),
-            Col("currency", "Currency"),
-            *(Col(name, label, "money") for name, label in money),
-            Col("balanced", "Balances", "flag"),
-        ],
-        highlight=shown["_flagged"],
-        empty="PayPal has no records for the period.",
+if shown.empty:
+    display(Markdown("PayPal has no records for the period."))
+# One table per currency; a kind of movement that never happened in it is left out.
+for statement_currency, statement in shown.groupby("currency", sort=False):
+    kept = [
+        (name, label)
+        for name, label in money
+        if name in ("opening_balance", "closing_balance", "difference")
+        or (statement[name].fillna(0) != 0).any()
+    ]
+    display(
+        table(
+            statement,
+            [
+                Col("day", "Day", "date"),
+                *(Col(name, label, "money") for name, label in kept),
+                Col("balanced", "Balances", "flag"),
+            ],
+            caption=f"{statement_currency}" if shown["currency"].nunique() > 1 else None,
+            highlight=statement["_flagged"],
+        )
     )
-)
 breaks = reconcile.model_rows(client, tables, "balance_breaks", period)
 sources = report.period_sources(client, tables, period)
 files = report.ledger_quality(services.ledger, sources)
@@ -185,7 +190,7 @@ if not breaks.empty:
                 Col("reported_balance", "PayPal's balance", "money"),
                 Col("difference", "Difference", "money"),
                 Col("cause_label", "Cause"),
-                Col("explanation", "Why"),
+                Col("explanation", "Why", "note"),
             ],
         )
     )
@@ -204,13 +209,13 @@ display(
 counts = report.exception_counts(exceptions)
 display(
     table(
-        counts.assign(kind=[k.replace("_", " ").capitalize() for k in counts["kind"]]),
+        counts.assign(kind=counts["kind"].map(report.KIND_LABELS)),
         [
             Col("kind", "Kind"),
             Col("items", "Items", "count"),
             Col("paypal_amount", "PayPal amount", "money"),
             Col("our_amount", "Our amount", "money"),
-            Col("what to do", "What to do"),
+            Col("what to do", "What to do", "note"),
         ],
         empty="No exceptions: every PayPal sale pairs with a payment of ours, and nothing was taken back.",
     )
@@ -218,11 +223,11 @@ display(
 if not exceptions.empty:
     display(
         table(
-            exceptions.assign(kind=[k.replace("_", " ").capitalize() for k in exceptions["kind"]]),
+            exceptions.assign(kind=exceptions["kind"].map(report.KIND_LABELS)),
             [
                 Col("date", "Day", "date"),
                 Col("kind", "Kind"),
-                Col("reason", "Reason"),
+                Col("reason", "Reason", "note"),
                 Col("country_code", "VAT country"),
                 Col("paypal_transaction_id", "PayPal transaction", "id"),
                 Col("item_code", "Item", "id"),
@@ -325,7 +330,7 @@ display(
 taken = report.taken_back(client, tables, period)
 display(
     table(
-        taken.assign(kind=[k.replace("_", " ").capitalize() for k in taken["kind"]]),
+        taken.assign(kind=taken["kind"].map(report.KIND_LABELS)),
         [
             Col("day", "Day", "date"),
             Col("kind", "Kind"),
@@ -372,7 +377,7 @@ else:
     sales_axes.grid(axis="y", alpha=0.3)
     bottom = pd.Series(0, index=per_kind.index)
     for kind in per_kind.columns:
-        exceptions_axes.bar(days, per_kind[kind], bottom=bottom, label=kind.replace("_", " "), width=0.8)
+        exceptions_axes.bar(days, per_kind[kind], bottom=bottom, label=report.KIND_LABELS[kind], width=0.8)
         bottom = bottom + per_kind[kind]
     exceptions_axes.set_ylabel("exceptions")
     if len(per_kind.columns):
