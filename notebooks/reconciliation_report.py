@@ -39,7 +39,7 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 from matplotlib.figure import Figure
 
-from ingest import reconcile, report
+from ingest import balance_breaks, reconcile, report
 from ingest.pipeline import Services
 from ingest.present import Col, anchor, bar_chart_png, contents, table
 
@@ -169,9 +169,9 @@ failures = report.unreplayed_failures(services.ledger, source_pipelines)
 if not breaks.empty:
     from ingest.clients import aws_client
 
-    quarantined = report.quarantined_paypal_records(aws_client("s3"), settings.error_bucket, files)
+    quarantined = balance_breaks.quarantined_paypal_records(aws_client("s3"), settings.error_bucket, files)
     paypal_failures = int((failures["pipeline"] == "paypal_transactions").sum())
-    explained = report.explain_breaks(breaks, quarantined, paypal_failures)
+    explained = balance_breaks.explain_breaks(breaks, quarantined, paypal_failures)
     display(
         Markdown(
             f"**Where the balance breaks.** {len(explained)} record(s) whose ending balance is not the "

@@ -193,3 +193,18 @@ def dying_before_ledger_update(services: Any) -> Any:
 
     ledger = LedgerThatDiesBeforeRecording(services.dynamodb, services.settings.ledger_table, 1)
     return dataclasses.replace(services, ledger=ledger)
+
+
+# Small tax tables the finance tests load, in the reference pipelines' shapes (CSV; TSV with CRLF).
+COUNTRIES_CSV = (
+    "geoname_id,continent_code,continent_name,is_in_european_union,iso_2_code,iso_3_code,country_name,tax_code\n"
+    "6252001,NA,North America,0,US,USA,UNITED STATES,T0\n"
+    "2635167,EU,Europe,0,GB,GBR,UNITED KINGDOM,T1\n"
+    "2921044,EU,Europe,1,DE,DEU,GERMANY,T44\n"
+)
+VAT_TSV = (
+    "country_name\ttax_code\tvat_rate\tname\tiso_2_code\r\n"
+    "UNITED STATES\tT0\t0\tNo VAT (export)\tUS\r\n"
+    "UNITED KINGDOM\tT1\t0.2\t20% (VAT on Income)\tGB\r\n"
+    "GERMANY\tT44\t0.19\tMOSS - Germany - 19%\tDE\r\n"
+)

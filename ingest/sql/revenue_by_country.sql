@@ -93,6 +93,17 @@ lines AS (
     SUM(transaction_net) AS transaction_net
   FROM taxed
   GROUP BY day, country_code, country_name, tax_code, vat_rate, vat_name, currency
+),
+
+booked AS (
+  SELECT
+    *,
+    IF(
+      @vat_basis = 'line',
+      CAST(ROUND(revenue / (1 + IFNULL(vat_rate, 0)), 2) AS NUMERIC),
+      transaction_net
+    ) AS net_amount
+  FROM lines
 )
 
 SELECT
@@ -110,9 +121,6 @@ SELECT
   chargebacks,
   chargeback_reversals,
   revenue,
-  IF(@vat_basis = 'line', CAST(ROUND(revenue / (1 + IFNULL(vat_rate, 0)), 2) AS NUMERIC), transaction_net)
-    AS net_amount,
-  revenue
-  - IF(@vat_basis = 'line', CAST(ROUND(revenue / (1 + IFNULL(vat_rate, 0)), 2) AS NUMERIC), transaction_net)
-    AS vat_amount
-FROM lines
+  net_amount,
+  revenue - net_amount AS vat_amount
+FROM booked

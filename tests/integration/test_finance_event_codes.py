@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from helpers import isolate_shipped_pipelines
+from helpers import COUNTRIES_CSV, VAT_TSV, isolate_shipped_pipelines
 from paypal_documented import (
     chargeback,
     chargeback_fee,
@@ -48,18 +48,6 @@ D = Decimal
 
 # -- the case loader ------------------------------------------------------------------------------
 
-COUNTRIES_CSV = (
-    "geoname_id,continent_code,continent_name,is_in_european_union,iso_2_code,iso_3_code,country_name,tax_code\n"
-    "6252001,NA,North America,0,US,USA,UNITED STATES,T0\n"
-    "2635167,EU,Europe,0,GB,GBR,UNITED KINGDOM,T1\n"
-    "2921044,EU,Europe,1,DE,DEU,GERMANY,T44\n"
-)
-VAT_TSV = (
-    "country_name\ttax_code\tvat_rate\tname\tiso_2_code\r\n"
-    "UNITED STATES\tT0\t0\tNo VAT (export)\tUS\r\n"
-    "UNITED KINGDOM\tT1\t0.2\t20% (VAT on Income)\tGB\r\n"
-    "GERMANY\tT44\t0.19\tMOSS - Germany - 19%\tDE\r\n"
-)
 # 2021-07-19T00:00:00Z; 1 USD = 0.8412 EUR, the rate of the conversion case.
 EXCHANGE_RATES = {"base": "USD", "timestamp": 1626652800, "rates": {"EUR": 0.8412, "GBP": 0.7268, "USD": 1.0}}
 

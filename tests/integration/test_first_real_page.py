@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import isolate_shipped_pipelines
+from helpers import COUNTRIES_CSV, VAT_TSV, isolate_shipped_pipelines
 from paypal_documented import item, payer, payment_row, reversal, sale
 
 from ingest import cli
@@ -25,16 +25,6 @@ from ingest.clients import aws_client
 
 pytestmark = pytest.mark.integration
 
-COUNTRIES_CSV = (
-    "geoname_id,continent_code,continent_name,is_in_european_union,iso_2_code,iso_3_code,country_name,tax_code\n"
-    "2635167,EU,Europe,0,GB,GBR,UNITED KINGDOM,T1\n"
-    "2921044,EU,Europe,1,DE,DEU,GERMANY,T44\n"
-)
-VAT_TSV = (
-    "country_name\ttax_code\tvat_rate\tname\tiso_2_code\r\n"
-    "UNITED KINGDOM\tT1\t0.2\t20% (VAT on Income)\tGB\r\n"
-    "GERMANY\tT44\t0.19\tMOSS - Germany - 19%\tDE\r\n"
-)
 
 # One page, August 2021, USD. Ending balances are PayPal's as reported; where they are not the
 # previous one plus the record's net, that is PayPal's own figure (no record is missing).

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from helpers import isolate_shipped_pipelines
+from helpers import COUNTRIES_CSV, VAT_TSV, isolate_shipped_pipelines
 
 from ingest import cli, reconcile
 from ingest.clients import aws_client
@@ -30,19 +30,6 @@ def cell(value: Any) -> Any:
 
 
 # -- a small case, computed by hand --------------------------------------------------------------
-
-COUNTRIES_CSV = (
-    "geoname_id,continent_code,continent_name,is_in_european_union,iso_2_code,iso_3_code,country_name,tax_code\n"
-    "6252001,NA,North America,0,US,USA,UNITED STATES,T0\n"
-    "2635167,EU,Europe,0,GB,GBR,UNITED KINGDOM,T1\n"
-    "2921044,EU,Europe,1,DE,DEU,GERMANY,T44\n"
-)
-VAT_TSV = (
-    "country_name\ttax_code\tvat_rate\tname\tiso_2_code\r\n"
-    "UNITED STATES\tT0\t0\tNo VAT (export)\tUS\r\n"
-    "UNITED KINGDOM\tT1\t0.2\t20% (VAT on Income)\tGB\r\n"
-    "GERMANY\tT44\t0.19\tMOSS - Germany - 19%\tDE\r\n"
-)
 
 
 def paypal_record(

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from ingest import report
+from ingest import balance_breaks
 
 
 def breaks(*rows: tuple[str, str, str, str, str]) -> pd.DataFrame:
@@ -93,7 +93,7 @@ BUCKET = QuarantineBucket(
 
 
 def test_quarantined_records_are_read_back_from_either_shape_and_only_for_paypal_files():
-    found = report.quarantined_paypal_records(BUCKET, "errors", FILES)
+    found = balance_breaks.quarantined_paypal_records(BUCKET, "errors", FILES)
 
     assert found[["transaction_id", "currency", "net"]].values.tolist() == [
         ["Q1", "USD", Decimal("6.50")],  # 7.00 - 0.50
@@ -106,31 +106,31 @@ def test_quarantined_records_are_read_back_from_either_shape_and_only_for_paypal
 
 
 def test_a_break_is_put_on_the_quarantined_record_whose_net_it_is():
-    quarantined = report.quarantined_paypal_records(BUCKET, "errors", FILES)
+    quarantined = balance_breaks.quarantined_paypal_records(BUCKET, "errors", FILES)
     found = breaks(("2021-07-04", "2021-07-04T10:00:00", "2021-07-04T10:01:00", "R1", "6.50"))
 
-    (row,) = report.explain_breaks(found, quarantined, failed_files=0).to_dict("records")
+    (row,) = balance_breaks.explain_breaks(found, quarantined, failed_files=0).to_dict("records")
 
     assert row["cause"] == "not_loaded"
     assert "Q1" in row["explanation"] and "6.50" in row["explanation"]
 
 
 def test_a_break_where_nothing_failed_is_paypals_own_figure_never_a_load():
-    quarantined = report.quarantined_paypal_records(BUCKET, "errors", FILES)
+    quarantined = balance_breaks.quarantined_paypal_records(BUCKET, "errors", FILES)
     # Q1 is quarantined, but at 10:00:30, not between these two records.
     found = breaks(("2021-07-06", "2021-07-06T10:00:00", "2021-07-06T11:00:00", "R2", "-10.00"))
 
-    (row,) = report.explain_breaks(found, quarantined, failed_files=0).to_dict("records")
+    (row,) = balance_breaks.explain_breaks(found, quarantined, failed_files=0).to_dict("records")
 
     assert (row["cause"], row["cause_label"]) == ("paypal", "PayPal's figure")
     assert "no record is missing" in row["explanation"]
 
 
 def test_failed_files_are_named_as_the_possible_cause_when_no_quarantined_record_fits():
-    nothing = report.quarantined_paypal_records(BUCKET, "errors", FILES.iloc[1:])
+    nothing = balance_breaks.quarantined_paypal_records(BUCKET, "errors", FILES.iloc[1:])
     found = breaks(("2021-07-13", "2021-07-13T10:00:00", "2021-07-13T11:00:00", "R3", "215.41"))
 
-    (row,) = report.explain_breaks(found, nothing, failed_files=1).to_dict("records")
+    (row,) = balance_breaks.explain_breaks(found, nothing, failed_files=1).to_dict("records")
 
     assert row["cause"] == "not_loaded"
     assert "1 PayPal file(s) failed" in row["explanation"]
@@ -140,6 +140,6 @@ def test_failed_files_are_named_as_the_possible_cause_when_no_quarantined_record
 def test_an_unreadable_quarantined_line_is_skipped_not_fatal(raw):
     bucket = QuarantineBucket({"quarantine/lake/paypal/p1.json.rows.ndjson": [{"row": 1, "raw": raw}]})
 
-    found = report.quarantined_paypal_records(bucket, "errors", FILES)
+    found = balance_breaks.quarantined_paypal_records(bucket, "errors", FILES)
 
     assert found["net"].isna().all()
