@@ -520,7 +520,8 @@ def highlight_alarm(row: pd.Series) -> list[str]:
     return [colour] * len(row)
 
 
-display(rule_table.style.apply(highlight_alarm, axis=1).hide(axis="index"))
+# Every Styler below escapes its cells: keys, messages and error texts come from the lake.
+display(rule_table.style.format(escape="html").apply(highlight_alarm, axis=1).hide(axis="index"))
 
 # %% [markdown]
 # ## Throughput
@@ -534,7 +535,7 @@ if throughput.empty:
     print(NOTHING)
 else:
     shown = throughput.assign(hour=throughput["hour"].dt.strftime("%Y-%m-%d %H:00"))
-    display(shown.style.hide(axis="index"))
+    display(shown.style.format(escape="html").hide(axis="index"))
 
 # %%
 if Figure is not None and not throughput.empty:
@@ -599,7 +600,11 @@ if Figure is not None and not throughput.empty:
 if latency.empty:
     print(NOTHING)
 else:
-    display(latency.style.format({c: "{:.1f}" for c in ("p50", "p90", "p99", "max")}).hide(axis="index"))
+    display(
+        latency.style.format(escape="html")
+        .format({c: "{:.1f}" for c in ("p50", "p90", "p99", "max")})
+        .hide(axis="index")
+    )
 
 # %%
 if Figure is not None and not latency.empty:
@@ -642,10 +647,10 @@ if files.empty:
 elif failures.empty:
     print("No file failed in this period.")
 else:
-    display(failures.style.hide(axis="index"))
+    display(failures.style.format(escape="html").hide(axis="index"))
     latest = latest_failures(files, LATEST_FAILURES)
     display(Markdown(f"**The latest {len(latest)} failed file(s)**"))
-    display(latest.style.hide(axis="index"))
+    display(latest.style.format(escape="html").hide(axis="index"))
 
 # %% [markdown]
 # ## Quarantine rate
@@ -659,8 +664,8 @@ else:
 if quarantine.empty:
     print(NOTHING if files.empty else "No file was loaded in this period.")
 else:
-    rates_shown = quarantine.style.apply(highlight_alarm, axis=1).hide(axis="index")
-    display(rates_shown.format({"rate_percent": "{:.2f}", "threshold_percent": "{:g}"}))
+    rates_shown = quarantine.style.format(escape="html").apply(highlight_alarm, axis=1).hide(axis="index")
+    display(rates_shown.format({"rate_percent": "{:.2f}", "threshold_percent": "{:g}"}, escape="html"))
 
 # %%
 if Figure is not None and not quarantine.empty:
@@ -697,4 +702,4 @@ shown = freshness.assign(
 if shown.empty:
     print("No pipelines are configured.")
 else:
-    display(shown.style.apply(highlight_alarm, axis=1).hide(axis="index"))
+    display(shown.style.format(escape="html").apply(highlight_alarm, axis=1).hide(axis="index"))
