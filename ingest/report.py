@@ -93,12 +93,6 @@ KIND_LABELS = {
 _EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+")
 
 
-def blank(frame: pd.DataFrame) -> pd.DataFrame:
-    """For display: gaps (None, NaN, NA) as empty cells rather than ``None`` or ``<NA>``."""
-    shown = frame.astype(object)
-    return shown.where(frame.notna(), "")
-
-
 def masked(text: str | None) -> str:
     """``text`` with anything shaped like an email address replaced: error messages may quote data."""
     return _EMAIL.sub("…@…", text or "")
@@ -390,28 +384,7 @@ def products_by_country(
     return reconcile.in_cents(_query(client, sql, period), ("amount",))
 
 
-def revenue_by_day_and_country(
-    client: bigquery.Client, tables: reconcile.Tables, period: reconcile.Period
-) -> pd.DataFrame:
-    """Revenue per day (rows) and buyer country (columns); the currency joins the column name
-    when the account has more than one."""
-    sql = f"""
-    SELECT day, IFNULL(country_code, '(unknown)') AS country_code, currency, SUM(revenue) AS revenue
-    FROM `{tables.model("revenue_by_country")}`
-    WHERE day BETWEEN @start AND @end
-    GROUP BY day, country_code, currency
-    ORDER BY day, country_code
-    """
-    frame = reconcile.in_cents(_query(client, sql, period), ("revenue",))
-    if frame["currency"].nunique() > 1:
-        frame["country_code"] = frame["country_code"] + " " + frame["currency"].fillna("")
-    frame["day"] = frame["day"].astype(str)
-    table = frame.pivot(index="day", columns="country_code", values="revenue")
-    table.columns.name = None
-    return blank(table)
-
-
-# -- reversals, chargebacks and the daily trend ----------------------------------------------------
+# -- money taken back and the daily trend ------------------------------------------------------------
 
 
 def taken_back(client: bigquery.Client, tables: reconcile.Tables, period: reconcile.Period) -> pd.DataFrame:
