@@ -223,34 +223,37 @@ def refund_record(
     return record
 
 
+def _taken_back(referenced: dict, txn_id: str, code: str, moment: datetime, **fields: object) -> dict:
+    """A completed account-side record moving the referenced record's whole amount the other
+    way (a reversal, a chargeback and its reversal, a hold and its release), balances left empty."""
+    amount = Decimal(referenced["transaction_info"]["transaction_amount"]["value"])
+    info = _reference(referenced, txn_id, code, moment, -amount)
+    info.update(transaction_status="S", ending_balance=None, available_balance=None, **fields)
+    return info
+
+
 def reversal_record(original: dict, txn_id: str, moment: datetime, dispute: int) -> dict:
     """T1106, a payment reversed after a dispute: like PayPal's, no fee, payer nor cart."""
-    gross = Decimal(original["transaction_info"]["transaction_amount"]["value"])
-    info = _reference(original, txn_id, "T1106", moment, -gross)
-    del info["paypal_reference_id_type"]  # the sample PayPal reversal carries the id only
-    info.update(
-        transaction_status="S",
+    gross = original["transaction_info"]["transaction_amount"]["value"]
+    info = _taken_back(
+        original,
+        txn_id,
+        "T1106",
+        moment,
         transaction_subject=(
             f"{gross} USD; has been processed and claim is now closed. "
             f"Please refer Dispute ID {dispute}. Thank you."
         ),
-        ending_balance=None,
-        available_balance=None,
         protection_eligibility="02",
     )
+    del info["paypal_reference_id_type"]  # the sample PayPal reversal carries the id only
     return _bare(info)
 
 
 def chargeback_record(original: dict, txn_id: str, moment: datetime) -> dict:
     """T1201, a card issuer's chargeback: the whole amount leaves the account."""
-    gross = Decimal(original["transaction_info"]["transaction_amount"]["value"])
-    info = _reference(original, txn_id, "T1201", moment, -gross)
-    info.update(
-        fee_amount=money("0.00"),
-        transaction_status="S",
-        ending_balance=None,
-        available_balance=None,
-        protection_eligibility="02",
+    info = _taken_back(
+        original, txn_id, "T1201", moment, fee_amount=money("0.00"), protection_eligibility="02"
     )
     return _bare(info)
 
@@ -271,40 +274,24 @@ def chargeback_fee_record(chargeback: dict, txn_id: str, moment: datetime) -> di
 def chargeback_reversal_record(chargeback: dict, txn_id: str, moment: datetime) -> dict:
     """T1202, a chargeback reversed in the studio's favour: the amount comes back (positive),
     referencing the chargeback; the chargeback fee stays charged."""
-    taken = Decimal(chargeback["transaction_info"]["transaction_amount"]["value"])
-    info = _reference(chargeback, txn_id, "T1202", moment, -taken)
-    info.update(
-        fee_amount=money("0.00"),
-        transaction_status="S",
-        ending_balance=None,
-        available_balance=None,
-        protection_eligibility="02",
+    info = _taken_back(
+        chargeback, txn_id, "T1202", moment, fee_amount=money("0.00"), protection_eligibility="02"
     )
     return _bare(info)
 
 
 def hold_record(original: dict, txn_id: str, moment: datetime) -> dict:
     """T1110, the disputed payment's amount held while PayPal investigates (negative, no fee)."""
-    gross = Decimal(original["transaction_info"]["transaction_amount"]["value"])
-    info = _reference(original, txn_id, "T1110", moment, -gross)
-    info.update(
-        transaction_status="S",
-        transaction_subject="Hold for dispute investigation",
-        ending_balance=None,
-        available_balance=None,
+    info = _taken_back(
+        original, txn_id, "T1110", moment, transaction_subject="Hold for dispute investigation"
     )
     return _bare(info)
 
 
 def release_record(hold: dict, txn_id: str, moment: datetime) -> dict:
     """T1111, the hold cancelled: the same amount back (positive), referencing the hold."""
-    held = Decimal(hold["transaction_info"]["transaction_amount"]["value"])
-    info = _reference(hold, txn_id, "T1111", moment, -held)
-    info.update(
-        transaction_status="S",
-        transaction_subject="Cancellation of hold for dispute resolution",
-        ending_balance=None,
-        available_balance=None,
+    info = _taken_back(
+        hold, txn_id, "T1111", moment, transaction_subject="Cancellation of hold for dispute resolution"
     )
     return _bare(info)
 
