@@ -89,7 +89,7 @@ SELECT
     FORMAT('%s %s of PayPal payment %s (%s, %s): %.2f %s', INITCAP(REPLACE(kind, '_', ' ')),
       paypal_transaction_id, original_transaction_id, IFNULL(country_code, 'no country'),
       CAST(original_day AS STRING), amount, currency),
-    FORMAT('%s %s of %.2f %s: the payment it refers to, %s, is not in the warehouse, so it has no country for VAT',
+    FORMAT('%s %s of %.2f %s: no sale is found through the record it refers to, %s (not in the warehouse, or not leading to a sale within three references), so it has no country for VAT',
       INITCAP(REPLACE(kind, '_', ' ')), paypal_transaction_id, amount, currency,
       IFNULL(original_transaction_id, '(no reference)'))
   ),
