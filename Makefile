@@ -29,8 +29,8 @@ test: $(STAMP) ## Run the test suite (starts its own emulators)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check and format check
-	$(BIN)/ruff check ingest tests benchmarks
-	$(BIN)/ruff format --check ingest tests benchmarks
+	$(BIN)/ruff check ingest ingest_devstack tests benchmarks
+	$(BIN)/ruff format --check ingest ingest_devstack tests benchmarks
 
 up: $(STAMP) ## Start the local stack and print its environment
 	$(BIN)/ingest local up

@@ -19,7 +19,7 @@ own) and keeps the same files on local disk for DuckDB. Sections:
   limit       DuckDB ``read_json`` of the local copies into a table of the same flat columns.
   memory      peak RSS ingesting a 1 GB NDJSON file and a 1 GB CSV file (bench_memory.py's
               machinery; one run each).
-  lambda      in a fresh process: ``import ingest.handler``, Services and the GX suite (the cold
+  lambda      in a fresh process: ``import ingest.apps.lambda_handler``, Services and the GX suite (the cold
               start), then one direct S3 invocation per new 100-row file (warm per-file overhead).
   validation  the GX suite on 1M typed PayPal rows (bench_validate.py's data).
 
@@ -58,8 +58,8 @@ from bench_summary import MB, RESULT_PREFIX
 from rich.console import Console
 from rich.table import Table
 
-from ingest import local
-from ingest.settings import PACKAGE_DIR, Settings
+from ingest.core.settings import PACKAGE_DIR, Settings
+from ingest_devstack import local
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "benchmarks"
@@ -471,8 +471,8 @@ class Bench:
     # --- resources of one run ---
 
     def fresh_ledger(self, name: str) -> str:
-        from ingest.clients import aws_client
-        from ingest.ledger import table_definition
+        from ingest.adapters.clients import aws_client
+        from ingest.adapters.dynamodb_ledger import table_definition
 
         dynamodb = aws_client("dynamodb")
         dynamodb.create_table(**table_definition(name))
@@ -535,7 +535,7 @@ class Bench:
         local.apply_environment(self.stack)
 
     def build_sets(self) -> None:
-        from ingest.clients import aws_client
+        from ingest.adapters.clients import aws_client
 
         s3 = aws_client("s3")
         data = self.work / "data"
@@ -737,7 +737,7 @@ class Bench:
     def memory(self) -> None:
         import bench_memory
 
-        from ingest.clients import aws_client
+        from ingest.adapters.clients import aws_client
 
         s3 = aws_client("s3")
         pipelines_dir = self.work / "memory-pipelines"
@@ -791,7 +791,7 @@ class Bench:
                 os.environ["INGEST_PIPELINES_DIR"] = saved
 
     def lambda_shape(self) -> None:
-        from ingest.clients import aws_client
+        from ingest.adapters.clients import aws_client
 
         s3 = aws_client("s3")
         bucket = self.settings.lake_bucket
@@ -850,8 +850,8 @@ class Bench:
     def validation(self) -> None:
         import bench_validate
 
-        from ingest.settings import EXPECTATIONS_DIR
-        from ingest.validate import load_suite, validation_frame
+        from ingest.core.settings import EXPECTATIONS_DIR
+        from ingest.core.validate import load_suite, validation_frame
 
         rows = self.sizes.validation_rows
         start = time.perf_counter()
@@ -1058,7 +1058,7 @@ def print_report(bench: Bench) -> None:
             ["step", "seconds (median)", "each run"],
         )
         lines = (
-            ("import ingest.handler", "import_seconds"),
+            ("import ingest.apps.lambda_handler", "import_seconds"),
             ("Services.from_env", "services_seconds"),
             ("GX import + suite build", "suite_build_seconds"),
             ("cold start: import to ready", "import_to_ready_seconds"),

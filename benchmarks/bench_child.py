@@ -35,10 +35,11 @@ def run_ours(spec: dict[str, Any]) -> None:
     """
     from dataclasses import replace
 
-    from ingest.ledger import Status
-    from ingest.local import cpu_seconds
-    from ingest.pipeline import Services, run_batch
-    from ingest.settings import Settings
+    from ingest.core.model import Status
+    from ingest.core.settings import Settings
+    from ingest.ingestion.runs import run_batch
+    from ingest.ingestion.services import Services
+    from ingest_devstack.local import cpu_seconds
 
     processes = {"ours": os.getpid(), **spec["emulators"]}
 
@@ -98,7 +99,7 @@ def run_ours(spec: dict[str, Any]) -> None:
 
 
 def run_lambda(spec: dict[str, Any]) -> None:
-    """Time ``import ingest.handler``, building its Services and the GX suite, then invocations.
+    """Time ``import ingest.apps.lambda_handler``, building its Services and the GX suite, then invocations.
 
     Lambda builds Services and the suite inside the first invocation; they are timed apart here
     so the cold start splits into import, services, suite and the first file. The environment
@@ -106,7 +107,7 @@ def run_lambda(spec: dict[str, Any]) -> None:
     handler reads them as in Lambda.
     """
     start = time.perf_counter()
-    import ingest.handler as handler
+    import ingest.apps.lambda_handler as handler
 
     import_seconds = time.perf_counter() - start
     start = time.perf_counter()
@@ -117,7 +118,7 @@ def run_lambda(spec: dict[str, Any]) -> None:
     services.suite(pipeline)
     suite_seconds = time.perf_counter() - start
 
-    from ingest.worker import LocalContext
+    from ingest_devstack.worker import LocalContext
 
     invocations = []
     for event in spec["events"]:
@@ -151,8 +152,8 @@ def run_pandas(spec: dict[str, Any]) -> None:
     import pandas as pd
     import pandas_gbq
 
-    from ingest import warehouse
-    from ingest.clients import aws_client, bigquery_client
+    from ingest.adapters import bigquery_warehouse as warehouse
+    from ingest.adapters.clients import aws_client, bigquery_client
 
     s3 = aws_client("s3")
     client = bigquery_client(spec["project"], spec["location"])

@@ -26,15 +26,17 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
-from ingest import local, warehouse
-from ingest.clients import bigquery_client
-from ingest.config import load_pipelines
-from ingest.formats import read_rows
-from ingest.lake import FileRef
-from ingest.pipeline import Services, ingest_file
-from ingest.schema import RecordCoercer, to_arrow
-from ingest.settings import Settings
-from ingest.transforms import apply_transform
+from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.adapters.clients import bigquery_client
+from ingest.core.coerce import RecordCoercer, to_arrow
+from ingest.core.config import load_pipelines
+from ingest.core.formats import read_rows
+from ingest.core.model import FileRef
+from ingest.core.settings import Settings
+from ingest.core.transforms import apply_transform
+from ingest.ingestion.flow import ingest_file
+from ingest.ingestion.services import Services
+from ingest_devstack import local
 
 
 def paypal_records(count: int, seed: int = 1) -> list[dict]:

@@ -43,8 +43,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ingest import local
-from ingest.settings import Settings
+from ingest.core.settings import Settings
+from ingest_devstack import local
 
 MB = 1_000_000
 FORMATS = ("ndjson", "csv")
@@ -93,8 +93,8 @@ def status_kib(field):
                 return int(line.split()[1])
     return -1
 
-from ingest.lake import FileRef
-from ingest.pipeline import Services, ingest_file
+from ingest.adapters.s3_lake import FileRef
+from ingest.ingestion.flow import Services, ingest_file
 
 ref = FileRef.of(**json.loads(sys.argv[1]))
 services = Services.from_env()
@@ -614,7 +614,7 @@ def run(
     log_dir: Path,
     console: Console,
 ) -> list[Measured]:
-    from ingest.clients import aws_client
+    from ingest.adapters.clients import aws_client
 
     s3 = aws_client("s3")
     results = []

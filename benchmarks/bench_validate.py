@@ -23,10 +23,10 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
-from ingest import paypal
-from ingest.prepare import VALIDATION_ROWS
-from ingest.settings import EXPECTATIONS_DIR
-from ingest.validate import load_suite, validation_frame
+from ingest.core import paypal
+from ingest.core.prepare import VALIDATION_ROWS
+from ingest.core.settings import EXPECTATIONS_DIR
+from ingest.core.validate import load_suite, validation_frame
 
 TARGET_SECONDS = 5.0
 DEFECT_RATE = 0.001

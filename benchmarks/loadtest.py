@@ -14,8 +14,8 @@ Run with ``make loadtest`` (``LOADTEST_ARGS="--files 1000"`` for a quick one) or
    no pipeline matches, a CSV with the wrong delimiter, binary garbage, every row bad, a broken
    concatenated object), each expected to fail with its own error type.
 2. Starts ``--runners`` runner processes (default 4), each playing one Lambda container:
-   ``ingest.worker.drain`` feeding ``ingest.handler.handle`` batches of up to ``--batch-size``
-   messages gathered for up to ``--batching-window`` seconds.
+   ``ingest_devstack.worker.drain`` feeding ``ingest.apps.lambda_handler.handle`` batches of up to
+   ``--batch-size`` messages gathered for up to ``--batching-window`` seconds.
 3. Sends every file's S3 event (the real notification shape, key URL-encoded) one to three times,
    shuffled, to a queue of the run's own, keeping up to ``--backlog`` messages waiting (files
    land as fast as they are taken; ``--backlog 0`` sends everything at once), and measures from
@@ -179,15 +179,15 @@ class Planned:
 
 
 def _players(seed: int) -> list[Any]:
-    from ingest.generate.reference import players
+    from ingest_devstack.generate.reference import players
 
     return players(seed, 300)
 
 
 def _paypal_records(rng: random.Random, number: int, count: int, bad: set[int], players: list) -> list[dict]:
-    from ingest.generate import paypal as gp
-    from ingest.generate.defects import deface_paypal
-    from ingest.generate.reference import PRODUCTS
+    from ingest_devstack.generate import paypal as gp
+    from ingest_devstack.generate.defects import deface_paypal
+    from ingest_devstack.generate.reference import PRODUCTS
 
     records = []
     for row in range(count):
@@ -223,7 +223,7 @@ def _payment_rows(
     rng: random.Random, number: int, count: int, bad: set[int], players: list, defects: tuple
 ) -> list[dict]:
     """Rows of the game's payment table with typed timestamps (``_json_row`` makes strings)."""
-    from ingest.generate.reference import PRODUCTS
+    from ingest_devstack.generate.reference import PRODUCTS
 
     rows = []
     for row in range(count):
@@ -272,7 +272,7 @@ def _json_row(values: dict) -> dict:
 def _csv(rows: list[dict], delimiter: str = ",") -> bytes:
     import csv
 
-    from ingest.generate.encode import PAYMENT_COLUMNS
+    from ingest_devstack.generate.encode import PAYMENT_COLUMNS
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n", delimiter=delimiter)
@@ -288,7 +288,7 @@ def _csv(rows: list[dict], delimiter: str = ",") -> bytes:
 
 
 def _encode(records: list[dict], layout: str) -> bytes:
-    from ingest.generate.encode import encode_json
+    from ingest_devstack.generate.encode import encode_json
 
     return encode_json(records, layout, compress=False)[0]
 
@@ -340,7 +340,7 @@ def build_file(
 
     layout = rng.choices(("json_concat", "ndjson", "csv", "parquet"), weights=(40, 15, 30, 15))[0]
     if layout == "parquet":
-        from ingest.generate.encode import encode_parquet_export
+        from ingest_devstack.generate.encode import encode_parquet_export
 
         bad = _bad_rows(rng, count, bad_row_share)
         body = encode_parquet_export(_payment_rows(rng, number, count, bad, players, PARQUET_ROW_DEFECTS))
@@ -516,8 +516,9 @@ def runner_main(control: Path, index: int) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from ingest import handler, worker
-    from ingest.clients import aws_client
+    from ingest.adapters.clients import aws_client
+    from ingest.apps import lambda_handler as handler
+    from ingest_devstack import worker
 
     handler.logger.setLevel(logging.WARNING)
     config = json.loads((control / "config.json").read_text())
@@ -628,7 +629,9 @@ def _time_stages() -> Counter[str]:
     The GX suite run is measured in CPU time of its thread (waiting for the suite's lock is not
     work); the BigQuery calls in wall time, as the emulator does their work.
     """
-    from ingest import pipeline, validate, warehouse
+    from ingest.adapters import bigquery_warehouse as warehouse
+    from ingest.core import validate
+    from ingest.ingestion import flow as pipeline
 
     spent: Counter[str] = Counter()
     lock = threading.Lock()
@@ -690,11 +693,11 @@ def create_resources(res: Resources, settings: Any, config: Config) -> None:
     """Create the run's bucket, queues, ledger, pipeline copies and tables, noting each in ``res``."""
     import yaml
 
-    from ingest import warehouse
-    from ingest.clients import aws_client, bigquery_client
-    from ingest.config import load_pipelines
-    from ingest.ledger import table_definition
-    from ingest.provision import DEAD_LETTER_AFTER_RECEIVES
+    from ingest.adapters import bigquery_warehouse as warehouse
+    from ingest.adapters.clients import aws_client, bigquery_client
+    from ingest.adapters.dynamodb_ledger import table_definition
+    from ingest.core.config import load_pipelines
+    from ingest_devstack.provision import DEAD_LETTER_AFTER_RECEIVES
 
     name = res.bucket
     res.dataset = f"loadtest_{res.run_id.replace('-', '_')}"
@@ -750,7 +753,7 @@ def runner_environment(res: Resources, settings: Any) -> dict[str, str]:
 
 def cleanup(res: Resources, settings: Any, keep: bool) -> None:
     """Remove the run's queues; unless ``keep``, its bucket, error-bucket objects, ledger, dataset."""
-    from ingest.clients import aws_client, bigquery_client
+    from ingest.adapters.clients import aws_client, bigquery_client
 
     sqs = aws_client("sqs")
     for url in (res.queue_url, res.dlq_url):
@@ -811,7 +814,7 @@ def upload(
     res: Resources, config: Config, on_file: Callable[[], None] | None = None
 ) -> tuple[list[Planned], float]:
     """Plan, build and upload every file; the plans (with ETag and size) and the seconds it took."""
-    from ingest.clients import aws_client
+    from ingest.adapters.clients import aws_client
 
     s3 = aws_client("s3")
     kinds = plan_kinds(config.files, config.bad_share, config.seed)
@@ -952,13 +955,14 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 def run_loadtest(config: Config, console: Any = None, stack: Any = None) -> dict[str, Any]:
     """The whole run against the stack the environment points at; returns the result (also written).
 
-    ``stack`` (``ingest.local.Stack``), when given, lets the result say how much CPU the emulators used.
+    ``stack`` (``ingest_devstack.local.Stack``), when given, lets the result say how much CPU the
+    emulators used.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ingest.clients import aws_client
-    from ingest.settings import Settings
+    from ingest.adapters.clients import aws_client
+    from ingest.core.settings import Settings
 
     console = console or Console()
     settings = Settings.from_env()
@@ -1074,7 +1078,7 @@ def run_loadtest(config: Config, console: Any = None, stack: Any = None) -> dict
 
 def _emulator_cpu(stack: Any) -> dict[str, float]:
     """CPU seconds used so far by the local stack's moto server and BigQuery emulator."""
-    from ingest.local import cpu_seconds
+    from ingest_devstack.local import cpu_seconds
 
     if stack is None:
         return {}
@@ -1120,7 +1124,7 @@ def _examples(items: Iterable[str], limit: int = 3) -> str:
 
 
 def scan_ledger(dynamodb: Any, table: str) -> list[dict[str, Any]]:
-    from ingest.ledger import _unmarshal
+    from ingest.adapters.dynamodb_ledger import _unmarshal
 
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
@@ -1173,10 +1177,10 @@ def account(
     stopped_at: float | None = None,
 ) -> dict[str, Any]:
     """Every check of the run, and its measures; ``stopped_at`` is when a timed-out run was stopped."""
-    from ingest import monitor
-    from ingest.clients import aws_client, bigquery_client
-    from ingest.config import load_pipelines
-    from ingest.ledger import Status
+    from ingest.adapters.clients import aws_client, bigquery_client
+    from ingest.apps.ops import monitor
+    from ingest.core.config import load_pipelines
+    from ingest.core.model import Status
 
     assert res.pipelines_dir is not None
     s3, sqs, dynamodb = aws_client("s3"), aws_client("sqs"), aws_client("dynamodb")
@@ -1609,8 +1613,8 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     from rich.console import Console
 
-    from ingest import local
-    from ingest.settings import Settings
+    from ingest.core.settings import Settings
+    from ingest_devstack import local
 
     console = Console()
     was_running = bool(local.status().get("running"))

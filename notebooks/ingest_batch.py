@@ -46,9 +46,10 @@ import pandas as pd
 from google.api_core.exceptions import NotFound
 from IPython.display import Image, Markdown, display
 
-from ingest import warehouse
-from ingest.ledger import Status
-from ingest.pipeline import Services, run_batch
+from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.core.model import Status
+from ingest.ingestion.runs import run_batch
+from ingest.ingestion.services import Services
 
 # Every failure is tabled below; the package's per-file warnings on stderr would only repeat them.
 logging.getLogger("ingest").setLevel(logging.ERROR)

@@ -19,7 +19,7 @@
 # per pipeline and hour; how long files took from landing in the lake to being loaded; the
 # failures by type; the share of rows quarantined; and how long each pipeline has been silent.
 #
-# Run it with papermill (or `ingest.notebook_run.run_notebook`, which also writes the no-code
+# Run it with papermill (or `ingest.apps.reports.notebook_run.run_notebook`, which also writes the no-code
 # HTML report) for the `hours` ending at `until`. Next to the report it writes `monitoring.json`
 # with the same figures, for a scheduler or a dashboard. Only S3 keys, counts, times, error types
 # and error messages are shown, with anything shaped like an email address masked: no rows, so
@@ -46,12 +46,13 @@ import numpy as np
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from ingest import monitor
-from ingest.clients import aws_client
-from ingest.config import load_pipelines
-from ingest.ledger import Ledger, Status
-from ingest.report import masked
-from ingest.settings import Settings
+from ingest.adapters.clients import aws_client
+from ingest.adapters.dynamodb_ledger import Ledger
+from ingest.apps.finance.report import masked
+from ingest.apps.ops import monitor
+from ingest.core.config import load_pipelines
+from ingest.core.model import Status
+from ingest.core.settings import Settings
 
 logging.getLogger("ingest").setLevel(logging.ERROR)
 pd.set_option("display.max_rows", 500)
@@ -487,7 +488,7 @@ else:
 # last `window_minutes`, the dead-letter queue and the age of the oldest waiting event, and per
 # pipeline with an expected interval (`freshness_minutes`) the time since its last load. These
 # are the rules of the CloudWatch alarms in `deploy/template.yaml`, with the same thresholds
-# (`ingest.monitor` holds both, and a test keeps them equal); `ingest health` applies them too.
+# (`ingest.apps.ops.monitor` holds both, and a test keeps them equal); `ingest health` applies them too.
 # The queue is read as it is now, whatever the period. A rule with nothing to judge is OK, as
 # the alarms treat missing data, except freshness: silence is what it catches.
 
@@ -594,7 +595,7 @@ if Figure is not None and not throughput.empty:
 # loaded files (older ledger items without an event time are left out); and **claim to outcome**
 # (`LoadSeconds`), from a worker taking the file to its outcome, whatever it was. Landed to
 # loaded includes the time in the event queue and any retries. p50, p90 and p99 are
-# interpolated linearly between the closest ranks (`ingest.monitor.latency_percentiles`).
+# interpolated linearly between the closest ranks (`ingest.apps.ops.monitor.latency_percentiles`).
 
 # %%
 if latency.empty:

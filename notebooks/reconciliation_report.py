@@ -39,9 +39,9 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 from matplotlib.figure import Figure
 
-from ingest import balance_breaks, reconcile, report
-from ingest.pipeline import Services
-from ingest.present import Col, anchor, bar_chart_png, contents, table
+from ingest.apps.finance import balance_breaks, reconcile, report
+from ingest.apps.reports.present import Col, anchor, bar_chart_png, contents, table
+from ingest.ingestion.services import Services
 
 logging.getLogger("ingest").setLevel(logging.ERROR)
 
@@ -167,7 +167,7 @@ SOURCE_NAMES = {"paypal_transactions": "PayPal", "payment_transactions": "Game p
 source_pipelines = [p for p in services.pipelines if p.name in report.SOURCE_DATES]
 failures = report.unreplayed_failures(services.ledger, source_pipelines)
 if not breaks.empty:
-    from ingest.clients import aws_client
+    from ingest.adapters.clients import aws_client
 
     quarantined = balance_breaks.quarantined_paypal_records(aws_client("s3"), settings.error_bucket, files)
     paypal_failures = int((failures["pipeline"] == "paypal_transactions").sum())

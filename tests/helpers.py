@@ -164,7 +164,7 @@ def isolate_shipped_pipelines(directory: Path, prefix: str) -> dict[str, str]:
     """
     import yaml
 
-    from ingest.settings import PACKAGE_DIR
+    from ingest.core.settings import PACKAGE_DIR
 
     directory.mkdir(parents=True, exist_ok=True)
     tables = {}
@@ -185,7 +185,7 @@ def dying_before_ledger_update(services: Any) -> Any:
     """The same services, in a process that dies after its load, before the ledger says LOADED."""
     import dataclasses
 
-    from ingest.ledger import Ledger
+    from ingest.adapters.dynamodb_ledger import Ledger
 
     class LedgerThatDiesBeforeRecording(Ledger):
         def complete(self, claim, outcome):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import local
-from ingest.pipeline import Services
-from ingest.settings import Settings
+from ingest.core.settings import Settings
+from ingest.ingestion.services import Services
+from ingest_devstack import local
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ def make_services(stack: local.Stack, pipelines_dir: Path):
 @pytest.fixture
 def scratch_bucket(stack: local.Stack, prefix: str) -> str:
     """A bucket without notifications: the test delivers its files to the pipeline itself."""
-    from ingest.clients import aws_client
+    from ingest.adapters.clients import aws_client
 
     name = f"scratch-{prefix}"
     aws_client("s3").create_bucket(Bucket=name)
@@ -83,9 +83,9 @@ def loaded_july(stack: local.Stack, tmp_path_factory: pytest.TempPathFactory) ->
     """
     from helpers import isolate_shipped_pipelines
 
-    from ingest.clients import aws_client
-    from ingest.generate import publish_month
-    from ingest.pipeline import run_batch
+    from ingest.adapters.clients import aws_client
+    from ingest.ingestion.runs import run_batch
+    from ingest_devstack.generate import publish_month
 
     prefix = f"m{uuid.uuid4().hex[:10]}"
     pipelines_dir = tmp_path_factory.mktemp("july") / "pipelines"

@@ -8,11 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from helpers import write_orders_pipeline
 
-from ingest import cli, warehouse
-from ingest.clients import aws_client
-from ingest.lake import FileRef, list_objects
-from ingest.ledger import Status, now_iso
-from ingest.pipeline import ingest_file, run_batch
+from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.adapters.clients import aws_client
+from ingest.adapters.s3_lake import list_objects
+from ingest.apps.cli import main as cli
+from ingest.core.model import FileRef, Status, now_iso
+from ingest.ingestion.flow import ingest_file
+from ingest.ingestion.runs import run_batch
 
 pytestmark = pytest.mark.integration
 

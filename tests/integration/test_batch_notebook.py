@@ -12,8 +12,8 @@ import nbformat
 import pytest
 from helpers import PAYER_EMAIL, ndjson_lines, order, write_orders_pipeline
 
-from ingest import cli
-from ingest.clients import aws_client
+from ingest.adapters.clients import aws_client
+from ingest.apps.cli import main as cli
 
 pytestmark = pytest.mark.integration
 

@@ -25,11 +25,11 @@ import pytest
 import yaml
 from helpers import paypal_transaction
 
-from ingest import warehouse
-from ingest.config import Pipeline, parse_pipeline
-from ingest.prepare import prepare_file
-from ingest.schema import RecordCoercer
-from ingest.settings import PACKAGE_DIR
+from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.core.coerce import RecordCoercer
+from ingest.core.config import Pipeline, parse_pipeline
+from ingest.core.prepare import prepare_file
+from ingest.core.settings import PACKAGE_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ HAVE_CREDENTIALS = bool(os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") and REA
 
 @pytest.fixture(params=["emulator", "bigquery"])
 def client(request, monkeypatch) -> Iterator:
-    from ingest.clients import bigquery_client
+    from ingest.adapters.clients import bigquery_client
 
     location = os.environ.get("INGEST_BQ_LOCATION", "US")
     if request.param == "emulator":

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from ingest import cli
-from ingest.clients import aws_client
-from ingest.lake import FileRef
-from ingest.settings import Settings
+from ingest.adapters.clients import aws_client
+from ingest.apps.cli import main as cli
+from ingest.core.model import FileRef
+from ingest.core.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -8,13 +8,15 @@ from urllib.parse import quote_plus
 import pytest
 from helpers import load_event, paypal_transaction, s3_event, sqs_event
 
-from ingest import handler, worker
-from ingest.clients import aws_client
-from ingest.lake import FileRef, failed_key, quarantine_key
-from ingest.ledger import Ledger, Status
-from ingest.settings import Settings
-from ingest.warehouse import count_rows
-from ingest.worker import LocalContext
+from ingest.adapters.bigquery_warehouse import count_rows
+from ingest.adapters.clients import aws_client
+from ingest.adapters.dynamodb_ledger import Ledger
+from ingest.adapters.s3_lake import failed_key, quarantine_key
+from ingest.apps import lambda_handler as handler
+from ingest.core.model import FileRef, Status
+from ingest.core.settings import Settings
+from ingest_devstack import worker
+from ingest_devstack.worker import LocalContext
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +105,7 @@ def test_redelivered_event_loads_nothing(s3, ledger, prefix, stack):
         ndjson([paypal_transaction(f"{prefix}-{i}") for i in range(5)]),
     )
     event = sqs_event(s3_event(ref.bucket, quote_plus(ref.key), ref.etag, ref.size))
-    from ingest.clients import bigquery_client
+    from ingest.adapters.clients import bigquery_client
 
     bq = bigquery_client(SETTINGS.bq_project, SETTINGS.bq_location)
 

@@ -10,10 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from helpers import ProcessDied, dying_before_ledger_update, orders_ndjson, write_orders_pipeline
 
-from ingest import warehouse
-from ingest.lake import FileRef
-from ingest.ledger import LoadOutcome, Status
-from ingest.pipeline import Services, ingest_file, run_batch
+from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.core.model import FileRef, LoadOutcome, Status
+from ingest.ingestion.flow import ingest_file
+from ingest.ingestion.runs import run_batch
+from ingest.ingestion.services import Services
 
 pytestmark = pytest.mark.integration
 

@@ -38,9 +38,9 @@ from paypal_documented import (
     withdrawal,
 )
 
-from ingest import reconcile
-from ingest.clients import aws_client
-from ingest.reconcile import Period, Tables
+from ingest.adapters.clients import aws_client
+from ingest.apps.finance import reconcile
+from ingest.apps.finance.reconcile import Period, Tables
 
 pytestmark = pytest.mark.integration
 
@@ -72,8 +72,9 @@ def load_case(stack, tmp_path: Path):
     def load(
         pages: dict[str, list[dict[str, Any]]], payments: dict[str, list[dict[str, Any]]], period: Period
     ) -> Case:
-        from ingest.pipeline import Services, run_batch
-        from ingest.settings import Settings
+        from ingest.core.settings import Settings
+        from ingest.ingestion.runs import run_batch
+        from ingest.ingestion.services import Services
 
         prefix = f"f{uuid.uuid4().hex[:10]}"
         pipelines_dir = tmp_path / prefix / "pipelines"

@@ -20,8 +20,8 @@ import pytest
 from helpers import COUNTRIES_CSV, VAT_TSV, isolate_shipped_pipelines
 from paypal_documented import item, payer, payment_row, reversal, sale
 
-from ingest import cli
-from ingest.clients import aws_client
+from ingest.adapters.clients import aws_client
+from ingest.apps.cli import main as cli
 
 pytestmark = pytest.mark.integration
 
@@ -86,8 +86,9 @@ class Report:
 def first_page(stack, tmp_path_factory: pytest.TempPathFactory):
     """The page and the game's rows loaded through `ingest run`'s batch path into pipelines and a
     reconciliation dataset of this module's own; yields a function running `ingest report`."""
-    from ingest.pipeline import Services, run_batch
-    from ingest.settings import Settings
+    from ingest.core.settings import Settings
+    from ingest.ingestion.runs import run_batch
+    from ingest.ingestion.services import Services
 
     prefix = f"p{uuid.uuid4().hex[:10]}"
     root = tmp_path_factory.mktemp("first-page")

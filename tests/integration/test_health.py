@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingest import cli
-from ingest.clients import aws_client
-from ingest.lake import FileRef
-from ingest.ledger import Ledger, LoadOutcome
-from ingest.provision import provision_aws
-from ingest.settings import Settings
+from ingest.adapters.clients import aws_client
+from ingest.adapters.dynamodb_ledger import Ledger
+from ingest.apps.cli import main as cli
+from ingest.core.model import FileRef, LoadOutcome
+from ingest.core.settings import Settings
+from ingest_devstack.provision import provision_aws
 
 pytestmark = pytest.mark.integration
 

@@ -33,11 +33,12 @@ from helpers import (
     write_pinned_orders_pipeline,
 )
 
-from ingest import warehouse
-from ingest.lake import FileRef
-from ingest.ledger import MESSAGE_LIMIT, Status
-from ingest.pipeline import Services, ingest_file
-from ingest.settings import Settings
+from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.adapters.dynamodb_ledger import MESSAGE_LIMIT
+from ingest.core.model import FileRef, Status
+from ingest.core.settings import Settings
+from ingest.ingestion.flow import ingest_file
+from ingest.ingestion.services import Services
 
 pytestmark = pytest.mark.integration
 

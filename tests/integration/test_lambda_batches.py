@@ -9,12 +9,12 @@ from urllib.parse import quote_plus
 import pytest
 from helpers import paypal_transaction, s3_event, sqs_event
 
-from ingest import handler
-from ingest.clients import aws_client
-from ingest.lake import FileRef
-from ingest.ledger import Ledger, Status
-from ingest.settings import Settings
-from ingest.worker import LocalContext
+from ingest.adapters.clients import aws_client
+from ingest.adapters.dynamodb_ledger import Ledger
+from ingest.apps import lambda_handler as handler
+from ingest.core.model import FileRef, Status
+from ingest.core.settings import Settings
+from ingest_devstack.worker import LocalContext
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from ingest import local
+from ingest_devstack import local
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,7 @@ def test_files_are_reproducible_and_bad_files_unique(loadtest: ModuleType) -> No
 def test_s3_event_names_the_object_as_s3_does(loadtest: ModuleType) -> None:
     from datetime import UTC, datetime
 
-    from ingest.handler import file_refs
+    from ingest.apps.lambda_handler import file_refs
 
     plan = loadtest.Planned(
         1, "paypal/transactions/loadtest-x/page 1 été+bonus 100%", "paypal_transactions", "good", "x"

@@ -13,10 +13,10 @@ from urllib.parse import quote_plus
 import pytest
 from helpers import PAYER_EMAIL, paypal_transaction, s3_event, sqs_event
 
-from ingest import handler
-from ingest.clients import aws_client
-from ingest.notebook_run import run_notebook
-from ingest.worker import LocalContext
+from ingest.adapters.clients import aws_client
+from ingest.apps import lambda_handler as handler
+from ingest.apps.reports.notebook_run import run_notebook
+from ingest_devstack.worker import LocalContext
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from ingest import cli
-from ingest.clients import aws_client
-from ingest.settings import Settings
+from ingest.adapters.clients import aws_client
+from ingest.apps.cli import main as cli
+from ingest.core.settings import Settings
 
 pytestmark = pytest.mark.integration
 

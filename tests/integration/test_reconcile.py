@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 from helpers import COUNTRIES_CSV, VAT_TSV, isolate_shipped_pipelines
 
-from ingest import cli, reconcile
-from ingest.clients import aws_client
-from ingest.pipeline import run_batch
-from ingest.reconcile import Period, Tables
+from ingest.adapters.clients import aws_client
+from ingest.apps.cli import main as cli
+from ingest.apps.finance import reconcile
+from ingest.apps.finance.reconcile import Period, Tables
+from ingest.ingestion.runs import run_batch
 
 # A NUMERIC cell (Decimal, or None/NaN) as cents; the emulator returns nine places.
 money = reconcile.cent
@@ -125,8 +126,8 @@ PAYMENT_ROWS = [
 def hand_case(stack, tmp_path_factory) -> tuple[Any, Tables]:
     import uuid
 
-    from ingest.pipeline import Services
-    from ingest.settings import Settings
+    from ingest.core.settings import Settings
+    from ingest.ingestion.services import Services
 
     prefix = f"h{uuid.uuid4().hex[:10]}"
     pipelines_dir = tmp_path_factory.mktemp("hand") / "pipelines"

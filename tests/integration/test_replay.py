@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from helpers import orders_ndjson, write_orders_pipeline
 
-from ingest import warehouse
-from ingest.clients import aws_client
-from ingest.lake import FileRef
-from ingest.ledger import Status
-from ingest.pipeline import ingest_file, replay_failed
+from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.adapters.clients import aws_client
+from ingest.core.model import FileRef, Status
+from ingest.ingestion.flow import ingest_file
+from ingest.ingestion.runs import replay_failed
 
 pytestmark = pytest.mark.integration
 

@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
-from ingest import cli, report
-from ingest.clients import aws_client
-from ingest.generate.reference import GIVEN_NAMES, SURNAMES
+from ingest.adapters.clients import aws_client
+from ingest.apps.cli import main as cli
+from ingest.apps.finance import report
+from ingest_devstack.generate.reference import GIVEN_NAMES, SURNAMES
 
 pytestmark = pytest.mark.integration
 

@@ -7,12 +7,13 @@ import json
 import pytest
 from helpers import PAYER_EMAIL, paypal_transaction, write_orders_pipeline
 
-from ingest import cli, warehouse
-from ingest.clients import aws_client
-from ingest.lake import FileRef
-from ingest.ledger import Status
-from ingest.pipeline import Services, ingest_file
-from ingest.settings import Settings
+from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.adapters.clients import aws_client
+from ingest.apps.cli import main as cli
+from ingest.core.model import FileRef, Status
+from ingest.core.settings import Settings
+from ingest.ingestion.flow import ingest_file
+from ingest.ingestion.services import Services
 
 pytestmark = pytest.mark.integration
 

@@ -9,11 +9,12 @@ import time
 import pytest
 from helpers import ProcessDied, dying_before_ledger_update, isolate_shipped_pipelines, paypal_transaction
 
-from ingest import warehouse
-from ingest.clients import aws_client
-from ingest.lake import FileRef
-from ingest.ledger import Status
-from ingest.pipeline import Services, ingest_file, run_batch
+from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.adapters.clients import aws_client
+from ingest.core.model import FileRef, Status
+from ingest.ingestion.flow import ingest_file
+from ingest.ingestion.runs import run_batch
+from ingest.ingestion.services import Services
 
 pytestmark = pytest.mark.integration
 
@@ -228,7 +229,7 @@ def test_a_large_page_read_whole_by_arrow_lands_the_same_rows_as_one_read_row_by
 ):
     # GIVEN two 1.3 MB NDJSON pages of the same 1,000 transactions (sales, refunds, pending),
     # the first read whole by Arrow and the second row by row
-    from ingest import arrow_ndjson, prepare
+    from ingest.core import arrow_ndjson, prepare
 
     def page(letter: str) -> bytes:
         records = []

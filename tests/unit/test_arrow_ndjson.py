@@ -1,6 +1,6 @@
 """The whole-file Arrow reader of NDJSON never changes what loads or what is quarantined.
 
-Each file is prepared twice: with the fast path (``ingest.arrow_ndjson``) allowed, and with it
+Each file is prepared twice: with the fast path (``ingest.core.arrow_ndjson``) allowed, and with it
 off (``ARROW_NDJSON_BYTES = 0``: the row-by-row reference). Both outcomes must be the same: the
 rows loaded (typed columns as Python values, the kept JSON as JSON values), the quarantined rows,
 the tally, or the error that failed the file. Whether the fast path was taken is recorded too.
@@ -22,10 +22,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from ingest import arrow_ndjson, prepare
-from ingest.config import Pipeline, load_pipelines
-from ingest.schema import RecordCoercer, pseudonym
-from ingest.settings import PACKAGE_DIR
+from ingest.core import arrow_ndjson, prepare
+from ingest.core.coerce import RecordCoercer, pseudonym
+from ingest.core.config import Pipeline, load_pipelines
+from ingest.core.settings import PACKAGE_DIR
 
 PIPELINES = {p.name: p for p in load_pipelines(PACKAGE_DIR / "pipelines")}
 PAYPAL = PIPELINES["paypal_transactions"]

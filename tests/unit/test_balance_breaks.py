@@ -9,7 +9,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from ingest import balance_breaks
+from ingest.apps.finance import balance_breaks
 
 
 def breaks(*rows: tuple[str, str, str, str, str]) -> pd.DataFrame:

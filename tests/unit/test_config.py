@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ingest.config import ConfigError, Pipeline, load_pipelines, parse_pipeline, route
-from ingest.errors import UnknownPipeline
-from ingest.settings import PACKAGE_DIR
+from ingest.core.config import ConfigError, Pipeline, load_pipelines, parse_pipeline, route
+from ingest.core.errors import UnknownPipeline
+from ingest.core.settings import PACKAGE_DIR
 
 PIPELINES_DIR = PACKAGE_DIR / "pipelines"
 SHIPPED_FILES = sorted(PIPELINES_DIR.glob("*.yaml"))

@@ -2,7 +2,7 @@
 
 Nothing is deployed: the template is read as data (CloudFormation short-form tags become the
 long-form mappings they stand for) and checked against the package's own constants, its pipelines
-and the metrics the handler prints (``ingest.monitor``).
+and the metrics the handler prints (``ingest.apps.ops.monitor``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
-from ingest import monitor
-from ingest.config import load_pipelines
-from ingest.lake import FileRef
-from ingest.ledger import Status, table_definition
-from ingest.pipeline import FileResult
-from ingest.settings import ENVIRONMENT_VARIABLES, Settings
+from ingest.adapters.dynamodb_ledger import table_definition
+from ingest.apps.ops import monitor
+from ingest.core.config import load_pipelines
+from ingest.core.model import FileRef, FileResult, Status
+from ingest.core.settings import ENVIRONMENT_VARIABLES, Settings
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 DEPLOY_DIR = REPO_DIR / "deploy"
@@ -845,7 +844,7 @@ def test_container_image_runs_a_handler_the_package_defines():
     assert bases and set(bases) == {"public.ecr.aws/lambda/python:3.13"}
     (cmd,) = re.findall(r"^CMD\s+(.+)$", dockerfile, flags=re.MULTILINE)
     (entrypoint,) = json.loads(cmd)
-    assert entrypoint == "ingest.handler.handle"
+    assert entrypoint == "ingest.apps.lambda_handler.handle"
     module, _, name = entrypoint.rpartition(".")
     source = REPO_DIR.joinpath(*module.split(".")).with_suffix(".py")
     defined = {node.name for node in ast.parse(source.read_text()).body if isinstance(node, ast.FunctionDef)}

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from ingest.errors import EmptyFile, MalformedFile, UndecodableFile
-from ingest.formats import PEEK_BYTES, Detected, ParsedRow, open_rows, read_rows
+from ingest.core.errors import EmptyFile, MalformedFile, UndecodableFile
+from ingest.core.formats import PEEK_BYTES, Detected, ParsedRow, open_rows, read_rows
 
 
 def read(data: bytes, pinned_format: str = "auto") -> tuple[Detected, list[ParsedRow]]:

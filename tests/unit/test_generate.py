@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ingest import errors
-from ingest.cli import main
-from ingest.formats import read_rows
-from ingest.generate import (
+from ingest.apps.cli.main import main
+from ingest.core import errors
+from ingest.core.formats import read_rows
+from ingest.core.paypal import KNOWN_EVENT_CODES
+from ingest_devstack.generate import (
     GeneratedFile,
     GeneratedMonth,
     MonthStream,
@@ -31,8 +32,7 @@ from ingest.generate import (
     parse_s3_uri,
     write_month,
 )
-from ingest.generate.model import ADJUSTMENT_KINDS, DISCREPANCY_KINDS
-from ingest.paypal import KNOWN_EVENT_CODES
+from ingest_devstack.generate.model import ADJUSTMENT_KINDS, DISCREPANCY_KINDS
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 PIPELINES_DIR = REPO_DIR / "ingest" / "pipelines"
@@ -775,7 +775,7 @@ def test_withdrawals_go_to_the_bank_without_payer_and_leave_money_behind(lake: L
 
 
 def test_a_withdrawal_stays_inside_the_gross_bound_at_any_scale() -> None:
-    from ingest.generate.balances import conversion_amount, withdrawal_amount
+    from ingest_devstack.generate.balances import conversion_amount, withdrawal_amount
 
     assert withdrawal_amount(random.Random(1), Decimal("40000000.00")) == Decimal("500000.00")
     assert Decimal("600.00") <= withdrawal_amount(random.Random(1), Decimal("1000.00")) <= Decimal("900.00")

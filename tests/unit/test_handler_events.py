@@ -9,10 +9,10 @@ import pytest
 from google.api_core import exceptions
 from helpers import load_event, s3_event, sqs_event
 
-from ingest.errors import LoadFailed, TransientError
-from ingest.handler import _s3_event_of_message, file_refs
-from ingest.lake import FileRef
-from ingest.warehouse import classify, load_job_id
+from ingest.adapters.bigquery_warehouse import classify, load_job_id
+from ingest.apps.lambda_handler import _s3_event_of_message, file_refs
+from ingest.core.errors import LoadFailed, TransientError
+from ingest.core.model import FileRef
 
 BIGQUERY_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,1024}$")
 

@@ -18,9 +18,9 @@ from helpers import (
     write_orders_pipeline,
 )
 
-from ingest import cli
-from ingest import inspect as inspection
-from ingest.config import load_pipelines
+from ingest.apps.cli import main as cli
+from ingest.apps.tools import inspect as inspection
+from ingest.core.config import load_pipelines
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
@@ -376,7 +376,7 @@ def test_s3_object_is_read_with_its_size_and_etag(monkeypatch, capsys):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
-        from ingest.clients import aws_client
+        from ingest.adapters.clients import aws_client
 
         s3 = aws_client("s3")
         s3.create_bucket(Bucket="lake")

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from ingest.local import cpu_seconds
+from ingest_devstack.local import cpu_seconds
 
 
 def test_cpu_seconds_grows_with_the_work_a_process_does() -> None:

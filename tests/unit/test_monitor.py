@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest import monitor
-from ingest.lake import FileRef
-from ingest.ledger import Entry, Status
-from ingest.pipeline import FileResult
+from ingest.adapters.dynamodb_ledger import Entry
+from ingest.apps.ops import monitor
+from ingest.core.model import FileRef, FileResult, Status
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 RULES = monitor.Rules(

@@ -12,7 +12,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from ingest.settings import ENVIRONMENT_VARIABLES
+from ingest.core.settings import ENVIRONMENT_VARIABLES
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 PYPROJECT = REPO_DIR / "pyproject.toml"

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ingest import present
-from ingest.present import Col
+from ingest.apps.reports import present
+from ingest.apps.reports.present import Col
 
 HOSTILE = ["<script>alert(1)</script>", "<b>bold</b>", 'x" onmouseover="alert(1)', "a & b", "<img src=x>"]
 
@@ -290,7 +290,7 @@ def test_render_escapes_values_and_offers_the_page_head():
 
 
 def test_validation_page_uses_the_shared_style_and_policy():
-    from ingest.check import FileValidation, to_html
+    from ingest.apps.tools.validate_file import FileValidation, to_html
 
     page = to_html(FileValidation(source="<script>x</script>.json", pipeline="p", suite=None))
 
@@ -301,7 +301,7 @@ def test_validation_page_uses_the_shared_style_and_policy():
 def test_notebook_reports_carry_the_policy_and_the_stylesheet_after_jupyterlab_s(tmp_path: Path):
     nbformat = pytest.importorskip("nbformat")
     pytest.importorskip("nbconvert")
-    from ingest.notebook_run import to_html
+    from ingest.apps.reports.notebook_run import to_html
 
     frame = pd.DataFrame({"note": ["<script>alert(1)</script>"], "gross": [Decimal("1234.5")]})
     shown = present.table(frame, [Col("note", "Note"), Col("gross", "Gross", "money")])

@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
 
-from ingest import present
-from ingest.report_index import index_path, write_index
+from ingest.apps.reports import present
+from ingest.apps.reports.report_index import index_path, write_index
 
 DAY = 86_400
 T0 = 1_700_000_000  # 2023-11-14 22:13:20 UTC

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ingest import paypal, reconcile, report
+from ingest.apps.finance import reconcile, report
+from ingest.core import paypal
 
 
 def test_every_exception_kind_has_a_label_and_what_to_do():

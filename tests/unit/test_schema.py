@@ -14,11 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import PAYER_EMAIL, PAYER_NAMES, SHIPPING_STREET, paypal_transaction
 
-from ingest.config import Pipeline, load_pipelines, parse_pipeline
-from ingest.errors import MissingColumn
-from ingest.formats import ParsedRow, read_rows
-from ingest.schema import Coerced, RecordCoercer, redact, to_arrow
-from ingest.settings import PACKAGE_DIR
+from ingest.core.coerce import Coerced, RecordCoercer, redact, to_arrow
+from ingest.core.config import Pipeline, load_pipelines, parse_pipeline
+from ingest.core.errors import MissingColumn
+from ingest.core.formats import ParsedRow, read_rows
+from ingest.core.settings import PACKAGE_DIR
 
 LINEAGE = {
     "_source_uri": "s3://payments-lake/orders/2021/07/01/orders.json",

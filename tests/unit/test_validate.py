@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from helpers import paypal_transaction
 
-from ingest import paypal
-from ingest.check import to_html, validate_file
-from ingest.config import load_pipelines
-from ingest.formats import ParsedRow
-from ingest.schema import RecordCoercer, to_arrow
-from ingest.settings import EXPECTATIONS_DIR, PACKAGE_DIR
-from ingest.transforms import apply_transform
-from ingest.validate import Suite, SuiteError, load_suite, validation_frame
+from ingest.apps.tools.validate_file import to_html, validate_file
+from ingest.core import paypal
+from ingest.core.coerce import RecordCoercer, to_arrow
+from ingest.core.config import load_pipelines
+from ingest.core.formats import ParsedRow
+from ingest.core.settings import EXPECTATIONS_DIR, PACKAGE_DIR
+from ingest.core.transforms import apply_transform
+from ingest.core.validate import Suite, SuiteError, load_suite, validation_frame
 
 PIPELINES = {p.name: p for p in load_pipelines(PACKAGE_DIR / "pipelines")}
 LINEAGE = {"_source_uri": "s3://lake/k", "_source_etag": "e", "_ingested_at": None}

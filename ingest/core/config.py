@@ -1,0 +1,272 @@
+"""Pipeline configs: which keys go to which BigQuery table, with what schema and rules.
+
+One YAML file per pipeline under ``ingest/pipelines/``. Loading validates every file up front,
+so a typo in a config fails at start-up with the file name, not halfway through a batch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ingest.core.errors import UnknownPipeline
+
+SCALAR_TYPES = {"STRING", "INT64", "NUMERIC", "FLOAT64", "BOOL", "TIMESTAMP", "DATE", "JSON"}
+# RECORD columns are REPEATED lists of scalar fields (PayPal cart items); BigQuery nests deeper,
+# but nothing here needs it and every level would cost the coercer a special case.
+BIGQUERY_TYPES = SCALAR_TYPES | {"RECORD"}
+FORMATS = {"auto", "ndjson", "json_array", "json_concat", "csv"}
+# merge: load into staging, keep the latest row per business key, MERGE into the table.
+# replace: each file is the whole table (reference data), swapped in by one truncating load.
+# append: every row is kept (event logs with no business key worth deduplicating on).
+WRITE_MODES = {"merge", "replace", "append"}
+PARTITION_TYPES = {"TIMESTAMP", "DATE"}
+# BigQuery clusters on up to four top-level columns of orderable scalar types.
+CLUSTER_TYPES = {"STRING", "INT64", "NUMERIC", "BOOL", "TIMESTAMP", "DATE"}
+MAX_CLUSTER_COLUMNS = 4
+# BigQuery naming rules: datasets take letters, digits and underscores; tables also take
+# Unicode letters, dashes and spaces. Neither may hold a dot (no project part here).
+_DATASET_NAME = re.compile(r"[A-Za-z0-9_]{1,1024}")
+_TABLE_NAME = re.compile(r"[\w\- ]{1,1024}")
+
+# Columns the pipeline adds to every table, for lineage and for counting a file's rows.
+LINEAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("_source_uri", "STRING", "REQUIRED"),
+    ("_source_etag", "STRING", "REQUIRED"),
+    ("_source_row", "INT64", "REQUIRED"),
+    ("_ingested_at", "TIMESTAMP", "REQUIRED"),
+)
+EXTRA_COLUMN = "_extra"
+
+
+class ConfigError(ValueError):
+    """A pipeline YAML file is invalid."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    mode: str = "NULLABLE"
+    source: str = ""
+    """Dotted path of the value in a JSON record, or the CSV header; defaults to ``name``."""
+    fields: tuple[Column, ...] = ()
+    """The fields of a RECORD column, their sources relative to one list element."""
+    pseudonymise: bool = False
+    """Store a keyed hash of the value instead of the value (payer emails): joinable, not readable."""
+
+    @property
+    def required(self) -> bool:
+        return self.mode == "REQUIRED"
+
+    @property
+    def repeated(self) -> bool:
+        return self.mode == "REPEATED"
+
+    @property
+    def source_path(self) -> tuple[str, ...]:
+        return tuple((self.source or self.name).split("."))
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    key_pattern: re.Pattern[str]
+    dataset: str
+    table: str
+    columns: tuple[Column, ...]
+    business_key: tuple[str, ...]
+    format: str = "auto"
+    write_mode: str = "append"
+    latest_by: str | None = None
+    """merge mode: the column whose greatest value wins among rows of one business key
+    (PayPal's ``transaction_updated_date``). Without it, the row ingested last wins."""
+    partition_by: str | None = None
+    """TIMESTAMP or DATE column the table is partitioned on by day. In merge mode it must not
+    change for a business key: the MERGE only reads the partitions its new rows fall in."""
+    cluster_by: tuple[str, ...] = ()
+    suite: str | None = None
+    record_column: str | None = None
+    """If set, the whole record (after redaction) is kept in this JSON column."""
+    redact: tuple[str, ...] = ()
+    """Dotted paths removed from records before anything is stored (personal data)."""
+    transform: str | None = None
+    """``module:function`` turning one parsed record into the rows to coerce (see ``transform_function``)."""
+    description: str = ""
+    freshness_minutes: int | None = None
+    """A file of this pipeline is expected at least this often; the freshness alarm (and
+    ``ingest health``) fires after a longer silence. None: files come irregularly, no alarm."""
+
+    @property
+    def table_id(self) -> str:
+        return f"{self.dataset}.{self.table}"
+
+    @property
+    def pseudonymises(self) -> bool:
+        return any(c.pseudonymise for c in self.columns)
+
+    def transform_function(self) -> Callable[[dict[str, Any]], list[dict[str, Any]]] | None:
+        """The record transform: one source record in, the rows it stands for out.
+
+        PayPal records gain derived fields (product names); an exchange-rate object becomes one
+        row per currency. A transform raises ValueError for a record it cannot read.
+        """
+        return resolve_transform(self.transform) if self.transform else None
+
+    def bigquery_columns(self) -> list[Column]:
+        """Columns of the loaded table: data columns, kept record, extras, lineage."""
+        columns = list(self.columns)
+        if self.record_column:
+            columns.append(Column(self.record_column, "JSON"))
+        columns.append(Column(EXTRA_COLUMN, "JSON"))
+        columns.extend(Column(name, type_, mode) for name, type_, mode in LINEAGE_COLUMNS)
+        return columns
+
+
+def resolve_transform(reference: str) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    module_name, _, function_name = reference.partition(":")
+    function = getattr(importlib.import_module(module_name), function_name, None)
+    if not callable(function):
+        raise ConfigError(f"transform {reference!r} is not a function")
+    return function
+
+
+def _parse_column(spec: Any, fail: Callable[[str], ConfigError], nested: bool = False) -> Column:
+    if not isinstance(spec, dict) or not {"name", "type"} <= spec.keys():
+        raise fail(f"each column needs a name and a type, got {spec!r}")
+    column_type = str(spec["type"]).upper()
+    default_mode = "REPEATED" if column_type == "RECORD" else "NULLABLE"
+    column = Column(
+        name=spec["name"],
+        type=column_type,
+        mode=str(spec.get("mode", default_mode)).upper(),
+        source=spec.get("source", ""),
+        fields=tuple(_parse_column(f, fail, nested=True) for f in spec.get("fields", ())),
+        pseudonymise=bool(spec.get("pseudonymise", False)),
+    )
+    allowed = SCALAR_TYPES if nested else BIGQUERY_TYPES
+    if column.type not in allowed:
+        raise fail(f"column {column.name}: type {column.type} not one of {sorted(allowed)}")
+    if column.type == "RECORD":
+        if column.mode != "REPEATED" or not column.fields:
+            raise fail(f"column {column.name}: a RECORD column is REPEATED and lists its fields")
+    elif column.mode not in {"NULLABLE", "REQUIRED"}:
+        raise fail(f"column {column.name}: mode must be NULLABLE or REQUIRED")
+    if column.pseudonymise and column.type != "STRING":
+        raise fail(f"column {column.name}: only STRING columns can be pseudonymised")
+    return column
+
+
+def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
+    """Build a Pipeline from one YAML document, or raise ConfigError naming ``origin``."""
+
+    def fail(message: str) -> ConfigError:
+        return ConfigError(f"{origin}: {message}")
+
+    missing = {"name", "key_pattern", "table", "columns", "business_key"} - raw.keys()
+    if missing:
+        raise fail(f"missing keys {sorted(missing)}")
+    dataset, _, table = str(raw["table"]).partition(".")
+    if not _DATASET_NAME.fullmatch(dataset) or not _TABLE_NAME.fullmatch(table):
+        raise fail(f"table must be 'dataset.table', got {raw['table']!r}")
+    try:
+        pattern = re.compile(raw["key_pattern"])
+    except (re.error, TypeError) as err:
+        raise fail(f"key_pattern does not compile: {err}") from err
+
+    columns = [_parse_column(spec, fail) for spec in raw["columns"]]
+    names = [c.name for c in columns]
+    if len(set(names)) != len(names):
+        raise fail("column names repeat")
+    reserved = {EXTRA_COLUMN, *(name for name, _, _ in LINEAGE_COLUMNS)}
+    if raw.get("record_column"):
+        reserved.add(raw["record_column"])
+    if clash := reserved & set(names):
+        raise fail(f"column names {sorted(clash)} are reserved for lineage, extras or the kept record")
+    business_key = tuple(raw["business_key"])
+    if unknown := set(business_key) - set(names):
+        raise fail(f"business_key names unknown columns {sorted(unknown)}")
+
+    pipeline = Pipeline(
+        name=raw["name"],
+        key_pattern=pattern,
+        dataset=dataset,
+        table=table,
+        columns=tuple(columns),
+        business_key=business_key,
+        format=raw.get("format", "auto"),
+        write_mode=raw.get("write_mode", "append"),
+        latest_by=raw.get("latest_by"),
+        partition_by=raw.get("partition_by"),
+        cluster_by=tuple(raw.get("cluster_by", ())),
+        suite=raw.get("suite"),
+        record_column=raw.get("record_column"),
+        redact=tuple(raw.get("redact", ())),
+        transform=raw.get("transform"),
+        description=raw.get("description", ""),
+        freshness_minutes=raw.get("freshness_minutes"),
+    )
+    if pipeline.freshness_minutes is not None and (
+        not isinstance(pipeline.freshness_minutes, int) or pipeline.freshness_minutes < 1
+    ):
+        raise fail(f"freshness_minutes must be a whole number of minutes, got {pipeline.freshness_minutes!r}")
+    if pipeline.transform is not None:
+        try:
+            resolve_transform(pipeline.transform)
+        except (ImportError, ValueError) as err:
+            raise fail(f"transform {pipeline.transform!r} cannot be loaded: {err}") from err
+    if pipeline.format not in FORMATS:
+        raise fail(f"format {pipeline.format!r} not one of {sorted(FORMATS)}")
+    if pipeline.write_mode not in WRITE_MODES:
+        raise fail(f"write_mode {pipeline.write_mode!r} not one of {sorted(WRITE_MODES)}")
+    _check_table_layout(pipeline, fail)
+    return pipeline
+
+
+def _check_table_layout(pipeline: Pipeline, fail: Callable[[str], ConfigError]) -> None:
+    types = {c.name: c.type for c in pipeline.columns}
+    if pipeline.latest_by is not None:
+        if pipeline.write_mode != "merge":
+            raise fail("latest_by only applies to write_mode merge")
+        if types.get(pipeline.latest_by) not in {"TIMESTAMP", "DATE", "INT64"}:
+            raise fail(f"latest_by {pipeline.latest_by!r} must name a TIMESTAMP, DATE or INT64 column")
+    if pipeline.partition_by is not None and types.get(pipeline.partition_by) not in PARTITION_TYPES:
+        raise fail(f"partition_by {pipeline.partition_by!r} must name a TIMESTAMP or DATE column")
+    if len(pipeline.cluster_by) > MAX_CLUSTER_COLUMNS:
+        raise fail(f"cluster_by takes at most {MAX_CLUSTER_COLUMNS} columns")
+    for name in pipeline.cluster_by:
+        if types.get(name) not in CLUSTER_TYPES:
+            raise fail(f"cluster_by {name!r} must name a column of type {sorted(CLUSTER_TYPES)}")
+
+
+def load_pipelines(directory: Path) -> tuple[Pipeline, ...]:
+    """All pipelines in ``directory``, sorted by name."""
+    pipelines = []
+    for path in sorted(directory.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        pipelines.append(parse_pipeline(raw, str(path)))
+    if not pipelines:
+        raise ConfigError(f"no pipeline YAML files in {directory}")
+    names = [p.name for p in pipelines]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{directory}: pipeline names repeat: {names}")
+    return tuple(sorted(pipelines, key=lambda p: p.name))
+
+
+def route(key: str, pipelines: tuple[Pipeline, ...]) -> Pipeline:
+    """The one pipeline whose key pattern matches ``key`` (already URL-decoded)."""
+    matches = [p for p in pipelines if p.key_pattern.search(key)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UnknownPipeline(f"no pipeline matches key {key!r}")
+    names = ", ".join(p.name for p in matches)
+    raise UnknownPipeline(f"key {key!r} matches more than one pipeline ({names})")

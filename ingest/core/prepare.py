@@ -1,0 +1,336 @@
+"""Turn one file's bytes into a validated Parquet load file and a quarantine file. No cloud I/O.
+
+Read -> transform -> coerce (chunk by chunk into a temporary Parquet file) -> validate with the
+pipeline's suite (only the suite's columns, window by window) -> copy the rows that pass.
+``ingest.ingestion.flow`` loads the result; ``ingest validate`` only reports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingest.core import arrow_ndjson
+from ingest.core.coerce import RecordCoercer, RejectedRow, json_text, to_arrow
+from ingest.core.config import Pipeline
+from ingest.core.errors import EmptyFile, NoValidRows, ValidationFailed
+from ingest.core.formats import Detected, ParsedRow, open_rows
+from ingest.core.transforms import apply_transform, arrow_transform
+from ingest.core.validate import Suite, Validation, row_reason, validation_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Records coerced at a time: enough for vectorised Arrow conversion, small enough that a wide
+# nested PayPal chunk stays within tens of MB.
+CHUNK_ROWS = 10_000
+# A file whose coerced rows take at most this much stays in memory (a load group of 250 such
+# files: about 64 MB); a larger one is spilled to a temporary Parquet file.
+IN_MEMORY_BYTES = 256 * 1024
+# NDJSON files of this size range are read whole by Arrow (``arrow_ndjson``) when it can vouch
+# for every row: 3x faster on 10k-record PayPal files. Below it Arrow's fixed cost per file
+# (about 25 ms) loses to reading row by row; above it the text and its Arrow table (about four
+# times the text) would sit in memory at once.
+ARROW_MIN_BYTES = 1 << 20
+ARROW_NDJSON_BYTES = 32 << 20
+# Rows validated per Great Expectations run. A run costs ~0.1-0.3 s whatever its size, and GX
+# copies the frame several times: a 250k-row window of the PayPal suite's columns peaked ~110 MB
+# (1M rows in one run: ~460 MB); 100k-row windows took the 1M-row batch's peak RSS from 666 to
+# 624 MB at the same speed. Uniqueness within a file is checked per window.
+VALIDATION_ROWS = 100_000
+
+
+@dataclass
+class Tally:
+    rows_in: int = 0
+    rows_loaded: int = 0
+    first_rejected: RejectedRow | None = None
+    reasons: Counter[str] = field(default_factory=Counter)
+    """Quarantined rows per reason: the column a value failed in, or ``validation <check id>``."""
+    extra_fields: set[str] = field(default_factory=set)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.rows_in - self.rows_loaded
+
+    def reject(self, sink: IO[bytes], source: str, etag: str, row: RejectedRow, reasons: list[str]) -> None:
+        """Write one quarantined row, with why, to the file's quarantine sink."""
+        self.first_rejected = self.first_rejected or row
+        self.reasons.update(reasons)
+        line = {"source": source, "etag": etag, "row": row.number, "reason": row.reason, "raw": row.raw}
+        sink.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
+
+
+@dataclass
+class Prepared:
+    """A file's rows to load (coerced, and passed by the suite) and its quarantined rows.
+
+    A small file's rows stay in memory as an Arrow table; a larger one's are spilled to a
+    temporary Parquet file chunk by chunk.
+    """
+
+    detected: Detected
+    tally: Tally
+    rejected: IO[bytes]
+    """NDJSON of the quarantined rows, one ``{source, etag, row, reason, raw}`` object a line."""
+    source: str = ""
+    etag: str = ""
+    validation: Validation | None = None
+    table: pa.Table | None = None
+    """The rows to load, when they fit in ``IN_MEMORY_BYTES``."""
+    spilled: IO[bytes] | None = None
+    """The rows to load as a Parquet file, when they did not fit in memory."""
+
+    @property
+    def parquet(self) -> IO[bytes]:
+        """The rows to load as a Parquet file (written now if they were held in memory)."""
+        if self.spilled is None:
+            self.spilled = io.BytesIO()
+            if self.table is not None:
+                pq.write_table(self.table, self.spilled, compression="zstd")
+                self.table = None
+        return self.spilled
+
+    def batches(self, batch_size: int, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """The rows to load, ``batch_size`` at a time, only ``columns`` if given."""
+        if self.table is not None:
+            table = self.table.select(columns) if columns is not None else self.table
+            yield from table.to_batches(max_chunksize=batch_size)
+            return
+        self.parquet.seek(0)
+        yield from pq.ParquetFile(self.parquet).iter_batches(batch_size=batch_size, columns=columns)
+
+    @property
+    def schema(self) -> pa.Schema | None:
+        if self.table is not None:
+            return self.table.schema
+        parquet = self.parquet
+        parquet.seek(0)
+        if not parquet.read(1):
+            return None  # no row to load
+        parquet.seek(0)
+        return pq.ParquetFile(parquet).schema_arrow
+
+    def raise_if_file_fails(self) -> None:
+        """Raise what fails the whole file: a table-level check of the suite, or no row to load."""
+        if self.validation is not None and (failures := self.validation.file_failures):
+            raise ValidationFailed("; ".join(check.describe() for check in failures))
+        if self.tally.rows_loaded == 0:
+            first = self.tally.first_rejected
+            if first is None:
+                raise EmptyFile("file holds no records")
+            raise NoValidRows.among(self.tally.rows_in, first.number, first.reason)
+
+
+def prepare_file(
+    body: IO[bytes],
+    pipeline: Pipeline,
+    make_coercer: Callable[[Detected], RecordCoercer],
+    suite: Suite | None,
+    lineage: dict[str, Any],
+    temporary: contextlib.ExitStack,
+) -> Prepared:
+    """Read, coerce and validate one file; temporary files live as long as ``temporary``.
+
+    Raises the reader's errors (undecodable, malformed) and MissingColumn. Memory holds one
+    chunk of records, or one validation window of the suite's columns, at a time.
+    """
+    source, etag = lineage["_source_uri"], lineage["_source_etag"]
+    tally = Tally()
+    # Quarantined rows are few: in memory unless they are not.
+    rejected = temporary.enter_context(tempfile.SpooledTemporaryFile(IN_MEMORY_BYTES))  # noqa: SIM115 - the stack closes it
+    opened = open_rows(body, pipeline.format, keep_ndjson_bytes=ARROW_NDJSON_BYTES)
+    detected = opened.detected
+    coercer = make_coercer(detected)
+    if detected.header is not None:
+        coercer.check_header(detected.header)
+    prepared = Prepared(detected, tally, rejected, source, etag)
+    whole = None
+    if opened.content is not None and len(opened.content) >= ARROW_MIN_BYTES:
+        whole = arrow_ndjson.load_table(opened.content, pipeline, coercer, lineage, arrow_transform(pipeline))
+    if whole is not None:
+        table, tally.extra_fields = whole
+        tally.rows_in = tally.rows_loaded = table.num_rows
+        _keep(prepared, table, temporary)
+    else:
+        _coerce_rows(prepared, apply_transform(pipeline, opened.rows), coercer, pipeline, lineage, temporary)
+    if suite is not None:
+        validate_files([prepared], suite, temporary)
+    return prepared
+
+
+def _coerce_rows(
+    prepared: Prepared,
+    rows: Iterator[ParsedRow],
+    coercer: RecordCoercer,
+    pipeline: Pipeline,
+    lineage: dict[str, Any],
+    temporary: contextlib.ExitStack,
+) -> None:
+    """The row reader: coerce chunk by chunk, in memory while small, else spilled to Parquet."""
+    tally = prepared.tally
+    writer = None
+    for chunk in itertools.batched(rows, CHUNK_ROWS, strict=False):
+        coerced = coercer.coerce(chunk)
+        tally.rows_in += coerced.rows_in
+        tally.extra_fields |= coerced.extra_fields
+        for row in coerced.rejected:
+            tally.reject(
+                prepared.rejected, prepared.source, prepared.etag, row, [row.reason.split(":", 1)[0]]
+            )
+        if not coerced.row_numbers:
+            continue
+        table = to_arrow(pipeline, coerced, lineage)
+        tally.rows_loaded += table.num_rows
+        if writer is None and prepared.table is None and table.nbytes <= IN_MEMORY_BYTES:
+            prepared.table = table
+            continue
+        if writer is None:
+            prepared.spilled = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+            writer = pq.ParquetWriter(prepared.spilled, table.schema, compression="zstd")
+            if prepared.table is not None:
+                writer.write_table(prepared.table)
+                prepared.table = None
+        writer.write_table(table)
+    if writer is not None:
+        writer.close()
+
+
+def _keep(prepared: Prepared, table: pa.Table, temporary: contextlib.ExitStack) -> None:
+    """Hold the rows to load in memory if they are small, else spill them to Parquet."""
+    if table.nbytes <= IN_MEMORY_BYTES:
+        prepared.table = table
+        return
+    prepared.spilled = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+    pq.write_table(table, prepared.spilled, compression="zstd", row_group_size=CHUNK_ROWS)
+
+
+def validate_files(members: list[Prepared], suite: Suite, temporary: contextlib.ExitStack) -> None:
+    """Run the suite over each file's coerced rows; keep only the rows that pass in its Parquet.
+
+    Files of up to ``VALIDATION_ROWS`` rows share GX runs of up to that many rows (each judged
+    as if alone); a larger file runs window by window. Sets each file's ``validation``.
+    """
+    window: list[Prepared] = []
+    window_rows = 0
+    for member in members:
+        rows = member.tally.rows_loaded
+        if not rows:
+            continue
+        if rows > VALIDATION_ROWS:
+            _finish_validation(member, _validate_alone(member, suite), suite, temporary)
+            continue
+        if window and window_rows + rows > VALIDATION_ROWS:
+            _validate_together(window, suite, temporary)
+            window, window_rows = [], 0
+        window.append(member)
+        window_rows += rows
+    if window:
+        _validate_together(window, suite, temporary)
+
+
+def _suite_batches(
+    prepared: Prepared, suite: Suite, batch_size: int
+) -> Iterator[tuple[pd.DataFrame, list[int]]]:
+    """The file's rows, only the columns the suite reads, ``batch_size`` rows at a time."""
+    wanted = suite.columns() | {"_source_row"}
+    for batch in prepared.batches(batch_size, _present(prepared, wanted)):
+        yield validation_frame(batch, wanted), batch.column("_source_row").to_pylist()
+
+
+def _present(prepared: Prepared, wanted: set[str]) -> list[str]:
+    """Of ``wanted``, the columns the file's rows have, in their order."""
+    schema = prepared.schema
+    return [name for name in (schema.names if schema is not None else ()) if name in wanted]
+
+
+def _validate_together(members: list[Prepared], suite: Suite, temporary: contextlib.ExitStack) -> None:
+    wanted = suite.columns() | {"_source_row"}
+    tables = []
+    for member in members:
+        tables.append(pa.Table.from_batches(list(member.batches(VALIDATION_ROWS, _present(member, wanted)))))
+    # One conversion to pandas for the whole window: per file, it costs more than GX's run.
+    combined = pa.concat_tables(tables, promote_options="permissive")
+    numbers = [table.column("_source_row").to_pylist() for table in tables]
+    outcomes = suite.run_concatenated(
+        validation_frame(combined, wanted), [table.num_rows for table in tables], numbers
+    )
+    for member, outcome, rows in zip(members, outcomes, numbers, strict=True):
+        validation = Validation(suite.name)
+        validation.add(outcome.checks, len(rows), len(outcome.bad_positions))
+        _finish_validation(member, (validation, outcome.bad_positions), suite, temporary)
+
+
+def _validate_alone(prepared: Prepared, suite: Suite) -> tuple[Validation, dict[int, list[str]]]:
+    """The suite's outcome on one file, window by window, and its bad rows by position."""
+    validation = Validation(suite.name)
+    bad: dict[int, list[str]] = {}
+    offset = 0
+    for frame, numbers in _suite_batches(prepared, suite, VALIDATION_ROWS):
+        outcome = suite.run(frame, numbers)
+        validation.add(outcome.checks, len(numbers), len(outcome.bad_positions))
+        bad.update((offset + position, ids) for position, ids in outcome.bad_positions.items())
+        offset += len(numbers)
+    return validation, bad
+
+
+def _finish_validation(
+    prepared: Prepared,
+    outcome: tuple[Validation, dict[int, list[str]]],
+    suite: Suite,
+    temporary: contextlib.ExitStack,
+) -> None:
+    validation, bad = outcome
+    prepared.validation = validation
+    if bad and not validation.file_failures:
+        _keep_passing(prepared, bad, suite, temporary)
+
+
+def _keep_passing(
+    prepared: Prepared, bad: dict[int, list[str]], suite: Suite, temporary: contextlib.ExitStack
+) -> None:
+    """Keep only the rows that pass; quarantine the bad ones whole, with their reasons.
+
+    A spilled file is filtered window by window into a new spill, never whole in memory.
+    """
+    if prepared.table is not None:
+        passed = [_passing(prepared, batch, 0, bad, suite) for batch in prepared.batches(len(prepared.table))]
+        prepared.table = pa.Table.from_batches(passed, schema=prepared.table.schema)
+    else:
+        filtered = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+        writer = None
+        offset = 0
+        for batch in prepared.batches(VALIDATION_ROWS):
+            writer = writer or pq.ParquetWriter(filtered, batch.schema, compression="zstd")
+            writer.write_batch(_passing(prepared, batch, offset, bad, suite))
+            offset += batch.num_rows
+        if writer is not None:
+            writer.close()
+        prepared.spilled = filtered
+    prepared.tally.rows_loaded -= len(bad)
+
+
+def _passing(
+    prepared: Prepared, batch: pa.RecordBatch, offset: int, bad: dict[int, list[str]], suite: Suite
+) -> pa.RecordBatch:
+    """The batch's rows that pass; the others quarantined (``offset``: the batch's first row)."""
+    keep = [offset + i not in bad for i in range(batch.num_rows)]
+    for position in (i for i, ok in enumerate(keep) if not ok):
+        ids = bad[offset + position]
+        row = batch.slice(position, 1).to_pylist()[0]
+        # The row as it would have loaded; PayPal rows carry their source record in _raw.
+        quarantined = RejectedRow(row["_source_row"], row_reason(ids, suite), json_text(row))
+        prepared.tally.reject(
+            prepared.rejected, prepared.source, prepared.etag, quarantined, [f"validation {i}" for i in ids]
+        )
+    return batch.filter(pa.array(keep))
