@@ -28,9 +28,13 @@ demo: $(STAMP) ## Run a month of data end to end on the local emulators (KEEP=1 
 test: $(STAMP) ## Run the test suite (starts its own emulators)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff check and format check
+test-unit: $(STAMP) ## Only the unit tests: no emulators, in-memory fakes of the ports (under a minute)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check, format check and mypy (strict on ingest.core and ingest.ingestion)
 	$(BIN)/ruff check ingest ingest_devstack tests benchmarks
 	$(BIN)/ruff format --check ingest ingest_devstack tests benchmarks
+	$(BIN)/mypy
 
 up: $(STAMP) ## Start the local stack and print its environment
 	$(BIN)/ingest local up
@@ -56,4 +60,4 @@ clean: ## Remove the venv, local stack state and generated reports
 	-$(BIN)/ingest local down 2>/dev/null
 	rm -rf $(VENV) .local reports/demo reports/batches reports/reconciliation reports/monitoring reports/loadtest reports/bench
 
-.PHONY: help venv demo test lint up down lab bench bench-quick loadtest clean
+.PHONY: help venv demo test test-unit lint up down lab bench bench-quick loadtest clean
