@@ -48,13 +48,13 @@ lab: $(STAMP) ## JupyterLab on notebooks/, pointed at the local stack (started i
 		&& $(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 bench: $(STAMP) ## Benchmarks against dlt, pandas-gbq and DuckDB; memory, Lambda, GX; reports/bench/results.json (~1 hour)
-	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
 bench-quick: $(STAMP) ## The same benchmarks at small sizes, 2 runs each (~3 min)
-	$(BIN)/python benchmarks/bench.py --quick $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.bench --quick $(BENCH_ARGS)
 
 loadtest: $(STAMP) ## Load test on the local stack: 10,000 files delivered 1-3 times, 4 runners, exact accounting (~65 min; LOADTEST_ARGS="--files 1000")
-	$(BIN)/python benchmarks/loadtest.py $(LOADTEST_ARGS)
+	$(BIN)/python -m benchmarks.loadtest $(LOADTEST_ARGS)
 
 clean: ## Remove the venv, local stack state and generated reports
 	-$(BIN)/ingest local down 2>/dev/null

@@ -9,6 +9,7 @@ It imports nothing from ``ingest``: the emulator venv does not have the package.
 
 import os
 import sys
+from typing import Any
 
 import duckdb
 from duckdb_extensions import import_extension
@@ -17,7 +18,9 @@ EXTENSIONS = ("ducklake", "spatial")
 _original_connect = duckdb.connect
 
 
-def _connect(database=":memory:", read_only=False, config=None, **kwargs):
+def _connect(
+    database: str = ":memory:", read_only: bool = False, config: dict[str, Any] | None = None, **kwargs: Any
+) -> duckdb.DuckDBPyConnection:
     config = dict(config or {})
     time_zone = config.pop("TimeZone", None)
     config.setdefault("autoinstall_known_extensions", False)
@@ -28,7 +31,7 @@ def _connect(database=":memory:", read_only=False, config=None, **kwargs):
     return connection
 
 
-def main(argv):
+def main(argv: list[str]) -> None:
     duckdb.connect = _connect
     with _connect() as connection:
         for name in EXTENSIONS:

@@ -22,12 +22,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest.adapters.bigquery_warehouse import TableFingerprint, table_fingerprint
+from ingest.adapters.bigquery.queries import TableFingerprint, table_fingerprint
 from ingest.adapters.clients import aws_client
-from ingest.adapters.dynamodb_ledger import Entry
 from ingest.apps import lambda_handler as handler
-from ingest.apps.finance import reconcile, report
-from ingest.apps.ops import monitor
+from ingest.apps.finance import alerts, report
+from ingest.apps.finance.exports import EXCEPTIONS_FILE
+from ingest.apps.finance.models import Tables, model_rows
+from ingest.apps.finance.period import Period
+from ingest.apps.ops import health, monitoring
+from ingest.core.ledger_entry import LedgerEntry
 from ingest.core.model import Status
 from ingest.core.settings import Settings
 from ingest.ingestion.flow import FILES_PER_LOAD
@@ -76,7 +79,7 @@ def _table_exists(services: Services, table_id: str) -> bool:
     return True
 
 
-def ledger_summary(entries: list[Entry], keys: set[str]) -> dict[str, Any]:
+def ledger_summary(entries: list[LedgerEntry], keys: set[str]) -> dict[str, Any]:
     files = [e for e in entries if e.sk == "FILE" and e.key in keys]
     loaded = [e for e in files if e.status == Status.LOADED]
     return {
@@ -94,7 +97,7 @@ def ledger_summary(entries: list[Entry], keys: set[str]) -> dict[str, Any]:
     }
 
 
-def _validation_counts(entries: list[Entry], kind: str) -> Counter[str]:
+def _validation_counts(entries: list[LedgerEntry], kind: str) -> Counter[str]:
     """Rows per expectation id over the files' ledger validation summaries."""
     counts: Counter[str] = Counter()
     for entry in entries:
@@ -159,19 +162,15 @@ def most_load_jobs(services: Services, manifest: dict[str, Any]) -> int:
     return sum(n if modes[name] == "replace" else -(-n // FILES_PER_LOAD) for name, n in files.items())
 
 
-def finance_report(
-    services: Services, period: reconcile.Period, out_root: Path, console: Console
-) -> dict[str, Any]:
+def finance_report(services: Services, period: Period, out_root: Path, console: Console) -> dict[str, Any]:
     """``ingest report`` for the period: reconcile, run the notebook, alert; what it wrote."""
     with console.status(f"reconciling {period} and running the report notebook ..."):
         produced = report.produce(period, out_root)
     alert = None
     if produced.figures is not None:
-        alert = report.publish_alert(services, produced.figures, produced.report_path)
-    balances = reconcile.model_rows(
-        services.bigquery, reconcile.Tables.for_services(services), "daily_balances", period
-    )
-    exceptions_csv = produced.out_dir / report.EXCEPTIONS_FILE
+        alert = alerts.publish_alert(services, produced.figures, produced.report_path)
+    balances = model_rows(services.bigquery, Tables.for_services(services), "daily_balances", period)
+    exceptions_csv = produced.out_dir / EXCEPTIONS_FILE
     exceptions: list[dict[str, Any]] = []
     if exceptions_csv.is_file():
         with exceptions_csv.open(encoding="utf-8", newline="") as rows:
@@ -211,7 +210,7 @@ def planted_balance_differences(manifest: dict[str, Any]) -> dict[str, str | Non
 
 def operations_view(settings: Settings, out_root: Path, console: Console) -> dict[str, Any]:
     """``ingest health`` and ``ingest monitor`` on what the demo just did."""
-    checks = monitor.check_health(settings)
+    checks = health.check_health(settings)
     table = Table(title="ingest health: the template's alarm rules on the ledger and the queue")
     for column in ("rule", "pipeline", "state", "message"):
         table.add_column(column, overflow="fold")
@@ -219,14 +218,14 @@ def operations_view(settings: Settings, out_root: Path, console: Console) -> dic
         table.add_row(check.rule, check.pipeline or "", check.state, check.message)
     console.print(table)
     with console.status("running the monitoring notebook ..."):
-        run = monitor.monitoring_report(out_root, hours=6)
+        run = monitoring.monitoring_report(out_root, hours=6)
     figures: dict[str, Any] = {}
     if run.error is None and (run.executed.parent / "monitoring.json").is_file():
         figures = json.loads((run.executed.parent / "monitoring.json").read_text(encoding="utf-8"))
     failed = next(c for c in checks if c.rule == "failed_files")
     return {
-        "healthy": monitor.healthy(checks),
-        "alarms": sorted(f"{c.rule} {c.pipeline or ''}".strip() for c in checks if c.state == monitor.ALARM),
+        "healthy": health.healthy(checks),
+        "alarms": sorted(f"{c.rule} {c.pipeline or ''}".strip() for c in checks if c.state == health.ALARM),
         "failed_files": set(failed.details.get("files", [])),
         "report": str(run.html) if run.html else None,
         "report_error": run.error,
@@ -272,9 +271,7 @@ def _run(settings: Settings, year: int, month: int, out_dir: Path, console: Cons
 
     console.rule("[bold]Finance: the month reconciled and reported (ingest report)")
     days = sorted({date.fromisoformat(b["date"]) for b in manifest["balances"]})
-    finance = finance_report(
-        services, reconcile.Period(days[0], days[-1]), out_dir.parent / "reconciliation", console
-    )
+    finance = finance_report(services, Period(days[0], days[-1]), out_dir.parent / "reconciliation", console)
 
     console.rule(
         "[bold]Operations: the alarm rules (ingest health) and the monitoring report (ingest monitor)"

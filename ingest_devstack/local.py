@@ -71,7 +71,8 @@ def default_state_dir() -> Path:
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _alive(pid: int) -> bool:

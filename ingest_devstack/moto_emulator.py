@@ -30,6 +30,8 @@ import functools
 import os
 import sys
 import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import moto.dynamodb.models as dynamodb_models
@@ -63,20 +65,20 @@ IDLE_SECONDS = 60
 MAX_BODY_BYTES = 5 << 30
 
 
-def _serialised(operation):
+def _serialised(operation: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(operation)
-    def locked(*args, **kwargs):
+    def locked(*args: Any, **kwargs: Any) -> Any:
         with _item_lock:
             return operation(*args, **kwargs)
 
     return locked
 
 
-def _conditions_checked_first(transact_write_items):
+def _conditions_checked_first(transact_write_items: Callable[..., Any]) -> Callable[..., Any]:
     """Cancel a transaction whose conditions do not all hold, before it writes anything."""
 
     @functools.wraps(transact_write_items)
-    def transact(self, transact_items):
+    def transact(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> Any:
         with _item_lock:
             reasons = [_failed_condition(self, action) for action in transact_items]
             if any(reason[0] is not None for reason in reasons):
@@ -86,7 +88,7 @@ def _conditions_checked_first(transact_write_items):
     return transact
 
 
-def _failed_condition(backend, action):
+def _failed_condition(backend: DynamoDBBackend, action: dict[str, Any]) -> tuple[str | None, str | None, Any]:
     """(code, message, old item) as moto reports a cancelled action; (None, None, None) if it holds."""
     if len(action) != 1:
         return None, None, None  # moto's own validation answers malformed actions
@@ -116,19 +118,19 @@ def _failed_condition(backend, action):
 class _TablesUncopied:
     """moto's ``copy`` module, except that a whole table is not deep-copied (see point 3)."""
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(copy, name)
 
     @staticmethod
-    def deepcopy(value, memo=None):
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
         return value if isinstance(value, Table) else copy.deepcopy(value, memo)
 
 
-def _remembered_per_host(get_backend_for_host):
-    backends = {}
+def _remembered_per_host(get_backend_for_host: Callable[..., Any]) -> Callable[..., Any]:
+    backends: dict[str, Any] = {}
 
     @functools.wraps(get_backend_for_host)
-    def get(self, host):
+    def get(self: DomainDispatcherApplication, host: str) -> Any:
         if host not in backends:
             backends[host] = get_backend_for_host(self, host)
         return backends[host]
@@ -136,33 +138,33 @@ def _remembered_per_host(get_backend_for_host):
     return get
 
 
-def _with_raw_uri(app):
+def _with_raw_uri(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
     """moto reads an S3 key from the request line as sent (``RAW_URI``, werkzeug's name), so a
     key holding ``%20`` is not taken for one holding a space; waitress names it ``REQUEST_URI``."""
 
-    def serve_request(environ, start_response):
+    def serve_request(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         environ.setdefault("RAW_URI", environ.get("REQUEST_URI", ""))
         return app(environ, start_response)
 
     return serve_request
 
 
-class _Channel(HTTPChannel):
+class _Channel(HTTPChannel):  # type: ignore[misc]  # waitress has no type hints
     """waitress's connection, except that a request whose body has all arrived gets no
     ``100 Continue``. boto3 sends ``Expect: 100-continue`` with every S3 PUT; for an empty body
     waitress sent the 100 and then waited for a body that never comes (the upload hung until
     the client timed out). RFC 9110 lets a server skip the 100 once it has the whole body."""
 
-    def send_continue(self):
+    def send_continue(self) -> None:
         if self.request.completed:
             self.request.expect_continue = False
             return
         super().send_continue()
 
 
-def _copy_only_if_match(copy_object):
+def _copy_only_if_match(copy_object: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(copy_object)
-    def copy(self):
+    def copy(self: S3Response) -> Any:
         wanted = self.headers.get("x-amz-copy-source-if-match")
         if wanted:
             source = urlparse(self.headers.get("x-amz-copy-source", ""))
@@ -176,13 +178,16 @@ def _copy_only_if_match(copy_object):
     return copy
 
 
-def main(argv):
-    DynamoDBBackend.transact_write_items = _conditions_checked_first(DynamoDBBackend.transact_write_items)
-    dynamodb_models.copy = _TablesUncopied()
+def main(argv: list[str]) -> None:
+    # Patching moto's classes and module is the point of this launcher; mypy rightly finds it odd.
+    DynamoDBBackend.transact_write_items = _conditions_checked_first(  # type: ignore[method-assign]
+        DynamoDBBackend.transact_write_items
+    )
+    dynamodb_models.copy = _TablesUncopied()  # type: ignore[attr-defined,assignment]
     for name in ITEM_OPERATIONS:
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
-    S3Response.copy_object = _copy_only_if_match(S3Response.copy_object)
-    DomainDispatcherApplication.get_backend_for_host = _remembered_per_host(
+    S3Response.copy_object = _copy_only_if_match(S3Response.copy_object)  # type: ignore[method-assign]
+    DomainDispatcherApplication.get_backend_for_host = _remembered_per_host(  # type: ignore[method-assign]
         DomainDispatcherApplication.get_backend_for_host
     )
     parser = argparse.ArgumentParser(description="moto server for the local stack")

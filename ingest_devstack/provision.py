@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ingest.adapters import bigquery_warehouse as warehouse
-from ingest.adapters.dynamodb_ledger import table_definition
+from ingest.adapters.bigquery.tables import ensure_dataset
+from ingest.adapters.dynamodb.table import table_definition
 from ingest.core.config import load_pipelines
 from ingest.core.settings import Settings
 
@@ -72,7 +72,7 @@ def provision_bigquery(settings: Settings, client: Any) -> list[str]:
     """The datasets every pipeline writes to."""
     datasets = sorted({p.dataset for p in load_pipelines(settings.pipelines_dir)})
     for dataset in datasets:
-        warehouse.ensure_dataset(client, dataset)
+        ensure_dataset(client, dataset)
     return datasets
 
 
@@ -92,4 +92,5 @@ def _create_bucket(s3: Any, bucket: str) -> None:
 
 def _queue_arn(sqs: Any, queue_url: str) -> str:
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    return attributes["Attributes"]["QueueArn"]
+    arn: str = attributes["Attributes"]["QueueArn"]
+    return arn

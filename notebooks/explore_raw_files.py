@@ -20,7 +20,7 @@
 #
 # Run it in JupyterLab with `make lab` (local stack), or with papermill:
 # `papermill explore_raw_files.ipynb ../reports/explore.ipynb -p prefix paypal/transactions/`.
-# All the logic lives in `ingest.apps.tools.inspect`; this notebook only calls it and shows the results.
+# All the logic lives in `ingest.apps.tools`; this notebook only calls it and shows the results.
 
 # %% tags=["parameters"]
 bucket = ""  # empty: the lake bucket of the environment (INGEST_LAKE_BUCKET)
@@ -32,7 +32,8 @@ pipeline = "auto"  # a pipeline name, "auto" to route by key, or "" to skip the 
 import pandas as pd
 from IPython.display import JSON, display
 
-from ingest.apps.tools.inspect import inspect_file, ledger_entries, recent_objects
+from ingest.apps.tools.browse import ledger_entries, recent_objects
+from ingest.apps.tools.inspect import inspect_file
 from ingest.core.settings import Settings
 from ingest_devstack import local
 

@@ -43,10 +43,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pandas as pd
-from google.api_core.exceptions import NotFound
 from IPython.display import Image, Markdown, display
 
-from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.apps.ops import validation_results
 from ingest.core.model import Status
 from ingest.ingestion.runs import run_batch
 from ingest.ingestion.services import Services
@@ -224,64 +223,25 @@ else:
 # this run. Only counts: the rows that failed stay in the quarantine files.
 
 # %%
-validation_columns = [
-    "validated_at",
-    "ledger_key",
-    "source_uri",
-    "pipeline",
-    "suite",
-    "expectation_id",
-    "expectation_type",
-    "column_name",
-    "severity",
-    "success",
-    "element_count",
-    "unexpected_count",
-    "error",
-]
-results_table = f"{settings.ops_dataset}.{warehouse.VALIDATION_RESULTS_TABLE}"
-run_keys = {result.ref.identity for result in run.results}
-validation = pd.DataFrame(columns=validation_columns)
-try:
-    services.bigquery.get_table(results_table)
-except NotFound:
-    pass  # no file has been validated in this project yet
-else:
-    if run_keys:
-        # A list parameter is not supported by the query helper: select the run's window, then its files.
-        validation = warehouse.query_dataframe(
-            services.bigquery,
-            f"SELECT {', '.join(validation_columns)} FROM `{results_table}` WHERE validated_at >= @started",
-            {"started": datetime.fromisoformat(run.started_at)},
-        )
-        validation = validation[validation["ledger_key"].isin(run_keys)]
-        # A file staged twice (a group load that failed, then one by one) counts once: its latest.
-        latest = validation.groupby("ledger_key")["validated_at"].transform("max")
-        validation = validation[validation["validated_at"] == latest]
+# Validated since the run started: what an earlier run found in the same file is not this run's.
+validation = validation_results.latest_results(
+    services.bigquery,
+    settings.ops_dataset,
+    [result.ref.identity for result in run.results],
+    since=datetime.fromisoformat(run.started_at),
+)
 
 if validation.empty:
     print("No file of this run was validated (its pipelines have no suite, or nothing was processed).")
 else:
-    suites = validation.groupby(["pipeline", "suite"]).agg(
-        files=("ledger_key", "nunique"),
-        expectations=("expectation_id", "nunique"),
-        checks_failed=("success", lambda success: int((~success.astype(bool)).sum())),
-        checks_errored=("error", lambda error: int(error.notna().sum())),
-    )
-    display(suites)
+    display(validation_results.suite_outcomes(validation))
 
 # %%
 if not validation.empty:
-    failed_checks = validation[~validation["success"].astype(bool)]
-    if failed_checks.empty:
+    by_expectation = validation_results.failed_expectations(validation, with_errors=False)
+    if by_expectation.empty:
         print("Every expectation passed on every validated file.")
     else:
-        by_expectation = (
-            failed_checks.fillna({"column_name": ""})
-            .groupby(["pipeline", "expectation_id", "severity", "column_name"])
-            .agg(files=("ledger_key", "nunique"), unexpected_rows=("unexpected_count", "sum"))
-            .sort_values(["pipeline", "unexpected_rows"], ascending=[True, False])
-        )
         display(Markdown("**Failed expectations** (critical ones quarantine rows or fail the file)"))
         display(by_expectation)
 

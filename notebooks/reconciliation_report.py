@@ -30,36 +30,38 @@ refresh = True  # reconcile the period first, so the report reads what the raw t
 output_dir = ""  # where the CSV and JSON files are written; empty: the working folder
 
 # %%
-import io
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pandas as pd
 from IPython.display import Image, Markdown, display
-from matplotlib.figure import Figure
 
-from ingest.apps.finance import balance_breaks, reconcile, report
-from ingest.apps.reports.present import Col, anchor, bar_chart_png, contents, table
+from ingest.adapters.clients import aws_client
+from ingest.apps.finance import balance_breaks, breakdowns, charts, data_quality, exports, figures, reconcile
+from ingest.apps.finance.exceptions import KIND_LABELS, exception_counts
+from ingest.apps.finance.models import Tables, model_rows
+from ingest.apps.finance.period import Options, Period
+from ingest.apps.ops import validation_results
+from ingest.apps.reports.present import Col, anchor, contents, table
 from ingest.ingestion.services import Services
 
 logging.getLogger("ingest").setLevel(logging.ERROR)
 
 services = Services.from_env()
 settings = services.settings
-tables = reconcile.Tables.for_services(services)
-period = reconcile.Period.parse(
+tables = Tables.for_services(services)
+period = Period.parse(
     start_date or (datetime.now(UTC).date() - timedelta(days=1)).isoformat(), end_date or None
 )
-options = reconcile.Options(late_window_days=int(late_window_days), nominal=str(nominal), vat_basis=vat_basis)
+options = Options(late_window_days=int(late_window_days), nominal=str(nominal), vat_basis=vat_basis)
 client = services.bigquery
 
 if refresh:
     reconcile.run(client, tables, period, options)
 # Before anything that could break: the scheduler and the accounting import read these files.
-written = report.write_period_files(client, tables, period, options, Path(output_dir or "."))
-figures, exceptions = written.figures, written.exceptions
-currency = figures["currency"]
+written = exports.write_period_files(client, tables, period, options, Path(output_dir or "."))
+headline, exceptions = written.figures, written.exceptions
+currency = headline["currency"]
 
 SECTIONS = [
     ("headline", "Headline"),
@@ -74,31 +76,11 @@ display(contents(SECTIONS))
 
 # %%
 display(anchor("headline", f"Headline: {period}"))
-difference = reconcile.cent(figures["our_total"]) - reconcile.cent(figures["paypal_gross"])
-comparison = (
-    "the same" if difference == 0 else f"{abs(difference):,.2f} {'more' if difference > 0 else 'less'}"
-)
-if figures["balance_check"]:
-    balance = "PayPal's balance adds up on every day, in every currency."
-else:
-    balance = (
-        f"**PayPal's balance does not add up on {figures['days_not_balanced']} day(s)** "
-        f"({', '.join(figures['currencies_not_balanced'])}): the balance statement locates each break."
-    )
-display(
-    Markdown(
-        f"PayPal booked **{reconcile.cent(figures['paypal_gross']):,.2f} {currency}** of sales; the game's "
-        f"payment database has **{reconcile.cent(figures['our_total']):,.2f} {currency}**, {comparison}. "
-        f"{figures['matched_count']:,} items for {reconcile.cent(figures['matched_amount']):,.2f} {currency} "
-        f"pair with a payment of ours. {balance} "
-        f"**{figures['exceptions_total']:,} item(s) need a look** (exceptions below)."
-    )
-)
-currencies = [c for c in sorted(figures["by_currency"], key=lambda c: (c != currency, c))]
+display(Markdown(figures.headline_summary(headline)))
 display(
     table(
-        report.headline(figures),
-        [Col("figure", "Figure"), *(Col(c, c, "figure") for c in currencies)],
+        figures.headline(headline),
+        [Col("figure", "Figure"), *(Col(c, c, "figure") for c in figures.headline_currencies(headline))],
         empty="No PayPal records and no payments of ours in the period.",
         narrow=True,
     )
@@ -114,61 +96,31 @@ display(
         "records; days without any PayPal record carry their balance over and are not listed."
     )
 )
-balances = reconcile.model_rows(client, tables, "daily_balances", period)
-flagged = balances["balanced"].map(lambda value: value is not None and not pd.isna(value) and not value)
-shown = balances[flagged | (balances["records"] > 0)].assign(_flagged=flagged)
-shown = shown.sort_values(["_flagged", "day"], ascending=[False, True])
-# The account currency first, then the others.
-shown = shown.sort_values("currency", key=lambda c: c != currency, kind="stable")
-shown["day"] = shown["day"].astype(str)
-money = [
-    ("opening_balance", "Opening"),
-    ("gross_sales", "Sales"),
-    ("fees", "Fees"),
-    ("refunds", "Refunds"),
-    ("reversals", "Reversals"),
-    ("chargebacks", "Charge\u00adbacks"),
-    ("chargeback_reversals", "Chargebacks reversed"),
-    ("chargeback_fees", "Chargeback fees"),
-    ("holds", "Holds"),
-    ("conversions", "Conversions"),
-    ("withdrawals", "With\u00addrawals"),
-    ("other", "Other"),
-    ("unknown", "Unknown kind"),
-    ("closing_balance", "Closing"),
-    ("difference", "Difference"),
-]
+shown = breakdowns.balance_statement(client, tables, period, currency)
 if shown.empty:
     display(Markdown("PayPal has no records for the period."))
 # One table per currency; a kind of movement that never happened in it is left out.
 for statement_currency, statement in shown.groupby("currency", sort=False):
-    kept = [
-        (name, label)
-        for name, label in money
-        if name in ("opening_balance", "closing_balance", "difference")
-        or (statement[name].fillna(0) != 0).any()
-    ]
     display(
         table(
             statement,
             [
                 Col("day", "Day", "date"),
-                *(Col(name, label, "money") for name, label in kept),
+                *(Col(name, label, "money") for name, label in breakdowns.statement_movements(statement)),
                 Col("balanced", "Balances", "flag"),
             ],
             caption=f"{statement_currency}" if shown["currency"].nunique() > 1 else None,
             highlight=statement["_flagged"],
         )
     )
-breaks = reconcile.model_rows(client, tables, "balance_breaks", period)
-sources = report.period_sources(client, tables, period)
-files = report.ledger_quality(services.ledger, sources)
-SOURCE_NAMES = {"paypal_transactions": "PayPal", "payment_transactions": "Game payments"}
-source_pipelines = [p for p in services.pipelines if p.name in report.SOURCE_DATES]
-failures = report.unreplayed_failures(services.ledger, source_pipelines)
+breaks = model_rows(client, tables, "balance_breaks", period)
+sources = data_quality.period_sources(client, tables, period)
+files = data_quality.ledger_quality(services.ledger, sources)
+SOURCE_NAMES = data_quality.SOURCE_NAMES
+failures = data_quality.unreplayed_failures(
+    services.ledger, data_quality.source_pipelines(services.pipelines)
+)
 if not breaks.empty:
-    from ingest.adapters.clients import aws_client
-
     quarantined = balance_breaks.quarantined_paypal_records(aws_client("s3"), settings.error_bucket, files)
     paypal_failures = int((failures["pipeline"] == "paypal_transactions").sum())
     explained = balance_breaks.explain_breaks(breaks, quarantined, paypal_failures)
@@ -206,10 +158,10 @@ display(
         "country, and everything PayPal took back or held is listed here and in `exceptions.csv`."
     )
 )
-counts = report.exception_counts(exceptions)
+counts = exception_counts(exceptions)
 display(
     table(
-        counts.assign(kind=counts["kind"].map(report.KIND_LABELS)),
+        counts.assign(kind=counts["kind"].map(KIND_LABELS)),
         [
             Col("kind", "Kind"),
             Col("items", "Items", "count"),
@@ -223,7 +175,7 @@ display(
 if not exceptions.empty:
     display(
         table(
-            exceptions.assign(kind=exceptions["kind"].map(report.KIND_LABELS)),
+            exceptions.assign(kind=exceptions["kind"].map(KIND_LABELS)),
             [
                 Col("date", "Day", "date"),
                 Col("kind", "Kind"),
@@ -256,29 +208,10 @@ display(
         f"{basis}; VAT is the rest."
     )
 )
-by_country = report.revenue_by_country(client, tables, period)
+by_country = breakdowns.revenue_by_country(client, tables, period)
 if not by_country.empty:
-    labels = [
-        f"{c or '?'} {cur}" if by_country["currency"].nunique() > 1 else (c or "?")
-        for c, cur in zip(by_country["country_code"], by_country["currency"], strict=True)
-    ]
-    png = bar_chart_png(
-        labels,
-        {"Net revenue": list(by_country["net_amount"]), "VAT": list(by_country["vat_amount"])},
-        title=f"Net revenue and VAT by country, {period}",
-        ylabel=currency,
-    )
+    png = charts.revenue_by_country_png(by_country, period, currency)
     display(Image(data=png, format="png", alt="Net revenue and VAT per country, bars"))
-taken_back_columns = [
-    Col(name, label, "money")
-    for name, label in (
-        ("refunds", "Refunds"),
-        ("reversals", "Reversals"),
-        ("chargebacks", "Chargebacks"),
-        ("chargeback_reversals", "Chargebacks reversed"),
-    )
-    if (by_country[name].fillna(0) != 0).any()
-]
 display(
     table(
         by_country,
@@ -290,7 +223,7 @@ display(
             *([Col("currency", "Currency")] if by_country["currency"].nunique() > 1 else []),
             Col("sales", "Sales", "count"),
             Col("gross_sales", "Gross sales", "money"),
-            *taken_back_columns,
+            *(Col(name, label, "money") for name, label in breakdowns.given_back(by_country)),
             Col("revenue", "Revenue", "money"),
             Col("net_amount", "Net", "money"),
             Col("vat_amount", "VAT", "money"),
@@ -299,7 +232,7 @@ display(
     )
 )
 display(Markdown("**Per country and product**: completed PayPal items that pair with a payment of ours."))
-products = report.products_by_country(client, tables, period)
+products = breakdowns.products_by_country(client, tables, period)
 display(
     table(
         products,
@@ -327,10 +260,10 @@ display(
         "country. Reversals and chargebacks raise an alert."
     )
 )
-taken = report.taken_back(client, tables, period)
+taken = breakdowns.taken_back(client, tables, period)
 display(
     table(
-        taken.assign(kind=taken["kind"].map(report.KIND_LABELS)),
+        taken.assign(kind=taken["kind"].map(KIND_LABELS)),
         [
             Col("day", "Day", "date"),
             Col("kind", "Kind"),
@@ -358,35 +291,13 @@ display(
         "per day by kind. The lines part where payments are missing on one side."
     )
 )
-trend = report.daily_trend(client, tables, period)
+trend = breakdowns.daily_trend(client, tables, period)
 trend = trend[trend["currency"] == currency]
 if trend.empty:
     display(Markdown("Nothing happened in the period."))
 else:
-    days = [pd.Timestamp(day) for day in trend["day"]]
-    per_kind = pd.crosstab(pd.to_datetime(exceptions["date"]), exceptions["kind"]).reindex(
-        pd.to_datetime(trend["day"]), fill_value=0
-    )
-    figure = Figure(figsize=(10, 6.5))
-    sales_axes, exceptions_axes = figure.subplots(2, 1, sharex=True, height_ratios=[2, 1])
-    sales_axes.plot(days, trend["paypal_gross"].astype(float), marker="o", label="PayPal gross sales")
-    sales_axes.plot(days, trend["our_total"].astype(float), marker=".", label="our payments")
-    sales_axes.set_ylabel(currency)
-    sales_axes.set_title(f"Sales per day, {period}")
-    sales_axes.legend(loc="upper left", frameon=False)
-    sales_axes.grid(axis="y", alpha=0.3)
-    bottom = pd.Series(0, index=per_kind.index)
-    for kind in per_kind.columns:
-        exceptions_axes.bar(days, per_kind[kind], bottom=bottom, label=report.KIND_LABELS[kind], width=0.8)
-        bottom = bottom + per_kind[kind]
-    exceptions_axes.set_ylabel("exceptions")
-    if len(per_kind.columns):
-        exceptions_axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    figure.autofmt_xdate()
-    png = io.BytesIO()
-    figure.savefig(png, format="png", dpi=100, bbox_inches="tight")
     alt = "PayPal gross sales and our payments per day, and exceptions per day by kind"
-    display(Image(data=png.getvalue(), format="png", alt=alt))
+    display(Image(data=charts.daily_trend_png(trend, exceptions, period, currency), format="png", alt=alt))
 
 # %%
 display(anchor("quality", "Data quality"))
@@ -403,7 +314,7 @@ if files.empty:
 else:
     display(
         table(
-            report.ledger_totals(files).reset_index().replace({"pipeline": SOURCE_NAMES}),
+            data_quality.ledger_totals(files).reset_index().replace({"pipeline": SOURCE_NAMES}),
             [
                 Col("pipeline", "Source"),
                 Col("files", "Files", "count"),
@@ -465,11 +376,11 @@ else:
             ],
         )
     )
-checks = report.validation_quality(client, settings.ops_dataset, sources["ledger_key"])
+checks = validation_results.latest_results(client, settings.ops_dataset, sources["ledger_key"])
 if checks.empty:
     display(Markdown("None of these files has validation results."))
 else:
-    failed_checks = report.failed_expectations(checks)
+    failed_checks = validation_results.failed_expectations(checks)
     validated = checks["ledger_key"].nunique()
     if failed_checks.empty:
         display(Markdown(f"Every check passed on all {validated:,} validated files."))

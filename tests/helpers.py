@@ -185,7 +185,7 @@ def dying_before_ledger_update(services: Any) -> Any:
     """The same services, in a process that dies after its load, before the ledger says LOADED."""
     import dataclasses
 
-    from ingest.adapters.dynamodb_ledger import Ledger
+    from ingest.adapters.dynamodb.ledger import Ledger
 
     class LedgerThatDiesBeforeRecording(Ledger):
         def complete(self, claim, outcome):

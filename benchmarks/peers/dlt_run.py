@@ -1,6 +1,6 @@
 """dlt peer: its filesystem source over the lake bucket on moto S3, into its DuckDB destination.
 
-Runs in the peers venv (``benchmarks/bench.py`` creates it), not in ours: dlt's s3fs pins an
+Runs in the peers venv (``benchmarks.bench`` creates it), not in ours: dlt's s3fs pins an
 older botocore than our venv has. Each of ``--runs`` runs is a new pipeline with its own state
 and DuckDB file, in this one process, as ours runs warm in one process. Prints one JSON line per
 run: seconds of ``pipeline.run`` (extract, normalize, load; imports and pipeline creation
@@ -22,7 +22,7 @@ from typing import Any
 
 from peak_rss import reset_peak_rss, status_kib
 
-# bench.py reads the lines that start with this (bench_summary.RESULT_PREFIX): dlt prints too.
+# The harness reads the lines that start with this (benchmarks.bench.summary.RESULT_PREFIX): dlt prints too.
 RESULT_PREFIX = "BENCH-RESULT "
 TABLE = "paypal_transactions"
 DATASET = "bench"

@@ -21,7 +21,7 @@ import argparse
 import json
 import time
 
-# bench.py reads the lines that start with this (bench_summary.RESULT_PREFIX).
+# The harness reads the lines that start with this (benchmarks.bench.summary.RESULT_PREFIX).
 RESULT_PREFIX = "BENCH-RESULT "
 
 # Our pipeline's flat columns (ingest/pipelines/paypal_transactions.yaml), from the same paths.

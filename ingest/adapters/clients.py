@@ -31,5 +31,5 @@ def bigquery_client(project: str, location: str) -> bigquery.Client:
     if os.environ.get("BIGQUERY_EMULATOR_HOST"):
         from google.auth.credentials import AnonymousCredentials
 
-        credentials = AnonymousCredentials()
+        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]  # google-auth leaves it unannotated
     return bigquery.Client(project=project, location=location, credentials=credentials)

@@ -23,41 +23,6 @@ def _error_code(err: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
-def open_object(s3: Any, ref: FileRef) -> IO[bytes]:
-    """A stream of exactly the announced version's bytes, or ObjectGone / ObjectChanged."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        response = s3.get_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{ref.etag}"')
-    except ClientError as err:
-        code = _error_code(err)
-        if code in {"NoSuchKey", "404"}:
-            raise ObjectGone(f"{ref.uri} no longer exists (deleted after its event)") from err
-        if code in {"PreconditionFailed", "412"}:
-            raise ObjectChanged(f"{ref.uri} changed after its event: ETag is no longer {ref.etag}") from err
-        raise TransientError(f"reading {ref.uri} failed: {err}") from err
-    except BotoCoreError as err:
-        raise TransientError(f"reading {ref.uri} failed: {err}") from err
-    return response["Body"]
-
-
-def replay_source(s3: Any, ref: FileRef, error_bucket: str) -> FileRef:
-    """Where a failed file's bytes are now: the lake if that version is still there, else the
-    error bucket's copy (which may be gone too; reading it then fails as ObjectGone)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        s3.head_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{ref.etag}"')
-        return ref
-    except ClientError:
-        pass
-    try:
-        head = s3.head_object(Bucket=error_bucket, Key=failed_key(ref))
-    except ClientError:
-        return ref
-    return FileRef.of(error_bucket, failed_key(ref), head["ETag"], head.get("ContentLength"))
-
-
 def failed_key(ref: FileRef) -> str:
     return f"failed/{ref.bucket}/{ref.key}"
 
@@ -66,84 +31,123 @@ def quarantine_key(ref: FileRef) -> str:
     return f"quarantine/{ref.bucket}/{ref.key}.rows.ndjson"
 
 
-def keep_failed_file(s3: Any, ref: FileRef, error_bucket: str, reason: dict[str, Any]) -> str:
-    """Copy the failed object into the error bucket unchanged and write its sidecar.
+class S3Lake:
+    """The ``Lake`` port on S3: lake buckets to read and list, and one error bucket."""
 
-    The copy is conditional on the ETag, so what is kept is the version that failed; when that
-    version is gone the sidecar still records why and says the bytes could not be kept.
-    """
-    from botocore.exceptions import ClientError
+    def __init__(self, s3: Any, error_bucket: str) -> None:
+        self.s3 = s3
+        self.error_bucket = error_bucket
 
-    key = failed_key(ref)
-    sidecar = dict(reason)
-    try:
-        s3.copy_object(
-            Bucket=error_bucket,
-            Key=key,
-            CopySource={"Bucket": ref.bucket, "Key": ref.key},
-            CopySourceIfMatch=f'"{ref.etag}"',
-            MetadataDirective="COPY",
+    def open(self, ref: FileRef) -> IO[bytes]:
+        """A stream of exactly the announced version's bytes, or ObjectGone / ObjectChanged."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self.s3.get_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{ref.etag}"')
+        except ClientError as err:
+            code = _error_code(err)
+            if code in {"NoSuchKey", "404"}:
+                raise ObjectGone(f"{ref.uri} no longer exists (deleted after its event)") from err
+            if code in {"PreconditionFailed", "412"}:
+                raise ObjectChanged(
+                    f"{ref.uri} changed after its event: ETag is no longer {ref.etag}"
+                ) from err
+            raise TransientError(f"reading {ref.uri} failed: {err}") from err
+        except BotoCoreError as err:
+            raise TransientError(f"reading {ref.uri} failed: {err}") from err
+        body: IO[bytes] = response["Body"]
+        return body
+
+    def replay_source(self, ref: FileRef) -> FileRef:
+        """Where a failed file's bytes are now: the lake if that version is still there, else the
+        error bucket's copy (which may be gone too; reading it then fails as ObjectGone)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.s3.head_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{ref.etag}"')
+            return ref
+        except ClientError:
+            pass
+        try:
+            head = self.s3.head_object(Bucket=self.error_bucket, Key=failed_key(ref))
+        except ClientError:
+            return ref
+        return FileRef.of(self.error_bucket, failed_key(ref), head["ETag"], head.get("ContentLength"))
+
+    def keep_failed_file(self, ref: FileRef, reason: dict[str, Any]) -> str:
+        """Copy the failed object into the error bucket unchanged and write its sidecar.
+
+        The copy is conditional on the ETag, so what is kept is the version that failed; when that
+        version is gone the sidecar still records why and says the bytes could not be kept.
+        """
+        from botocore.exceptions import ClientError
+
+        key = failed_key(ref)
+        sidecar = dict(reason)
+        try:
+            self.s3.copy_object(
+                Bucket=self.error_bucket,
+                Key=key,
+                CopySource={"Bucket": ref.bucket, "Key": ref.key},
+                CopySourceIfMatch=f'"{ref.etag}"',
+                MetadataDirective="COPY",
+            )
+            sidecar["bytes_kept"] = True
+        except ClientError as err:
+            if _error_code(err) not in {"NoSuchKey", "404", "PreconditionFailed", "412"}:
+                raise
+            sidecar["bytes_kept"] = False
+            sidecar["bytes_note"] = f"the failed version no longer exists in {ref.bucket}: {_error_code(err)}"
+        self._put_json(f"{key}.error.json", sidecar)
+        return key
+
+    def write_quarantine(self, ref: FileRef, rows_ndjson: IO[bytes], summary: dict[str, Any]) -> str:
+        """Upload a loaded file's rejected rows (one JSON object per line, each with its reason)
+        and a sidecar summarising the reasons; returns the rows' key."""
+        key = quarantine_key(ref)
+        rows_ndjson.seek(0)
+        self.s3.upload_fileobj(
+            rows_ndjson, self.error_bucket, key, ExtraArgs={"ContentType": "application/x-ndjson"}
         )
-        sidecar["bytes_kept"] = True
-    except ClientError as err:
-        if _error_code(err) not in {"NoSuchKey", "404", "PreconditionFailed", "412"}:
-            raise
-        sidecar["bytes_kept"] = False
-        sidecar["bytes_note"] = f"the failed version no longer exists in {ref.bucket}: {_error_code(err)}"
-    s3.put_object(
-        Bucket=error_bucket,
-        Key=f"{key}.error.json",
-        Body=json.dumps(sidecar, indent=2, sort_keys=True).encode("utf-8"),
-        ContentType="application/json",
-    )
-    return key
+        self._put_json(f"{key}.error.json", summary)
+        return key
 
+    def _put_json(self, key: str, document: dict[str, Any]) -> None:
+        self.s3.put_object(
+            Bucket=self.error_bucket,
+            Key=key,
+            Body=json.dumps(document, indent=2, sort_keys=True).encode("utf-8"),
+            ContentType="application/json",
+        )
 
-def write_quarantine(
-    s3: Any, ref: FileRef, error_bucket: str, rows_ndjson: IO[bytes], summary: dict[str, Any]
-) -> str:
-    """Upload a loaded file's rejected rows (one JSON object per line, each with its reason)
-    and a sidecar summarising the reasons; returns the rows' key."""
-    key = quarantine_key(ref)
-    rows_ndjson.seek(0)
-    s3.upload_fileobj(rows_ndjson, error_bucket, key, ExtraArgs={"ContentType": "application/x-ndjson"})
-    s3.put_object(
-        Bucket=error_bucket,
-        Key=f"{key}.error.json",
-        Body=json.dumps(summary, indent=2, sort_keys=True).encode("utf-8"),
-        ContentType="application/json",
-    )
-    return key
+    def list_objects(
+        self,
+        bucket: str,
+        prefix: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[FileRef]:
+        """Every object under ``prefix`` last modified in [since, until), oldest first.
 
+        Oldest first, so a batch loads versions in the order they landed (reference tables end up
+        holding the newest).
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
 
-def list_objects(
-    s3: Any,
-    bucket: str,
-    prefix: str = "",
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[FileRef]:
-    """Every object under ``prefix`` last modified in [since, until), oldest first.
-
-    Oldest first, so a batch loads versions in the order they landed (reference tables end up
-    holding the newest).
-    """
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    found: list[tuple[datetime, str, FileRef]] = []
-    try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                modified = item["LastModified"]
-                if (since and modified < since) or (until and modified >= until):
-                    continue
-                landed = modified.isoformat(timespec="milliseconds")
-                ref = FileRef.of(bucket, item["Key"], item["ETag"], int(item["Size"]), landed)
-                found.append((modified, item["Key"], ref))
-    except ClientError as err:
-        if _error_code(err) == "NoSuchBucket":
-            raise ObjectGone(f"bucket {bucket} does not exist") from err
-        raise TransientError(f"listing s3://{bucket}/{prefix} failed: {err}") from err
-    except BotoCoreError as err:
-        raise TransientError(f"listing s3://{bucket}/{prefix} failed: {err}") from err
-    return [ref for _, _, ref in sorted(found, key=lambda entry: (entry[0], entry[1]))]
+        found: list[tuple[datetime, str, FileRef]] = []
+        try:
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    modified = item["LastModified"]
+                    if (since and modified < since) or (until and modified >= until):
+                        continue
+                    landed = modified.isoformat(timespec="milliseconds")
+                    ref = FileRef.of(bucket, item["Key"], item["ETag"], int(item["Size"]), landed)
+                    found.append((modified, item["Key"], ref))
+        except ClientError as err:
+            if _error_code(err) == "NoSuchBucket":
+                raise ObjectGone(f"bucket {bucket} does not exist") from err
+            raise TransientError(f"listing s3://{bucket}/{prefix} failed: {err}") from err
+        except BotoCoreError as err:
+            raise TransientError(f"listing s3://{bucket}/{prefix} failed: {err}") from err
+        return [ref for _, _, ref in sorted(found, key=lambda entry: (entry[0], entry[1]))]

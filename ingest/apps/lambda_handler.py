@@ -4,7 +4,7 @@ The files of one SQS batch are ingested together, so files of one pipeline share
 (BigQuery allows 1,500 per table per day). The function returns ``batchItemFailures`` naming
 only the messages whose file may succeed on a retry, and messages that are not S3 events at all;
 files that failed for good are in the ledger and the error bucket already. Each invocation
-prints its metrics in CloudWatch Embedded Metric Format (``ingest.apps.ops.monitor``).
+prints its metrics in CloudWatch Embedded Metric Format (``ingest.apps.ops.metrics``).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
 
-from ingest.apps.ops import monitor
+from ingest.apps.ops import metrics
 from ingest.core.model import FileRef, FileResult
 from ingest.ingestion.flow import ingest_files
 from ingest.ingestion.services import Services
 
-logger = Logger(service=monitor.SERVICE)
+logger = Logger(service=metrics.SERVICE)
 _services: Services | None = None
 
 
@@ -83,7 +83,7 @@ def _utc_iso(event_time: str | None) -> str | None:
 
 def _s3_event_of_message(body: str) -> dict[str, Any]:
     """The S3 notification an SQS message carries; ValueError if it carries none."""
-    message = json.loads(body)
+    message: dict[str, Any] = json.loads(body)
     # S3 -> SNS -> SQS wraps the notification once more.
     if message.get("Type") == "Notification" and "Message" in message:
         message = json.loads(message["Message"])
@@ -106,7 +106,7 @@ def _ingest(refs: list[FileRef]) -> list[FileResult]:
                 "error_type": result.error_type,
             },
         )
-    monitor.print_metrics(results)
+    metrics.print_metrics(results)
     return results
 
 

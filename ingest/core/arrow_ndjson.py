@@ -1,6 +1,6 @@
 """A whole NDJSON file to a pipeline's load table in Arrow, when Arrow can vouch for every row.
 
-The row-by-row reader (``formats`` -> ``transforms`` -> ``schema``) is the reference: it names each
+The row-by-row reader (``formats`` -> ``transforms`` -> ``coerce``) is the reference: it names each
 bad row and quarantines it. Most files have no bad row, and for them this module gives the same
 table about three times faster (10,000-record PayPal pages), because parsing (``pyarrow.json``),
 casting and building the kept JSON run in Arrow's C++ kernels, mostly outside the GIL.
@@ -20,14 +20,14 @@ import logging
 import re
 import traceback
 from collections.abc import Callable
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from ingest.core.coerce import ARROW_TYPES, Coerced, RecordCoercer, arrow_cast, arrow_type, to_arrow
-from ingest.core.config import EXTRA_COLUMN, Column, Pipeline
+from ingest.core.coerce.arrow_casts import ARROW_TYPES, arrow_cast, arrow_type, to_arrow
+from ingest.core.coerce.rows import Coerced, RecordCoercer
+from ingest.core.config import EXTRA_COLUMN, Column, Lineage, Pipeline
 
 # A null value token (after a key, in an array, or a whole line), and more: a string holding
 # "null" as a word makes the file decline too, which costs only speed.
@@ -63,7 +63,7 @@ def load_table(
     content: bytes,
     pipeline: Pipeline,
     coercer: RecordCoercer,
-    lineage: dict[str, Any],
+    lineage: Lineage,
     transform: ArrowTransform | None,
 ) -> tuple[pa.Table, set[str]] | None:
     """The file's rows as the load table ``to_arrow`` builds and the names of the fields kept in
@@ -157,7 +157,7 @@ def _text_schema(schema: pa.Schema) -> pa.Schema:
 
 
 def _has_timestamp(type_: pa.DataType) -> bool:
-    return _as_text(type_) != type_
+    return bool(_as_text(type_) != type_)
 
 
 def _as_text(type_: pa.DataType) -> pa.DataType:
@@ -174,6 +174,11 @@ def field_of(struct: pa.Array, name: str) -> pa.Array | None:
     """A struct's field (null where the struct is null), or None when no record has it."""
     if not pa.types.is_struct(struct.type) or struct.type.get_field_index(name) < 0:
         return None
+    return pc.struct_field(struct, [struct.type.get_field_index(name)])
+
+
+def member(struct: pa.Array, name: str) -> pa.Array:
+    """A field the struct type has, by name (null where the struct is null)."""
     return pc.struct_field(struct, [struct.type.get_field_index(name)])
 
 
@@ -247,7 +252,7 @@ def _kept_json(
     extra = [f for f in kept.type if f.name not in coercer.known_roots]
     if not extra:
         return nothing, nothing, set()
-    values = [field_of(kept, f.name) for f in extra]
+    values = [member(kept, f.name) for f in extra]
     struct = pa.StructArray.from_arrays(values, fields=extra)
     has_any = values[0].is_valid()
     for value in values[1:]:

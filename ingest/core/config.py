@@ -10,12 +10,14 @@ import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import yaml
 
-from ingest.core.errors import UnknownPipeline
+from ingest.core.bigquery_names import column_problem, dataset_problem, table_problem
+from ingest.core.errors import ConfigError, UnknownPipeline
 
 SCALAR_TYPES = {"STRING", "INT64", "NUMERIC", "FLOAT64", "BOOL", "TIMESTAMP", "DATE", "JSON"}
 # RECORD columns are REPEATED lists of scalar fields (PayPal cart items); BigQuery nests deeper,
@@ -30,10 +32,8 @@ PARTITION_TYPES = {"TIMESTAMP", "DATE"}
 # BigQuery clusters on up to four top-level columns of orderable scalar types.
 CLUSTER_TYPES = {"STRING", "INT64", "NUMERIC", "BOOL", "TIMESTAMP", "DATE"}
 MAX_CLUSTER_COLUMNS = 4
-# BigQuery naming rules: datasets take letters, digits and underscores; tables also take
-# Unicode letters, dashes and spaces. Neither may hold a dot (no project part here).
-_DATASET_NAME = re.compile(r"[A-Za-z0-9_]{1,1024}")
-_TABLE_NAME = re.compile(r"[\w\- ]{1,1024}")
+# A suite names a JSON file in the expectations folder: a plain file name, no path.
+_SUITE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 # Columns the pipeline adds to every table, for lineage and for counting a file's rows.
 LINEAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -44,9 +44,16 @@ LINEAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 EXTRA_COLUMN = "_extra"
 
+RecordTransform = Callable[[dict[str, Any]], list[dict[str, Any]]]
+"""A pipeline's record transform: one source record in, the rows it stands for out."""
 
-class ConfigError(ValueError):
-    """A pipeline YAML file is invalid."""
+
+class Lineage(TypedDict):
+    """The lineage columns' values shared by every row of one file (``_source_row`` is per row)."""
+
+    _source_uri: str
+    _source_etag: str
+    _ingested_at: datetime
 
 
 @dataclass(frozen=True)
@@ -111,7 +118,7 @@ class Pipeline:
     def pseudonymises(self) -> bool:
         return any(c.pseudonymise for c in self.columns)
 
-    def transform_function(self) -> Callable[[dict[str, Any]], list[dict[str, Any]]] | None:
+    def transform_function(self) -> RecordTransform | None:
         """The record transform: one source record in, the rows it stands for out.
 
         PayPal records gain derived fields (product names); an exchange-rate object becomes one
@@ -129,17 +136,20 @@ class Pipeline:
         return columns
 
 
-def resolve_transform(reference: str) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+def resolve_transform(reference: str) -> RecordTransform:
     module_name, _, function_name = reference.partition(":")
-    function = getattr(importlib.import_module(module_name), function_name, None)
+    function: object = getattr(importlib.import_module(module_name), function_name, None)
     if not callable(function):
         raise ConfigError(f"transform {reference!r} is not a function")
-    return function
+    # Its signature cannot be checked at run time; a transform that breaks it fails its rows.
+    return cast(RecordTransform, function)
 
 
-def _parse_column(spec: Any, fail: Callable[[str], ConfigError], nested: bool = False) -> Column:
+def _parse_column(spec: object, fail: Callable[[str], ConfigError], nested: bool = False) -> Column:
     if not isinstance(spec, dict) or not {"name", "type"} <= spec.keys():
         raise fail(f"each column needs a name and a type, got {spec!r}")
+    if problem := column_problem(spec["name"]):
+        raise fail(problem)
     column_type = str(spec["type"]).upper()
     default_mode = "REPEATED" if column_type == "RECORD" else "NULLABLE"
     column = Column(
@@ -172,24 +182,30 @@ def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
     missing = {"name", "key_pattern", "table", "columns", "business_key"} - raw.keys()
     if missing:
         raise fail(f"missing keys {sorted(missing)}")
-    dataset, _, table = str(raw["table"]).partition(".")
-    if not _DATASET_NAME.fullmatch(dataset) or not _TABLE_NAME.fullmatch(table):
-        raise fail(f"table must be 'dataset.table', got {raw['table']!r}")
+    dataset, table = _table_parts(raw["table"], fail)
     try:
         pattern = re.compile(raw["key_pattern"])
     except (re.error, TypeError) as err:
         raise fail(f"key_pattern does not compile: {err}") from err
+    if not pattern.pattern:
+        raise fail("key_pattern is empty: it would claim every key in the lake")
 
+    if not isinstance(raw["columns"], list):
+        raise fail(f"columns must be a list, got {raw['columns']!r}")
     columns = [_parse_column(spec, fail) for spec in raw["columns"]]
     names = [c.name for c in columns]
-    if len(set(names)) != len(names):
-        raise fail("column names repeat")
+    # BigQuery column names ignore case: "Amount" and "amount" are one column.
+    if len({name.lower() for name in names}) != len(names):
+        repeated = sorted({n for n in names if [m.lower() for m in names].count(n.lower()) > 1})
+        raise fail(f"column names repeat (BigQuery ignores case): {repeated}")
     reserved = {EXTRA_COLUMN, *(name for name, _, _ in LINEAGE_COLUMNS)}
     if raw.get("record_column"):
+        if problem := column_problem(raw["record_column"]):
+            raise fail(f"record_column: {problem}")
         reserved.add(raw["record_column"])
     if clash := reserved & set(names):
         raise fail(f"column names {sorted(clash)} are reserved for lineage, extras or the kept record")
-    business_key = tuple(raw["business_key"])
+    business_key = _column_names(raw, "business_key", fail)
     if unknown := set(business_key) - set(names):
         raise fail(f"business_key names unknown columns {sorted(unknown)}")
 
@@ -204,7 +220,7 @@ def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
         write_mode=raw.get("write_mode", "append"),
         latest_by=raw.get("latest_by"),
         partition_by=raw.get("partition_by"),
-        cluster_by=tuple(raw.get("cluster_by", ())),
+        cluster_by=_column_names(raw, "cluster_by", fail),
         suite=raw.get("suite"),
         record_column=raw.get("record_column"),
         redact=tuple(raw.get("redact", ())),
@@ -219,30 +235,59 @@ def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
     if pipeline.transform is not None:
         try:
             resolve_transform(pipeline.transform)
-        except (ImportError, ValueError) as err:
+        except (ImportError, ValueError, ConfigError) as err:
             raise fail(f"transform {pipeline.transform!r} cannot be loaded: {err}") from err
     if pipeline.format not in FORMATS:
         raise fail(f"format {pipeline.format!r} not one of {sorted(FORMATS)}")
     if pipeline.write_mode not in WRITE_MODES:
         raise fail(f"write_mode {pipeline.write_mode!r} not one of {sorted(WRITE_MODES)}")
+    if pipeline.suite is not None and not (
+        isinstance(pipeline.suite, str) and _SUITE_NAME.fullmatch(pipeline.suite)
+    ):
+        raise fail(f"suite {pipeline.suite!r} must be a file name in the expectations folder, no path")
     _check_table_layout(pipeline, fail)
     return pipeline
 
 
+def _table_parts(value: object, fail: Callable[[str], ConfigError]) -> tuple[str, str]:
+    """``dataset.table`` split in two, each checked against BigQuery's naming rules."""
+    if not isinstance(value, str) or value.count(".") != 1:
+        raise fail(f"table must be 'dataset.table', got {value!r}")
+    dataset, _, table = value.partition(".")
+    if problem := dataset_problem(dataset) or table_problem(table):
+        raise fail(f"table must be 'dataset.table': {problem}")
+    return dataset, table
+
+
+def _column_names(raw: dict[str, Any], key: str, fail: Callable[[str], ConfigError]) -> tuple[str, ...]:
+    """A list of column names (``business_key``, ``cluster_by``); each must name a column."""
+    value = raw.get(key, [])
+    if not isinstance(value, list | tuple) or not all(isinstance(name, str) for name in value):
+        raise fail(f"{key} must be a list of column names, got {value!r}")
+    return tuple(value)
+
+
 def _check_table_layout(pipeline: Pipeline, fail: Callable[[str], ConfigError]) -> None:
     types = {c.name: c.type for c in pipeline.columns}
+    if pipeline.write_mode == "merge" and not pipeline.business_key:
+        raise fail("write_mode merge needs a business_key: the columns a row is merged on")
     if pipeline.latest_by is not None:
         if pipeline.write_mode != "merge":
             raise fail("latest_by only applies to write_mode merge")
-        if types.get(pipeline.latest_by) not in {"TIMESTAMP", "DATE", "INT64"}:
+        if _type_of(types, pipeline.latest_by) not in {"TIMESTAMP", "DATE", "INT64"}:
             raise fail(f"latest_by {pipeline.latest_by!r} must name a TIMESTAMP, DATE or INT64 column")
-    if pipeline.partition_by is not None and types.get(pipeline.partition_by) not in PARTITION_TYPES:
+    if pipeline.partition_by is not None and _type_of(types, pipeline.partition_by) not in PARTITION_TYPES:
         raise fail(f"partition_by {pipeline.partition_by!r} must name a TIMESTAMP or DATE column")
     if len(pipeline.cluster_by) > MAX_CLUSTER_COLUMNS:
         raise fail(f"cluster_by takes at most {MAX_CLUSTER_COLUMNS} columns")
     for name in pipeline.cluster_by:
         if types.get(name) not in CLUSTER_TYPES:
             raise fail(f"cluster_by {name!r} must name a column of type {sorted(CLUSTER_TYPES)}")
+
+
+def _type_of(types: dict[str, str], name: object) -> str | None:
+    """The type of the column ``name`` names; None if it is no column's name (or not text)."""
+    return types.get(name) if isinstance(name, str) else None
 
 
 def load_pipelines(directory: Path) -> tuple[Pipeline, ...]:

@@ -18,6 +18,14 @@ class IngestError(Exception):
         return type(self).__name__
 
 
+class ConfigError(IngestError):
+    """The configuration is wrong: a pipeline YAML file, a setting, or a secret it names.
+
+    Not retryable: a redelivery meets the same configuration. A file that fails with it is kept
+    in the error bucket at once, for ``ingest replay`` once the configuration is fixed.
+    """
+
+
 class UnknownPipeline(IngestError):
     """No pipeline's key pattern matches the key, or more than one does."""
 

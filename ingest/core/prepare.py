@@ -15,18 +15,23 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.core import arrow_ndjson
-from ingest.core.coerce import RecordCoercer, RejectedRow, json_text, to_arrow
-from ingest.core.config import Pipeline
+from ingest.core.coerce.arrow_casts import to_arrow
+from ingest.core.coerce.converters import json_text
+from ingest.core.coerce.rows import RecordCoercer, RejectedRow
+from ingest.core.config import Lineage, Pipeline
 from ingest.core.errors import EmptyFile, NoValidRows, ValidationFailed
-from ingest.core.formats import Detected, ParsedRow, open_rows
-from ingest.core.transforms import apply_transform, arrow_transform
-from ingest.core.validate import Suite, Validation, row_reason, validation_frame
+from ingest.core.formats.detect import Detected
+from ingest.core.formats.parsed_row import ParsedRow
+from ingest.core.formats.reader import open_rows
+from ingest.core.transforms.apply import apply_transform, arrow_transform
+from ingest.core.validate.results import Validation
+from ingest.core.validate.suite import Suite, row_reason, validation_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -137,7 +142,7 @@ def prepare_file(
     pipeline: Pipeline,
     make_coercer: Callable[[Detected], RecordCoercer],
     suite: Suite | None,
-    lineage: dict[str, Any],
+    lineage: Lineage,
     temporary: contextlib.ExitStack,
 ) -> Prepared:
     """Read, coerce and validate one file; temporary files live as long as ``temporary``.
@@ -174,7 +179,7 @@ def _coerce_rows(
     rows: Iterator[ParsedRow],
     coercer: RecordCoercer,
     pipeline: Pipeline,
-    lineage: dict[str, Any],
+    lineage: Lineage,
     temporary: contextlib.ExitStack,
 ) -> None:
     """The row reader: coerce chunk by chunk, in memory while small, else spilled to Parquet."""

@@ -8,9 +8,12 @@ emulator locally and to AWS and BigQuery in production.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ingest.core.bigquery_names import dataset_problem, project_problem
+from ingest.core.errors import ConfigError
 
 # The ``ingest`` package's folder (this module sits in ``ingest/core``).
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -39,6 +42,14 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "INGEST_PSEUDONYM_KEY": "",
     "INGEST_PSEUDONYM_KEY_SECRET": "ingest-pseudonym-key",
 }
+
+# Settings written into SQL (table paths), each with its variable and BigQuery's naming rule.
+_SQL_NAMES: tuple[tuple[str, str, Callable[[object], str | None]], ...] = (
+    ("bq_project", "INGEST_BQ_PROJECT", project_problem),
+    ("ops_dataset", "INGEST_OPS_DATASET", dataset_problem),
+    ("staging_dataset", "INGEST_STAGING_DATASET", dataset_problem),
+    ("recon_dataset", "INGEST_RECON_DATASET", dataset_problem),
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,12 @@ class Settings:
     """Key of the payer-email pseudonyms (HMAC). Empty: read from ``pseudonym_key_secret``."""
     pseudonym_key_secret: str = field(default=ENVIRONMENT_VARIABLES["INGEST_PSEUDONYM_KEY_SECRET"])
     """Secrets Manager secret (name or ARN) holding the pseudonym key."""
+
+    def __post_init__(self) -> None:
+        """Refuse a name that reaches SQL unless BigQuery's naming rules allow it unquoted."""
+        for attribute, variable, problem_of in _SQL_NAMES:
+            if problem := problem_of(getattr(self, attribute)):
+                raise ConfigError(f"{variable} ({attribute}): {problem}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

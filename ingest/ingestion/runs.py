@@ -7,8 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ingest.adapters import s3_lake as lake
-from ingest.core.config import ConfigError
+from ingest.core.errors import ConfigError
 from ingest.core.model import FileRef, FileResult, LoadRecord, Status, now_iso
 from ingest.ingestion.flow import FILES_PER_LOAD, ingest_file, ingest_files
 from ingest.ingestion.services import Services
@@ -134,7 +133,7 @@ def run_batch(
         if on_file is not None:
             on_file(result)
 
-    refs = lake.list_objects(services.s3, bucket, prefix, since, until)
+    refs = services.lake.list_objects(bucket, prefix, since, until)
     run.listed = len(refs)
     if pipeline is not None:
         chosen = next((p for p in services.pipelines if p.name == pipeline), None)
@@ -170,13 +169,12 @@ def replay_failed(
     for entry in services.ledger.entries(status=Status.FAILED, since=since):
         if entry.sk != "FILE" or (error_type and entry.error_type != error_type):
             continue
-        if key_contains and key_contains not in entry.key:
+        if key_contains and key_contains not in (entry.key or ""):
             continue
-        size = int(entry.bytes) if entry.bytes is not None and int(entry.bytes) >= 0 else None
-        ref = FileRef.of(entry.bucket, entry.key, entry.etag, size)
+        ref = entry.file_ref()
         if dry_run:
             replayed.append((ref, None))
             continue
-        source = lake.replay_source(services.s3, ref, services.settings.error_bucket)
+        source = services.lake.replay_source(ref)
         replayed.append((ref, ingest_file(ref, services, replay=True, read_from=source)))
     return replayed

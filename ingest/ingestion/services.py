@@ -2,63 +2,64 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from ingest.adapters import bigquery_warehouse as warehouse
-from ingest.adapters.dynamodb_ledger import Ledger
-from ingest.core.coerce import RecordCoercer
-from ingest.core.config import ConfigError, Pipeline, load_pipelines
-from ingest.core.model import FileRef, now_iso
+from ingest.core.coerce.rows import RecordCoercer
+from ingest.core.config import Pipeline, load_pipelines
+from ingest.core.errors import ConfigError, TransientError
 from ingest.core.settings import Settings
-from ingest.core.validate import Suite, Validation, suite_for
+from ingest.core.validate.suite import Suite, suite_for
 from ingest.ingestion import memory
+from ingest.ingestion.ports import Lake, Ledger, ValidationSink, Warehouse
+
+# Secrets Manager errors a retry may cure; any other (not found, access denied) is configuration.
+SECRET_TRANSIENT_CODES = frozenset({"ThrottlingException", "InternalServiceError", "RequestTimeout"})
 
 
 @dataclass
 class Services:
-    """The collaborators of a run, built once (per Lambda container, per CLI call)."""
+    """The ports the orchestrator works through, and the pipelines and settings of a run.
+
+    ``s3``, ``dynamodb`` and ``bigquery`` are the raw clients, for the apps (finance, ops,
+    tools) and tests that talk to the services directly; ingestion uses only the ports.
+    """
 
     settings: Settings
-    s3: Any
-    dynamodb: Any
-    bigquery: Any
     pipelines: tuple[Pipeline, ...]
+    lake: Lake
     ledger: Ledger
-    _tables_ready: set[str] = field(default_factory=set)
-    # Worker threads share the services; tables are created once, not raced for.
-    _tables_lock: threading.Lock = field(default_factory=threading.Lock)
+    warehouse: Warehouse
+    validations: ValidationSink
+    s3: Any = None
+    dynamodb: Any = None
+    bigquery: Any = None
     _pseudonym_key: bytes | None = None
 
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> Services:
+        from ingest.adapters.bigquery.validation_results import BigQueryValidationResults
+        from ingest.adapters.bigquery.warehouse import BigQueryWarehouse
         from ingest.adapters.clients import aws_client, bigquery_client
+        from ingest.adapters.dynamodb.ledger import Ledger as DynamoDBLedger
+        from ingest.adapters.s3_lake import S3Lake
 
         # A process that ingests is sized by its peak memory (see ingest.ingestion.memory).
         memory.return_freed_memory()
         settings = settings or Settings.from_env()
-        dynamodb = aws_client("dynamodb")
+        s3, dynamodb = aws_client("s3"), aws_client("dynamodb")
+        bigquery = bigquery_client(settings.bq_project, settings.bq_location)
         return cls(
             settings=settings,
-            s3=aws_client("s3"),
-            dynamodb=dynamodb,
-            bigquery=bigquery_client(settings.bq_project, settings.bq_location),
             pipelines=load_pipelines(settings.pipelines_dir),
-            ledger=Ledger(dynamodb, settings.ledger_table, settings.lease_seconds, settings.max_attempts),
+            lake=S3Lake(s3, settings.error_bucket),
+            ledger=DynamoDBLedger.from_settings(dynamodb, settings),
+            warehouse=BigQueryWarehouse(bigquery, settings.staging_dataset),
+            validations=BigQueryValidationResults(bigquery, settings.ops_dataset),
+            s3=s3,
+            dynamodb=dynamodb,
+            bigquery=bigquery,
         )
-
-    def ensure_table(self, pipeline: Pipeline) -> None:
-        with self._tables_lock:
-            if pipeline.table_id not in self._tables_ready:
-                warehouse.ensure_table(self.bigquery, pipeline)
-                if pipeline.write_mode == "merge":
-                    warehouse.ensure_dataset(self.bigquery, self.settings.staging_dataset)
-                self._tables_ready.add(pipeline.table_id)
-
-    def table_operations_today(self, pipeline: Pipeline) -> int:
-        """Load jobs into the pipeline's table so far today (UTC), from the ledger."""
-        return self.ledger.loads_on(pipeline.table_id, now_iso()[:10])
 
     def suite(self, pipeline: Pipeline) -> Suite | None:
         return suite_for(pipeline, self.settings.expectations_dir)
@@ -68,36 +69,31 @@ class Services:
         return RecordCoercer(pipeline, empty_is_null=empty_is_null, pseudonym_key=key)
 
     def pseudonym_key(self) -> bytes:
-        """The pseudonym key from the settings, else from Secrets Manager (read once)."""
+        """The pseudonym key from the settings, else from Secrets Manager (read once).
+
+        A secret that is missing or unreadable is a ConfigError: no retry will find it.
+        """
         if self._pseudonym_key is None:
             key = self.settings.pseudonym_key
             if not key:
-                from botocore.exceptions import ClientError
-
-                from ingest.adapters.clients import aws_client
-
-                name = self.settings.pseudonym_key_secret
-                try:
-                    key = aws_client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
-                except ClientError as err:
-                    raise ConfigError(
-                        f"pseudonym key: secret {name!r} unreadable ({err.response['Error']['Code']}); "
-                        "set INGEST_PSEUDONYM_KEY or INGEST_PSEUDONYM_KEY_SECRET"
-                    ) from err
+                key = _read_secret(self.settings.pseudonym_key_secret)
             self._pseudonym_key = key.encode()
         return self._pseudonym_key
 
-    def record_validations(self, pipeline: Pipeline, files: list[tuple[FileRef, Validation]]) -> None:
-        """Keep the suite's results of these files in the ops dataset, for batch and finance reports."""
-        if not files:
-            return
-        table_id = f"{self.settings.ops_dataset}.{warehouse.VALIDATION_RESULTS_TABLE}"
-        with self._tables_lock:
-            if table_id not in self._tables_ready:
-                warehouse.ensure_validation_results_table(self.bigquery, self.settings.ops_dataset)
-                self._tables_ready.add(table_id)
-        warehouse.insert_validation_results(
-            self.bigquery,
-            self.settings.ops_dataset,
-            [warehouse.FileValidation(ref.identity, ref.uri, pipeline.name, v) for ref, v in files],
-        )
+
+def _read_secret(name: str) -> str:
+    from botocore.exceptions import ClientError
+
+    from ingest.adapters.clients import aws_client
+
+    try:
+        secret: str = aws_client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+    except ClientError as err:
+        code = err.response["Error"]["Code"]
+        if code in SECRET_TRANSIENT_CODES:
+            raise TransientError(f"pseudonym key: reading secret {name!r} failed ({code})") from err
+        raise ConfigError(
+            f"pseudonym key: secret {name!r} unreadable ({code}); "
+            "set INGEST_PSEUDONYM_KEY or INGEST_PSEUDONYM_KEY_SECRET"
+        ) from err
+    return secret

@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from ingest_devstack.generate import paypal
 from ingest_devstack.generate.defects import Defect
@@ -41,7 +42,7 @@ class Entry:
 
     moment: datetime  # transaction_initiation_date
     seq: int  # PayPal's own order among records of the same second
-    record: dict
+    record: dict[str, Any]
     category: str  # one of CLASSES but "fees" and "other", "denied", or "repeat" (a later version)
     gross: Decimal
     fee: Decimal
@@ -75,7 +76,7 @@ class Balances:
 
     def settle(
         self, rng: random.Random, day: datetime, entries: list[Entry]
-    ) -> tuple[list[dict], list[Entry]]:
+    ) -> tuple[list[dict[str, Any]], list[Entry]]:
         """Fill in the balances of one day's entries (sorted by initiation); return the day's
         statement per currency, and the later versions (completed, reversed) of the day's
         payments. Sized entries take their amount here; one with nothing to take is dropped

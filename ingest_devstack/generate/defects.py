@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import namedtuple
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from ingest_devstack.generate.paypal import PAYPAL_TIME, money
 
@@ -43,11 +44,11 @@ REFUND_DEFECT = Defect("validation", "paypal.reference_on_reversals", "critical"
 UNKNOWN_CODE_DEFECT = Defect("validation", "paypal.event_code_known", "warning")
 
 
-def deface_row(row: dict, column: str, value: object) -> None:
+def deface_row(row: dict[str, Any], column: str, value: object) -> None:
     row[column] = value
 
 
-def deface_paypal(record: dict, check: str) -> None:
+def deface_paypal(record: dict[str, Any], check: str) -> None:
     """Change a built PayPal record so that exactly ``check`` fails on it."""
     info = record["transaction_info"]
     amount = info.get("transaction_amount") or {}
@@ -79,7 +80,7 @@ def deface_paypal(record: dict, check: str) -> None:
         raise ValueError(f"no such PayPal defect: {check}")
 
 
-def defect_entry(key: str, pipeline: str, row: int, defect: Defect) -> dict:
+def defect_entry(key: str, pipeline: str, row: int, defect: Defect) -> dict[str, Any]:
     return {
         "key": key,
         "pipeline": pipeline,

@@ -17,7 +17,7 @@ EXPORT_TIME = "%Y-%m-%d %H:%M:%S"  # the database client's export format (naive 
 GZIP_LEVEL = 6  # zlib's default: as small as 9 within a few percent, much faster
 
 
-def encode_json(records: list[dict], layout: str, compress: bool) -> tuple[bytes, str | None]:
+def encode_json(records: list[dict[str, Any]], layout: str, compress: bool) -> tuple[bytes, str | None]:
     """Serialise records as ``layout``: json_array (pretty), ndjson, json_concat (compact objects
     back to back) or json_concat_pretty (indented objects back to back, as Firehose concatenates
     what the producer put)."""
@@ -59,14 +59,14 @@ PAYMENT_COLUMNS = (
 )
 
 
-def export_values(row: dict, payment_date: datetime, created_at: datetime) -> dict:
+def export_values(row: dict[str, Any], payment_date: datetime, created_at: datetime) -> dict[str, Any]:
     """A row as the database holds it: typed values, not the JSON stream's strings."""
     values = dict(row)
     values.update(total_cost=Decimal(row["total_cost"]), payment_date=payment_date, created_at=created_at)
     return values
 
 
-def encode_csv_export(rows: list[dict]) -> bytes:
+def encode_csv_export(rows: list[dict[str, Any]]) -> bytes:
     """A database client's CSV export: header, every column (personal data too), no index."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -81,7 +81,7 @@ def encode_csv_export(rows: list[dict]) -> bytes:
     return out.getvalue().encode()
 
 
-def encode_parquet_export(rows: list[dict]) -> bytes:
+def encode_parquet_export(rows: list[dict[str, Any]]) -> bytes:
     """The same export as Parquet with the table's types: int64 ids, decimal(10,2) money,
     microsecond UTC timestamps, strings."""
     import pyarrow as pa
@@ -94,7 +94,7 @@ def encode_parquet_export(rows: list[dict]) -> bytes:
     return out.getvalue()
 
 
-def _arrow_column(pa: Any, kind: str, values: list) -> Any:
+def _arrow_column(pa: Any, kind: str, values: list[Any]) -> Any:
     """An Arrow array assembled from its buffers: converting Python objects with ``pa.array``
     would import pandas, which costs more than generating a whole month."""
     count = len(values)
@@ -109,7 +109,7 @@ def _arrow_column(pa: Any, kind: str, values: list) -> Any:
         buffers = [nulls, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(encoded))]
         return pa.Array.from_buffers(pa.string(), count, buffers)
     if kind == "decimal":
-        data = b"".join(int((v or 0).scaleb(2)).to_bytes(16, "little", signed=True) for v in values)
+        data = b"".join(int((v or Decimal(0)).scaleb(2)).to_bytes(16, "little", signed=True) for v in values)
         return pa.Array.from_buffers(pa.decimal128(10, 2), count, [nulls, pa.py_buffer(data)])
     if kind == "timestamp":
         micros = [0 if v is None else int(v.timestamp()) * 1_000_000 + v.microsecond for v in values]

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from ingest_devstack.generate import defects as planted
 from ingest_devstack.generate.balances import amount_text
@@ -76,7 +77,7 @@ class Quotas:
         }
         self._carry: Counter[Hashable] = Counter()
 
-    def assign(self, rng: random.Random, index: int, pool: list) -> None:
+    def assign(self, rng: random.Random, index: int, pool: list[Any]) -> None:
         """Give the day's share of each fact to distinct members of ``pool`` (``.fact`` set).
         A day with too few candidates passes the rest on to the next day that may take it."""
         pool = list(pool)
@@ -107,7 +108,7 @@ def discrepancy(
     component: str | None = None,
     payer_country: str | None = None,
     our_country: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """One exception of the reconciliation, with the fields a matcher of the loaded data has."""
     return {
         "kind": kind,
@@ -127,5 +128,5 @@ def discrepancy(
     }
 
 
-def discrepancy_order(found: dict) -> tuple:
+def discrepancy_order(found: dict[str, Any]) -> tuple[Any, ...]:
     return found["date"], found["kind"], found["item_code"] or "", found["paypal_transaction_id"] or ""

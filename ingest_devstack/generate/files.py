@@ -6,10 +6,10 @@ from __future__ import annotations
 import itertools
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from ingest_devstack.generate import defects as planted
 from ingest_devstack.generate.balances import Entry
@@ -30,7 +30,7 @@ class Row:
     at: datetime  # payment_date
     created_at: datetime
     seq: int
-    row: dict
+    row: dict[str, Any]
     defect: Defect | None = None
 
 
@@ -42,7 +42,7 @@ class _Planted(Protocol):
 class Tally:
     """What the files handed out so far promise: planted rows, and rows per table after dedup."""
 
-    defects: list[dict] = field(default_factory=list)
+    defects: list[dict[str, Any]] = field(default_factory=list)
     expected_tables: Counter[str] = field(default_factory=Counter)
 
     def loading(
@@ -52,7 +52,7 @@ class Tally:
         pipeline: str,
         layout: str,
         compression: str | None,
-        items: list[_Planted],
+        items: Sequence[_Planted],
     ) -> GeneratedFile:
         """A file expected to load; its planted rows are listed and the critical ones counted."""
         bad = 0

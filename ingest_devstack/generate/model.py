@@ -74,12 +74,12 @@ class GeneratedMonth:
     seed: int
     files: tuple[GeneratedFile, ...]
     scale: int = 1
-    defects: tuple[dict, ...] = ()
-    discrepancies: tuple[dict, ...] = ()
-    balances: tuple[dict, ...] = ()
+    defects: tuple[dict[str, Any], ...] = ()
+    discrepancies: tuple[dict[str, Any], ...] = ()
+    balances: tuple[dict[str, Any], ...] = ()
     expected_tables: dict[str, int] = field(default_factory=dict)
 
-    def manifest(self) -> dict:
+    def manifest(self) -> dict[str, Any]:
         """Each file, the row counts ingestion should report, and what validation and the
         reconciliation must find (see ``build_manifest``)."""
         return build_manifest(
@@ -102,11 +102,11 @@ def build_manifest(
     scale: int,
     files: list[dict[str, Any]],
     *,
-    defects: Iterable[dict],
-    discrepancies: Iterable[dict],
-    balances: Iterable[dict],
+    defects: Iterable[dict[str, Any]],
+    discrepancies: Iterable[dict[str, Any]],
+    balances: Iterable[dict[str, Any]],
     expected_tables: dict[str, int],
-) -> dict:
+) -> dict[str, Any]:
     """The manifest as JSON-ready data.
 
     - ``files``, ``totals``, ``pipelines``: per file and summed, what the ledger must record.

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from ingest_devstack.generate import defects as planted
 from ingest_devstack.generate import facts, paypal
@@ -63,14 +64,15 @@ def game_time(moment: datetime) -> str:
 class _Line:
     """One item of a sale: a game DB row, and an item of PayPal's cart."""
 
-    row: dict
-    product: tuple
+    row: dict[str, Any]
+    product: tuple[Any, ...]
     quantity: int
     seq: int
 
     @property
     def item_id(self) -> int:
-        return self.row["transaction_item_id"]
+        item_id: int = self.row["transaction_item_id"]
+        return item_id
 
     @property
     def amount(self) -> Decimal:
@@ -112,9 +114,9 @@ class MonthStream:
         first = datetime(year, month, 1, tzinfo=UTC)
         count = (date(year + month // 12, month % 12 + 1, 1) - first.date()).days
         self.days = [first + timedelta(days=n) for n in range(count)]
-        self.files_meta: list[dict] = []
-        self.discrepancies: list[dict] = []
-        self.balances: list[dict] = []
+        self.files_meta: list[dict[str, Any]] = []
+        self.discrepancies: list[dict[str, Any]] = []
+        self.balances: list[dict[str, Any]] = []
         self.tally = Tally()
         self._state = "new"
 
@@ -128,7 +130,7 @@ class MonthStream:
         self.discrepancies.sort(key=facts.discrepancy_order)
         self._state = "done"
 
-    def manifest(self) -> dict:
+    def manifest(self) -> dict[str, Any]:
         self._require_done()
         return build_manifest(
             self.year,
@@ -188,6 +190,7 @@ class MonthStream:
         self._plan_account_events(rng, last)
 
         for file in reference_files(rng, days[0]):
+            assert file.pipeline is not None  # every reference file has its pipeline
             self.tally.expected_tables[file.pipeline] = file.rows
             yield file
         for index, day in enumerate(days):
@@ -348,7 +351,9 @@ class MonthStream:
             sales.append(sale)
         return sales
 
-    def _add_line(self, sale: _Sale, invoice_code: str, product: tuple, quantity: int, seq: int) -> _Line:
+    def _add_line(
+        self, sale: _Sale, invoice_code: str, product: tuple[Any, ...], quantity: int, seq: int
+    ) -> _Line:
         txn, player = next(self._next_row), sale.player
         row = {
             "transaction_id": txn,
@@ -444,7 +449,7 @@ class MonthStream:
         if fact != "missing_ours":
             rows.extend(db_rows)
         row, db_row = first.row, db_rows[0]
-        ids = {
+        ids: dict[str, Any] = {
             "paypal_id": txn_id,
             "item_id": row["transaction_item_id"],
             "payment_id": row["transaction_id"],
@@ -465,7 +470,7 @@ class MonthStream:
         elif fact == "amount_mismatch":
             ours = gross + Decimal(rng.choice(("0.01", "0.50", "1.00", "5.00")))
             row["total_cost"] = str(ours)
-            both = {"paypal_amount": gross, "our_amount": ours, "component": "price"}
+            both: dict[str, Any] = {"paypal_amount": gross, "our_amount": ours, "component": "price"}
             found(facts.discrepancy("amount_mismatch", "injected", paypal_date, **ids, **both))
         elif fact == "shipping_mismatch":  # ours is the item's amount, PayPal's has the shipping
             row["total_cost"] = str(first.amount)
@@ -523,7 +528,13 @@ class MonthStream:
             entry.completes_at = min(sale.started + timedelta(seconds=rng.randrange(600, 10_800)), day_end)
 
     def _plan_referring(
-        self, rng: random.Random, index: int, fact: str, sale: _Sale, entry: Entry, items: list[dict]
+        self,
+        rng: random.Random,
+        index: int,
+        fact: str,
+        sale: _Sale,
+        entry: Entry,
+        items: list[dict[str, Any]],
     ) -> None:
         """The later records that refer to the sale's payment ``entry``, one to four days on:
         a refund (whole, or one item of a cart), a reversal (of a payment listed again as
@@ -536,7 +547,7 @@ class MonthStream:
         target = self._later_day(rng, index, 3 if two_hops else 4, last - 2 if two_hops else last - 1)
         moment = self._at(rng, target)
 
-        def book(day: int, record: dict, category: str, kind: str | None) -> Entry:
+        def book(day: int, record: dict[str, Any], category: str, kind: str | None) -> Entry:
             info = record["transaction_info"]
             gross = Decimal(info["transaction_amount"]["value"])
             fee = Decimal(info["fee_amount"]["value"]) if "fee_amount" in info else ZERO

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from ingest_devstack.generate.reference import TOWNS, Player
 
@@ -94,20 +95,20 @@ def payment_record(
     settled: datetime,
     pending: bool,
     player: Player,
-    item: dict | None = None,
+    item: dict[str, Any] | None = None,
     invoice: str,
     gross: Decimal,
-    items: list[dict] | None = None,
+    items: list[dict[str, Any]] | None = None,
     shipping: Decimal | None = None,
     denied: bool = False,
     payer_country: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """A payment received for a cart (``item``, or several ``items``), its gross the items'
     amounts plus ``shipping`` (``transaction_info.shipping_amount``). A pending one is dated but
     not yet updated; a denied one (status D) carries no fee and never moves the balance."""
     where = payer_country or player.paypal_country.iso_2_code
     status = "D" if denied else "P" if pending else "S"
-    info = {
+    info: dict[str, Any] = {
         "paypal_account_id": account,
         "transaction_id": txn_id,
         "transaction_event_code": event_code,
@@ -157,7 +158,7 @@ def payment_record(
 
 def cart_item(
     item_id: int, product_name: str, product_id: int, quantity: int, unit: Decimal, invoice: str
-) -> dict:
+) -> dict[str, Any]:
     total = unit * quantity
     return {
         "item_code": str(item_id),
@@ -170,7 +171,9 @@ def cart_item(
     }
 
 
-def _reference(original: dict, txn_id: str, code: str, moment: datetime, gross: Decimal) -> dict:
+def _reference(
+    original: dict[str, Any], txn_id: str, code: str, moment: datetime, gross: Decimal
+) -> dict[str, Any]:
     source = original["transaction_info"]
     when = paypal_time(moment)
     return {
@@ -185,19 +188,19 @@ def _reference(original: dict, txn_id: str, code: str, moment: datetime, gross: 
     }
 
 
-def _bare(info: dict) -> dict:
+def _bare(info: dict[str, Any]) -> dict[str, Any]:
     """A record with no payer, cart nor shipping, as PayPal lists account-side events."""
     return {"transaction_info": info, "store_info": {}, "auction_info": {}, "incentive_info": {}}
 
 
 def refund_record(
     rng: random.Random,
-    original: dict,
+    original: dict[str, Any],
     txn_id: str,
     moment: datetime,
     amount: Decimal | None = None,
-    item: dict | None = None,
-) -> dict:
+    item: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """T1107, a refund of ``amount`` (all of the payment when None): PayPal returns the
     percentage fee on what is refunded and keeps the fixed part. A partial refund of one
     ``item`` of a cart lists that item alone."""
@@ -223,7 +226,9 @@ def refund_record(
     return record
 
 
-def _taken_back(referenced: dict, txn_id: str, code: str, moment: datetime, **fields: object) -> dict:
+def _taken_back(
+    referenced: dict[str, Any], txn_id: str, code: str, moment: datetime, **fields: object
+) -> dict[str, Any]:
     """A completed account-side record moving the referenced record's whole amount the other
     way (a reversal, a chargeback and its reversal, a hold and its release), balances left empty."""
     amount = Decimal(referenced["transaction_info"]["transaction_amount"]["value"])
@@ -232,7 +237,7 @@ def _taken_back(referenced: dict, txn_id: str, code: str, moment: datetime, **fi
     return info
 
 
-def reversal_record(original: dict, txn_id: str, moment: datetime, dispute: int) -> dict:
+def reversal_record(original: dict[str, Any], txn_id: str, moment: datetime, dispute: int) -> dict[str, Any]:
     """T1106, a payment reversed after a dispute: like PayPal's, no fee, payer nor cart."""
     gross = original["transaction_info"]["transaction_amount"]["value"]
     info = _taken_back(
@@ -250,7 +255,7 @@ def reversal_record(original: dict, txn_id: str, moment: datetime, dispute: int)
     return _bare(info)
 
 
-def chargeback_record(original: dict, txn_id: str, moment: datetime) -> dict:
+def chargeback_record(original: dict[str, Any], txn_id: str, moment: datetime) -> dict[str, Any]:
     """T1201, a card issuer's chargeback: the whole amount leaves the account."""
     info = _taken_back(
         original, txn_id, "T1201", moment, fee_amount=money("0.00"), protection_eligibility="02"
@@ -258,7 +263,7 @@ def chargeback_record(original: dict, txn_id: str, moment: datetime) -> dict:
     return _bare(info)
 
 
-def chargeback_fee_record(chargeback: dict, txn_id: str, moment: datetime) -> dict:
+def chargeback_fee_record(chargeback: dict[str, Any], txn_id: str, moment: datetime) -> dict[str, Any]:
     """T0106, PayPal's fee for handling a chargeback: the fee is the record's gross (negative,
     no ``fee_amount``), and it references the chargeback."""
     info = _reference(chargeback, txn_id, "T0106", moment, CHARGEBACK_FEE)
@@ -271,7 +276,7 @@ def chargeback_fee_record(chargeback: dict, txn_id: str, moment: datetime) -> di
     return _bare(info)
 
 
-def chargeback_reversal_record(chargeback: dict, txn_id: str, moment: datetime) -> dict:
+def chargeback_reversal_record(chargeback: dict[str, Any], txn_id: str, moment: datetime) -> dict[str, Any]:
     """T1202, a chargeback reversed in the studio's favour: the amount comes back (positive),
     referencing the chargeback; the chargeback fee stays charged."""
     info = _taken_back(
@@ -280,7 +285,7 @@ def chargeback_reversal_record(chargeback: dict, txn_id: str, moment: datetime) 
     return _bare(info)
 
 
-def hold_record(original: dict, txn_id: str, moment: datetime) -> dict:
+def hold_record(original: dict[str, Any], txn_id: str, moment: datetime) -> dict[str, Any]:
     """T1110, the disputed payment's amount held while PayPal investigates (negative, no fee)."""
     info = _taken_back(
         original, txn_id, "T1110", moment, transaction_subject="Hold for dispute investigation"
@@ -288,7 +293,7 @@ def hold_record(original: dict, txn_id: str, moment: datetime) -> dict:
     return _bare(info)
 
 
-def release_record(hold: dict, txn_id: str, moment: datetime) -> dict:
+def release_record(hold: dict[str, Any], txn_id: str, moment: datetime) -> dict[str, Any]:
     """T1111, the hold cancelled: the same amount back (positive), referencing the hold."""
     info = _taken_back(
         hold, txn_id, "T1111", moment, transaction_subject="Cancellation of hold for dispute resolution"
@@ -297,8 +302,8 @@ def release_record(hold: dict, txn_id: str, moment: datetime) -> dict:
 
 
 def conversion_record(
-    account: str, txn_id: str, code: str, moment: datetime, source: dict | None = None
-) -> dict:
+    account: str, txn_id: str, code: str, moment: datetime, source: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One side of a currency conversion (T0200/T0201): the source side leaves its currency
     (negative), the target side, which references it, arrives in the other (positive). No fee:
     PayPal's margin is in its rate. The amount is set when the balance is known."""
@@ -321,7 +326,9 @@ def conversion_record(
     return _bare(info)
 
 
-def withdrawal_record(account: str, txn_id: str, moment: datetime, currency: str = CURRENCY) -> dict:
+def withdrawal_record(
+    account: str, txn_id: str, moment: datetime, currency: str = CURRENCY
+) -> dict[str, Any]:
     """T0400, a transfer to the studio's bank; the amount is set when the balance is known."""
     when = paypal_time(moment)
     info = {
@@ -340,7 +347,7 @@ def withdrawal_record(account: str, txn_id: str, moment: datetime, currency: str
     return _bare(info)
 
 
-def unknown_record(account: str, txn_id: str, moment: datetime, gross: Decimal) -> dict:
+def unknown_record(account: str, txn_id: str, moment: datetime, gross: Decimal) -> dict[str, Any]:
     """A record under an event code nobody listed (``UNKNOWN_CODE``): a small credit, no fee."""
     when = paypal_time(moment)
     info = {

@@ -67,7 +67,7 @@ def open_sink(out: str | pathlib.Path, client: Any = None) -> Sink:
     return DirectorySink(pathlib.Path(out))
 
 
-def manifest_bytes(manifest: dict) -> bytes:
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2) + "\n").encode()
 
 
@@ -88,7 +88,7 @@ def publish_month(
     scale: int = 1,
     payments_per_day: int = 30,
     client: Any = None,
-) -> dict:
+) -> dict[str, Any]:
     """Generate a month straight into ``out`` (folder or ``s3://bucket/prefix``), one file at a
     time so that memory does not grow with ``scale``; write the manifest last and return it."""
     stream = MonthStream(year, month, seed=seed, payments_per_day=payments_per_day, scale=scale)

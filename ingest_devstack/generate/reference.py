@@ -10,6 +10,7 @@ import random
 from collections import namedtuple
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from ingest_devstack.generate.model import GeneratedFile
 
@@ -149,7 +150,7 @@ def reference_files(rng: random.Random, first_day: datetime) -> list[GeneratedFi
     ]
 
 
-def exchange_rates(rng: random.Random, first_day: datetime) -> dict:
+def exchange_rates(rng: random.Random, first_day: datetime) -> dict[str, Any]:
     """An openexchangerates ``latest.json`` as fetched early on the first day of the month."""
     fetched = first_day + timedelta(seconds=rng.randint(600, 7200))
     rates: dict[str, float | int] = {}

@@ -8,9 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from helpers import write_orders_pipeline
 
-from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.adapters.bigquery import queries
 from ingest.adapters.clients import aws_client
-from ingest.adapters.s3_lake import list_objects
 from ingest.apps.cli import main as cli
 from ingest.core.model import FileRef, Status, now_iso
 from ingest.ingestion.flow import ingest_file
@@ -55,9 +54,9 @@ def test_five_hundred_small_files_load_with_ten_load_jobs_and_each_file_knows_it
     assert len(run["loads"]) == 10
     assert {load["files"] for load in run["loads"]} == {50}
     services = make_services()
-    assert warehouse.count_rows(services.bigquery, table) == 1500
+    assert queries.count_rows(services.bigquery, table) == 1500
     # Every file is LOADED in the ledger with the job id of the load it went into ...
-    refs = list_objects(services.s3, scratch_bucket, prefix)
+    refs = services.lake.list_objects(scratch_bucket, prefix)
     entries = {ref.key: services.ledger.get(ref) for ref in refs}
     assert {e.status for e in entries.values()} == {Status.LOADED}
     job_of_file = {f["ledger_key"]: f["load_job_id"] for f in run["files"]}
@@ -126,13 +125,13 @@ def test_running_a_month_twice_and_redelivering_every_event_changes_no_table(loa
     services, manifest = loaded_july.services, loaded_july.manifest
     scratch_bucket, prefix = loaded_july.bucket, loaded_july.prefix
     tables = {p.name: p.table_id for p in services.pipelines}
-    before = {name: warehouse.table_fingerprint(services.bigquery, t) for name, t in tables.items()}
+    before = {name: queries.table_fingerprint(services.bigquery, t) for name, t in tables.items()}
     # Each final table holds one row per business key, as the generator expects.
     assert {name: fp.rows for name, fp in before.items()} == manifest["expected_tables"]
 
     # WHEN the same batch runs again, and then every file's event is delivered once more
     second = run_batch(services, scratch_bucket, prefix)
-    refs = list_objects(services.s3, scratch_bucket, prefix)
+    refs = services.lake.list_objects(scratch_bucket, prefix)
     redelivered = [ingest_file(FileRef.of(r.bucket, r.key, r.etag, r.size), services) for r in refs]
 
     # THEN nothing is loaded again and every table's row count and checksum are unchanged
@@ -143,5 +142,5 @@ def test_running_a_month_twice_and_redelivering_every_event_changes_no_table(loa
         [],
     )
     assert {r.status for r in redelivered} == {Status.SKIPPED_DUPLICATE}
-    after = {name: warehouse.table_fingerprint(services.bigquery, t) for name, t in tables.items()}
+    after = {name: queries.table_fingerprint(services.bigquery, t) for name, t in tables.items()}
     assert after == before

@@ -25,11 +25,13 @@ import pytest
 import yaml
 from helpers import paypal_transaction
 
-from ingest.adapters import bigquery_warehouse as warehouse
-from ingest.core.coerce import RecordCoercer
+from ingest.adapters.bigquery import queries, tables
+from ingest.adapters.bigquery.warehouse import BigQueryWarehouse
+from ingest.core.coerce.rows import RecordCoercer
 from ingest.core.config import Pipeline, parse_pipeline
 from ingest.core.prepare import prepare_file
 from ingest.core.settings import PACKAGE_DIR
+from ingest.ingestion.ports import LoadResult
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +58,7 @@ def client(request, monkeypatch) -> Iterator:
 @pytest.fixture
 def dataset(client) -> Iterator[str]:
     name = f"ingest_smoke_{uuid.uuid4().hex[:10]}"
-    warehouse.ensure_dataset(client, name)
+    tables.ensure_dataset(client, name)
     try:
         yield name
     finally:
@@ -69,9 +71,7 @@ def paypal_pipeline(dataset: str) -> Pipeline:
     return parse_pipeline(raw, "smoke")
 
 
-def load_page(
-    client, pipeline: Pipeline, dataset: str, name: str, records: list[dict]
-) -> warehouse.LoadResult:
+def load_page(client, pipeline: Pipeline, dataset: str, name: str, records: list[dict]) -> LoadResult:
     """Coerce one page into Parquet as ingestion does, then write it through staging and MERGE."""
     uri = f"s3://smoke/{name}"
     lineage = {"_source_uri": uri, "_source_etag": name, "_ingested_at": datetime.datetime.now(datetime.UTC)}
@@ -84,13 +84,13 @@ def load_page(
             lineage,
             temporary,
         )
-        return warehouse.write_rows(client, pipeline, prepared.parquet, f"{uri}#{name}", dataset)
+        return BigQueryWarehouse(client, dataset).write_rows(pipeline, prepared.parquet, f"{uri}#{name}")
 
 
 def test_load_and_merge_keep_the_latest_version_of_each_transaction(client, dataset):
     # GIVEN the PayPal table in a fresh dataset, partitioned and clustered
     pipeline = paypal_pipeline(dataset)
-    warehouse.ensure_table(client, pipeline)
+    tables.ensure_table(client, pipeline)
     table = client.get_table(f"{client.project}.{pipeline.table_id}")
     assert (table.time_partitioning.field, table.clustering_fields) == (
         "transaction_initiation_date",
@@ -121,7 +121,7 @@ def test_load_and_merge_keep_the_latest_version_of_each_transaction(client, data
             )
         ],
     )
-    fingerprint = warehouse.table_fingerprint(client, pipeline.table_id)
+    fingerprint = queries.table_fingerprint(client, pipeline.table_id)
     # ... and the second page is merged once more, as a retry after a crash would
     load_page(
         client,
@@ -137,13 +137,13 @@ def test_load_and_merge_keep_the_latest_version_of_each_transaction(client, data
 
     # THEN each transaction is there once, A completed; the retry changed nothing
     assert (first.output_rows, second.output_rows) == (2, 1)
-    frame = warehouse.query_dataframe(
+    frame = queries.query_dataframe(
         client,
         f"SELECT transaction_id, transaction_status FROM `{client.project}.{pipeline.table_id}`"
         " WHERE transaction_initiation_date >= @since ORDER BY transaction_id",
         {"since": datetime.datetime(2021, 7, 1, tzinfo=datetime.UTC)},
     )
     assert list(zip(frame.transaction_id, frame.transaction_status, strict=True)) == [("A", "S"), ("B", "S")]
-    assert warehouse.table_fingerprint(client, pipeline.table_id) == fingerprint
+    assert queries.table_fingerprint(client, pipeline.table_id) == fingerprint
     # No staging table is left behind.
     assert [t.table_id for t in client.list_tables(f"{client.project}.{dataset}")] == ["paypal_transactions"]

@@ -31,6 +31,19 @@ def test_local_status_reports_the_running_stack(stack, capsys, monkeypatch):
     assert status["environment"]["BIGQUERY_EMULATOR_HOST"].startswith("http://127.0.0.1:")
 
 
+def test_local_switch_points_a_command_at_the_running_stack(stack, capsys, monkeypatch):
+    monkeypatch.setenv("INGEST_LOCAL_DIR", stack.state_dir)
+    for name in stack.environment():  # restored after the test: --local must set each of them
+        monkeypatch.setenv(name, "not-the-stack")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+
+    code, out = run(capsys, "--local", "ledger", "--json")
+
+    listing = json.loads(out)
+    assert code == 0
+    assert listing["summary"]["entries"] == len(listing["entries"])
+
+
 def test_load_then_ledger_lists_the_file_with_its_counts(stack, capsys, prefix):
     settings = Settings()
     key = f"payments/transactions/{prefix}/stream-1"

@@ -8,9 +8,9 @@ from urllib.parse import quote_plus
 import pytest
 from helpers import load_event, paypal_transaction, s3_event, sqs_event
 
-from ingest.adapters.bigquery_warehouse import count_rows
+from ingest.adapters.bigquery.queries import count_rows
 from ingest.adapters.clients import aws_client
-from ingest.adapters.dynamodb_ledger import Ledger
+from ingest.adapters.dynamodb.ledger import Ledger
 from ingest.adapters.s3_lake import failed_key, quarantine_key
 from ingest.apps import lambda_handler as handler
 from ingest.core.model import FileRef, Status
@@ -34,7 +34,7 @@ def s3(stack):
 
 @pytest.fixture
 def ledger(stack) -> Ledger:
-    return Ledger(aws_client("dynamodb"), SETTINGS.ledger_table)
+    return Ledger.from_settings(aws_client("dynamodb"), SETTINGS)
 
 
 def put(s3, key: str, body: bytes) -> FileRef:

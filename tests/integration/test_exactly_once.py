@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from helpers import ProcessDied, dying_before_ledger_update, orders_ndjson, write_orders_pipeline
 
-from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.adapters.bigquery import queries
+from ingest.adapters.bigquery.load_jobs import load_job_id
 from ingest.core.model import FileRef, LoadOutcome, Status
 from ingest.ingestion.flow import ingest_file
 from ingest.ingestion.runs import run_batch
@@ -25,7 +26,7 @@ def put(services: Services, bucket: str, key: str, body: bytes) -> FileRef:
 
 
 def rows_of(services: Services, table_id: str, ref: FileRef) -> int:
-    return warehouse.count_rows(services.bigquery, table_id, "_source_uri = @uri", uri=ref.uri)
+    return queries.count_rows(services.bigquery, table_id, "_source_uri = @uri", uri=ref.uri)
 
 
 def test_sixteen_concurrent_deliveries_load_the_file_once(
@@ -76,7 +77,7 @@ def test_crash_between_load_and_ledger_update_does_not_load_twice(
     assert (result.rows_loaded, result.rows_quarantined) == (119, 1)
     entry = services.ledger.get(ref)
     assert entry.attempts == 2
-    assert entry.load_job_id == warehouse.load_job_id(ref.identity, table_id)
+    assert entry.load_job_id == load_job_id(ref.identity, table_id)
     assert rows_of(services, table_id, ref) == 119
 
 
@@ -192,4 +193,4 @@ def test_a_batch_loads_files_with_the_same_bytes_once(make_services, pipelines_d
     assert statuses[first.key][0] == statuses[other.key][0] == Status.LOADED
     assert statuses[again.key] == (Status.SKIPPED_DUPLICATE, f"same bytes as {first.uri}")
     assert len(run.loads) == 1
-    assert warehouse.count_rows(services.bigquery, table_id) == 5 + 3
+    assert queries.count_rows(services.bigquery, table_id) == 5 + 3

@@ -40,7 +40,12 @@ from paypal_documented import (
 
 from ingest.adapters.clients import aws_client
 from ingest.apps.finance import reconcile
-from ingest.apps.finance.reconcile import Period, Tables
+from ingest.apps.finance.exceptions import exceptions as period_exceptions
+from ingest.apps.finance.exports import accounting_export
+from ingest.apps.finance.figures import figures as period_figures
+from ingest.apps.finance.models import Tables, model_rows
+from ingest.apps.finance.money import cent
+from ingest.apps.finance.period import Period
 
 pytestmark = pytest.mark.integration
 
@@ -127,7 +132,7 @@ def plain(name: str, value: Any) -> Any:
         stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
         return stamp.strftime("%Y-%m-%dT%H:%M:%S")
     if isinstance(value, Decimal | float):
-        return reconcile.cent(value)
+        return cent(value)
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     return value
@@ -135,14 +140,14 @@ def plain(name: str, value: Any) -> Any:
 
 def rows(case: Case, model: str, columns: str, period: Period | None = None) -> list[tuple]:
     """The model's rows for the period, only ``columns`` (space separated), in a stable order."""
-    frame = reconcile.model_rows(case.client, case.tables, model, period or case.period)
+    frame = model_rows(case.client, case.tables, model, period or case.period)
     names = columns.split()
     found = [tuple(plain(n, r[n]) for n in names) for r in frame.to_dict("records")]
     return sorted(found, key=repr)
 
 
 def exception_rows(case: Case, period: Period | None = None) -> list[tuple]:
-    frame = reconcile.exceptions(case.client, case.tables, period or case.period)
+    frame = period_exceptions(case.client, case.tables, period or case.period)
     names = ("date", "kind", "paypal_transaction_id", "item_code")
     return sorted((tuple(plain(n, r[n]) for n in names) for r in frame.to_dict("records")), key=repr)
 
@@ -155,7 +160,7 @@ BALANCE_MOVEMENTS = (
 
 def statements(case: Case, period: Period | None = None) -> list[dict[str, Any]]:
     """``daily_balances`` rows, one per day and currency, in that order."""
-    frame = reconcile.model_rows(case.client, case.tables, "daily_balances", period or case.period)
+    frame = model_rows(case.client, case.tables, "daily_balances", period or case.period)
     names = ("day", "currency", "opening_balance", *BALANCE_MOVEMENTS, "activity", "closing_balance")
     found = [
         {n: plain(n, r[n]) for n in (*names, "difference", "balanced")} for r in frame.to_dict("records")
@@ -294,7 +299,7 @@ def test_sale_statuses_move_the_balance_and_match_as_paypal_defines_them(load_ca
     ], key=repr)  # fmt: skip
 
     # AND a day with only the reversal: every figure is a number, none is None
-    only_reversal = reconcile.figures(case.client, case.tables, Period.parse("2021-07-06"))
+    only_reversal = period_figures(case.client, case.tables, Period.parse("2021-07-06"))
     assert subset(
         only_reversal, "currency", "matched_count", "matched_amount", "our_count", "our_total",
         "paypal_gross", "reversals", "opening_balance", "closing_balance", "balance_check",
@@ -311,7 +316,7 @@ def test_sale_statuses_move_the_balance_and_match_as_paypal_defines_them(load_ca
         "balance_check": True,
     }  # fmt: skip
     assert only_reversal["exceptions"]["reversal"] == 1
-    both_days = reconcile.figures(case.client, case.tables, case.period)
+    both_days = period_figures(case.client, case.tables, case.period)
     assert subset(
         both_days, "matched_count", "matched_amount", "our_count", "our_total", "paypal_gross", "paypal_fees"
     ) == {
@@ -479,7 +484,7 @@ def test_refunds_chargebacks_and_holds_move_the_balance_and_link_to_the_original
         ("2021-07-09", "refund", PARTIAL_REFUND, "6202"),
         ("2021-07-09", "unknown_event_code", UNKNOWN, None),
     ], key=repr)  # fmt: skip
-    counted = reconcile.figures(case.client, case.tables, case.period)["exceptions"]
+    counted = period_figures(case.client, case.tables, case.period)["exceptions"]
     assert subset(
         counted, "refund", "reversal", "chargeback", "chargeback_fee", "chargeback_reversal", "hold",
         "hold_release", "unknown_event_code",
@@ -598,7 +603,7 @@ def test_cart_gross_is_allocated_to_items_and_differences_name_their_component(l
             fees="-5.01",  # -0.88 - 0.88 - 1.10 - 0.59 - 0.47 - 0.56 - 0.53
         )
     ]  # fmt: skip
-    figures = reconcile.figures(case.client, case.tables, case.period)
+    figures = period_figures(case.client, case.tables, case.period)
     assert subset(
         figures,
         "matched_count",
@@ -722,7 +727,7 @@ def test_a_conversion_balances_each_currency_and_a_break_is_located_at_paypals_r
     assert exception_rows(case) == []
 
     # AND the headline covers both currencies: balanced on the 19th ...
-    first = reconcile.figures(case.client, case.tables, Period.parse("2021-07-19"))
+    first = period_figures(case.client, case.tables, Period.parse("2021-07-19"))
     assert sorted(first["by_currency"]) == ["EUR", "USD"]
     assert subset(first, "balance_check", "days_not_balanced") == {
         "balance_check": True,
@@ -736,7 +741,7 @@ def test_a_conversion_balances_each_currency_and_a_break_is_located_at_paypals_r
                 "matched_count": 1, "our_count": 1, "our_total": "50.00"},
     }  # fmt: skip
     # ... and not balanced over both days, although USD, with the most matches, is
-    both = reconcile.figures(case.client, case.tables, case.period)
+    both = period_figures(case.client, case.tables, case.period)
     assert subset(both, "balance_check", "days_not_balanced") == {
         "balance_check": False,
         "days_not_balanced": 1,
@@ -825,16 +830,14 @@ def test_vat_is_rounded_per_transaction_and_days_sum_to_the_period(load_case):
         ["22/07/2021", "T1", D("13.76"), D("2.74")],
         ["23/07/2021", "T1", D("-1.84"), D("-0.36")],
     ]
-    assert (
-        reconcile.accounting_export(case.client, case.tables, case.period)[lines].values.tolist() == expected
-    )
+    assert accounting_export(case.client, case.tables, case.period)[lines].values.tolist() == expected
     by_day = [
-        reconcile.accounting_export(case.client, case.tables, Period.parse(day))[lines].values.tolist()
+        accounting_export(case.client, case.tables, Period.parse(day))[lines].values.tolist()
         for day in ("2021-07-22", "2021-07-23")
     ]
     assert by_day == [expected[:2], expected[2:]]
 
-    figures = reconcile.figures(case.client, case.tables, case.period)
+    figures = period_figures(case.client, case.tables, case.period)
     assert subset(figures, "paypal_gross", "paypal_fees", "refunds", "net_revenue", "vat") == {
         "paypal_gross": "24.48",  # 10.10 + 5.30 + 1.10 + 4.99 + 2.99
         "paypal_fees": "-2.14",  # -0.59 - 0.45 - 0.33 - 0.44 - 0.39 + 0.03 + 0.03

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.adapters.clients import aws_client
-from ingest.adapters.dynamodb_ledger import Ledger
+from ingest.adapters.dynamodb.ledger import Ledger
 from ingest.apps.cli import main as cli
 from ingest.core.model import FileRef, LoadOutcome
 from ingest.core.settings import Settings
@@ -61,7 +61,7 @@ def health(capsys) -> tuple[int, dict[tuple[str, str | None], dict]]:
 
 def test_health_reports_each_rule_from_the_ledger_queue_and_cloudwatch(own_stack, capsys):
     settings = own_stack
-    ledger = Ledger(aws_client("dynamodb"), settings.ledger_table)
+    ledger = Ledger.from_settings(aws_client("dynamodb"), settings)
     lake = settings.lake_bucket
 
     # A healthy start: a PayPal page loaded just now, nothing queued, nothing failed...

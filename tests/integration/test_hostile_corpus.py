@@ -33,8 +33,8 @@ from helpers import (
     write_pinned_orders_pipeline,
 )
 
-from ingest.adapters import bigquery_warehouse as warehouse
-from ingest.adapters.dynamodb_ledger import MESSAGE_LIMIT
+from ingest.adapters.bigquery import queries
+from ingest.adapters.dynamodb.items import MESSAGE_LIMIT
 from ingest.core.model import FileRef, Status
 from ingest.core.settings import Settings
 from ingest.ingestion.flow import ingest_file
@@ -366,10 +366,10 @@ class Lake:
             client.get_table(f"{client.project}.{self.table_id}")
         except NotFound:
             return 0
-        return warehouse.count_rows(client, self.table_id, "_source_uri = @uri", uri=ref.uri)
+        return queries.count_rows(client, self.table_id, "_source_uri = @uri", uri=ref.uri)
 
     def loaded_values(self, ref: FileRef) -> dict[str, dict[str, Any]]:
-        frame = warehouse.query_dataframe(
+        frame = queries.query_dataframe(
             self.services.bigquery,
             f"SELECT order_id, amount, ordered_at, quantity, _extra "
             f"FROM `{self.services.bigquery.project}.{self.table_id}` WHERE _source_uri = @uri",
@@ -561,7 +561,7 @@ def test_same_bytes_under_two_keys_load_once(lake: Lake):
     entry = lake.services.ledger.get(second)
     assert (entry.status, entry.error_type) == (Status.SKIPPED_DUPLICATE, None)
     assert lake.rows_in_bigquery(second) == 0
-    total = warehouse.count_rows(lake.services.bigquery, lake.table_id)
+    total = queries.count_rows(lake.services.bigquery, lake.table_id)
     assert total == 7
 
 
@@ -588,7 +588,7 @@ def test_same_bytes_bound_for_another_table_are_not_a_duplicate_there(
 
     # THEN each table gets them: bytes loaded into one table are not yet in the other
     assert [r.status for r in results] == [Status.LOADED, Status.LOADED]
-    assert [warehouse.count_rows(services.bigquery, table) for services, table in configured] == [4, 4]
+    assert [queries.count_rows(services.bigquery, table) for services, table in configured] == [4, 4]
 
 
 def test_ndjson_under_a_csv_pinned_pipeline_fails_instead_of_loading_garbage(

@@ -10,7 +10,7 @@ import pytest
 from helpers import paypal_transaction, s3_event, sqs_event
 
 from ingest.adapters.clients import aws_client
-from ingest.adapters.dynamodb_ledger import Ledger
+from ingest.adapters.dynamodb.ledger import Ledger
 from ingest.apps import lambda_handler as handler
 from ingest.core.model import FileRef, Status
 from ingest.core.settings import Settings
@@ -31,7 +31,7 @@ def s3(stack):
 
 @pytest.fixture
 def ledger(stack) -> Ledger:
-    return Ledger(aws_client("dynamodb"), SETTINGS.ledger_table)
+    return Ledger.from_settings(aws_client("dynamodb"), SETTINGS)
 
 
 def put_paypal_page(s3, key: str, ids: list[str]) -> FileRef:

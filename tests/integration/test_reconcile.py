@@ -17,11 +17,16 @@ from helpers import COUNTRIES_CSV, VAT_TSV, isolate_shipped_pipelines
 from ingest.adapters.clients import aws_client
 from ingest.apps.cli import main as cli
 from ingest.apps.finance import reconcile
-from ingest.apps.finance.reconcile import Period, Tables
+from ingest.apps.finance.exceptions import exceptions as period_exceptions
+from ingest.apps.finance.exports import accounting_export
+from ingest.apps.finance.figures import figures as period_figures
+from ingest.apps.finance.models import MODELS, Tables, model_rows
+from ingest.apps.finance.money import cent
+from ingest.apps.finance.period import Period
 from ingest.ingestion.runs import run_batch
 
 # A NUMERIC cell (Decimal, or None/NaN) as cents; the emulator returns nine places.
-money = reconcile.cent
+money = cent
 
 
 def cell(value: Any) -> Any:
@@ -157,7 +162,7 @@ def test_hand_computed_case_matches_items_links_returns_and_closes_the_books(han
     services, tables = hand_case
     client, period = services.bigquery, Period.parse("2021-08-02", "2021-08-03")
 
-    found = reconcile.exceptions(client, tables, period)
+    found = period_exceptions(client, tables, period)
     rows = [
         (
             str(r["date"]),
@@ -186,7 +191,7 @@ def test_hand_computed_case_matches_items_links_returns_and_closes_the_books(han
     ]
     assert all(found["reason"].str.len() > 20)
 
-    balances = reconcile.model_rows(client, tables, "daily_balances", period)
+    balances = model_rows(client, tables, "daily_balances", period)
     statement = [
         {name: money(r[name]) for name in ("opening_balance", "gross_sales", "fees", "refunds",
                                             "chargebacks", "withdrawals", "activity", "closing_balance")}
@@ -218,7 +223,7 @@ def test_hand_computed_case_matches_items_links_returns_and_closes_the_books(han
         },
     ]
 
-    export = reconcile.accounting_export(client, tables, period)
+    export = accounting_export(client, tables, period)
     assert list(export.columns) == [
         "Account Reference", "Nominal A/C Reference", "Date", "Reference", "Narrative", "VAT code",
         "Net Amount", "VAT Amount",
@@ -240,7 +245,7 @@ def test_hand_computed_case_matches_items_links_returns_and_closes_the_books(han
         ["03/08/2021", "UNITED STATES - 2021-08-03", "T0", Decimal("1.00"), Decimal("0.00")],
     ]
 
-    figures = reconcile.figures(client, tables, period)
+    figures = period_figures(client, tables, period)
     assert {k: figures[k] for k in (
         "currency", "paypal_gross", "paypal_fees", "paypal_net", "our_total", "matched_count",
         "matched_amount", "opening_balance", "closing_balance", "balance_check", "net_revenue", "vat",
@@ -270,11 +275,11 @@ def test_reconciling_a_day_again_replaces_it_and_leaves_the_other_days(hand_case
     services, tables = hand_case
     client = services.bigquery
     period = Period.parse("2021-08-02", "2021-08-03")
-    before = {m.name: reconcile.model_rows(client, tables, m.name, period) for m in reconcile.MODELS}
+    before = {m.name: model_rows(client, tables, m.name, period) for m in MODELS}
 
     again = reconcile.run(client, tables, Period.parse("2021-08-03"))
 
-    after = {m.name: reconcile.model_rows(client, tables, m.name, period) for m in reconcile.MODELS}
+    after = {m.name: model_rows(client, tables, m.name, period) for m in MODELS}
     for name, frame in before.items():
         pd.testing.assert_frame_equal(_sorted(after[name]), _sorted(frame), obj=name)
     # The day's rows went out and came back: nothing was added beside them.
@@ -316,7 +321,7 @@ def test_generated_month_exceptions_are_exactly_the_planted_discrepancies(loaded
     july = Period.parse("2021-07")
 
     reconcile.run(services.bigquery, tables, july)
-    found = reconcile.exceptions(services.bigquery, tables, july)
+    found = period_exceptions(services.bigquery, tables, july)
 
     expected = [_exception_key(d) for d in loaded_july.manifest["discrepancies"]]
     # Missing payments, mismatched amounts, late rows, refunds, reversals and chargebacks the
@@ -339,9 +344,9 @@ def test_daily_closes_add_up_to_the_month_and_every_day_balances_or_shows_what_d
             assert cli_reconcile(services, period)["models"][0]["model"] == "matches"
         else:
             reconcile.run(client, tables, period)
-        daily_exports.append(reconcile.accounting_export(client, tables, period))
+        daily_exports.append(accounting_export(client, tables, period))
     reconcile.run(client, tables, july)
-    monthly = reconcile.accounting_export(client, tables, july)
+    monthly = accounting_export(client, tables, july)
 
     # THEN the month's export is its days' lines to the cent, line by line and in total
     lines = ["Date", "Narrative", "VAT code", "Net Amount", "VAT Amount"]
@@ -361,7 +366,7 @@ def test_daily_closes_add_up_to_the_month_and_every_day_balances_or_shows_what_d
     # loaded; where some did not (the cut page, quarantined rows), the difference is exactly
     # their net and the day is flagged
     balances = sorted(
-        reconcile.model_rows(client, tables, "daily_balances", july).to_dict("records"),
+        model_rows(client, tables, "daily_balances", july).to_dict("records"),
         key=lambda b: (str(b["day"]), b["currency"]),
     )
     statements = sorted(loaded_july.manifest["balances"], key=lambda s: (s["date"], s["currency"]))

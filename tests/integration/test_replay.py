@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import orders_ndjson, write_orders_pipeline
 
-from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.adapters.bigquery import queries
 from ingest.adapters.clients import aws_client
 from ingest.core.model import FileRef, Status
 from ingest.ingestion.flow import ingest_file
@@ -38,7 +38,7 @@ def test_replay_after_adding_the_missing_pipeline_loads_the_file_and_keeps_the_f
     # THEN it loads once, and the ledger shows the failure, then the load
     assert replayed_ref == ref
     assert (result.status, result.rows_loaded, result.rows_quarantined) == (Status.LOADED, 5, 1)
-    assert warehouse.count_rows(services.bigquery, table_id, "_source_uri = @uri", uri=ref.uri) == 5
+    assert queries.count_rows(services.bigquery, table_id, "_source_uri = @uri", uri=ref.uri) == 5
     items = {i.sk.split("#")[0]: i for i in services.ledger.deliveries(ref)}
     assert (items["FILE"].status, items["FILE"].attempts) == (Status.LOADED, 2)
     assert items["HISTORY"].status == Status.REPLAYED

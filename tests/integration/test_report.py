@@ -23,7 +23,7 @@ import pytest
 
 from ingest.adapters.clients import aws_client
 from ingest.apps.cli import main as cli
-from ingest.apps.finance import report
+from ingest.apps.finance.alerts import AlertTopicNotFound, publish_alert
 from ingest_devstack.generate.reference import GIVEN_NAMES, SURNAMES
 
 pytestmark = pytest.mark.integration
@@ -306,7 +306,7 @@ def test_alert_names_a_missing_topic_and_is_not_sent_without_reversals_or_charge
         settings=dataclasses.replace(services.settings, alerts_topic=f"missing-{uuid.uuid4().hex[:8]}"),
     )
 
-    with pytest.raises(report.AlertTopicNotFound, match="set INGEST_ALERTS_TOPIC to the topic's ARN"):
-        report.publish_alert(missing, figures, run.folder / "report.html")
+    with pytest.raises(AlertTopicNotFound, match="set INGEST_ALERTS_TOPIC to the topic's ARN"):
+        publish_alert(missing, figures, run.folder / "report.html")
     quiet = {**figures, "exceptions": {**figures["exceptions"], "reversal": 0, "chargeback": 0}}
-    assert report.publish_alert(missing, quiet, run.folder / "report.html") is None
+    assert publish_alert(missing, quiet, run.folder / "report.html") is None

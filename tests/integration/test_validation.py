@@ -7,7 +7,7 @@ import json
 import pytest
 from helpers import PAYER_EMAIL, paypal_transaction, write_orders_pipeline
 
-from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.adapters.bigquery import queries
 from ingest.adapters.clients import aws_client
 from ingest.apps.cli import main as cli
 from ingest.core.model import FileRef, Status
@@ -62,13 +62,13 @@ def test_rows_failing_the_paypal_suite_are_quarantined_with_their_check_and_the_
     assert PAYER_EMAIL not in json.dumps(quarantined)
 
     # AND the warehouse has the good rows, and the suite's results are kept per file
-    loaded = warehouse.query_dataframe(
+    loaded = queries.query_dataframe(
         services.bigquery,
         "SELECT transaction_id FROM raw.paypal_transactions WHERE _source_uri = @uri ORDER BY 1",
         {"uri": ref.uri},
     )
     assert list(loaded["transaction_id"]) == [f"{prefix}-0", f"{prefix}-2"]
-    results = warehouse.query_dataframe(
+    results = queries.query_dataframe(
         services.bigquery,
         "SELECT expectation_id, success, unexpected_count, sample_rows FROM ops.validation_results "
         "WHERE ledger_key = @key AND NOT success ORDER BY expectation_id",

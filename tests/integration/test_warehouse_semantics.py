@@ -9,7 +9,8 @@ import time
 import pytest
 from helpers import ProcessDied, dying_before_ledger_update, isolate_shipped_pipelines, paypal_transaction
 
-from ingest.adapters import bigquery_warehouse as warehouse
+from ingest.adapters.bigquery import queries
+from ingest.adapters.bigquery.warehouse import BigQueryWarehouse
 from ingest.adapters.clients import aws_client
 from ingest.core.model import FileRef, Status
 from ingest.ingestion.flow import ingest_file
@@ -50,7 +51,7 @@ def overlapping_pages(bucket: str, prefix: str) -> tuple[FileRef, FileRef]:
 
 
 def final_rows(services: Services, table_id: str) -> dict[str, tuple[str, str, str]]:
-    frame = warehouse.query_dataframe(
+    frame = queries.query_dataframe(
         services.bigquery,
         f"SELECT transaction_id, transaction_event_code, transaction_status,"
         f" ending_balance, _source_uri AS source_uri"
@@ -138,7 +139,7 @@ def test_a_retry_after_a_crash_following_the_merge_changes_nothing(
     crashing = dying_before_ledger_update(services)
     with pytest.raises(ProcessDied):
         ingest_file(first, crashing)
-    before = warehouse.table_fingerprint(services.bigquery, paypal_table)
+    before = queries.table_fingerprint(services.bigquery, paypal_table)
     assert before.rows == 2
 
     # WHEN the event is redelivered once the lease has run out
@@ -147,7 +148,7 @@ def test_a_retry_after_a_crash_following_the_merge_changes_nothing(
 
     # THEN the retry loads and merges the page again, and the table is exactly as it was
     assert (result.status, result.rows_loaded) == (Status.LOADED, 2)
-    assert warehouse.table_fingerprint(services.bigquery, paypal_table) == before
+    assert queries.table_fingerprint(services.bigquery, paypal_table) == before
 
 
 class BigQueryThatDiesAtMerge:
@@ -172,7 +173,8 @@ def test_rows_loaded_to_staging_before_a_crash_still_reach_the_table_after_stagi
     # table that expired before the event came back
     services = make_services(lease_seconds=1)
     first, _ = overlapping_pages(scratch_bucket, prefix)
-    crashing = dataclasses.replace(services, bigquery=BigQueryThatDiesAtMerge(services.bigquery))
+    dying = BigQueryWarehouse(BigQueryThatDiesAtMerge(services.bigquery), services.settings.staging_dataset)
+    crashing = dataclasses.replace(services, warehouse=dying)
     with pytest.raises(ProcessDied):
         ingest_file(first, crashing)
     staging = services.settings.staging_dataset
@@ -192,7 +194,7 @@ def test_rows_loaded_to_staging_before_a_crash_still_reach_the_table_after_stagi
 def test_final_tables_are_partitioned_and_clustered_as_configured(make_services, paypal_table, prefix):
     services = make_services()
     pipeline = next(p for p in services.pipelines if p.table_id == paypal_table)
-    services.ensure_table(pipeline)
+    services.warehouse.ensure_table(pipeline)
 
     table = services.bigquery.get_table(f"{services.bigquery.project}.{paypal_table}")
 
@@ -217,7 +219,7 @@ def test_a_new_reference_file_replaces_the_whole_table(make_services, pipelines_
 
     # THEN the table holds the new version only
     assert result.status == Status.LOADED
-    frame = warehouse.query_dataframe(
+    frame = queries.query_dataframe(
         services.bigquery, f"SELECT tax_code, _source_uri FROM `{services.bigquery.project}.{table}`"
     )
     assert sorted(frame.tax_code) == ["T1", "T2"]
@@ -276,7 +278,7 @@ def test_a_large_page_read_whole_by_arrow_lands_the_same_rows_as_one_read_row_by
     assert len(taken) == 1 and taken[0] is not None, "the first page was read whole by Arrow"
 
     # THEN the table holds the same values for both, and the kept record the same JSON
-    frame = warehouse.query_dataframe(
+    frame = queries.query_dataframe(
         services.bigquery,
         f"SELECT * EXCEPT (_source_uri, _source_etag, _ingested_at), _source_uri AS source_uri,"
         f" TO_JSON_STRING(_raw) AS raw_text FROM `{services.bigquery.project}.{paypal_table}`",

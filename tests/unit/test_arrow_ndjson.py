@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.core import arrow_ndjson, prepare
-from ingest.core.coerce import RecordCoercer, pseudonym
+from ingest.core.coerce.privacy import pseudonym
+from ingest.core.coerce.rows import RecordCoercer
 from ingest.core.config import Pipeline, load_pipelines
 from ingest.core.settings import PACKAGE_DIR
 

@@ -1,18 +1,15 @@
-"""The benchmark harness's pure parts (benchmarks/bench_summary.py): medians, ratios, verdicts, JSON."""
+"""The benchmark harness's pure parts (benchmarks/bench/summary.py): medians, ratios, verdicts, JSON."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-# benchmarks/ is a folder of scripts, not a package: bench.py imports its siblings the same way.
-sys.path.insert(0, str(BENCHMARKS))
+from benchmarks.bench import summary
 
-import bench_summary as summary  # noqa: E402
+PEERS = Path(__file__).resolve().parents[2] / "benchmarks" / "peers"
 
 
 def test_median_of_an_odd_and_an_even_number_of_runs():
@@ -98,7 +95,7 @@ def test_the_issue_targets_are_the_ones_judged():
 
 
 def sections() -> dict:
-    """Sections as bench.py builds them, trimmed to the figures the summary reads."""
+    """Sections as the harness builds them, trimmed to the figures the summary reads."""
     return {
         "end_to_end": {
             "big": {
@@ -196,7 +193,7 @@ def test_results_document_is_json_with_machine_versions_targets_and_ratios():
         mode="quick",
         runs=3,
         elapsed_seconds=171.5,
-        command=["benchmarks/bench.py", "--quick"],
+        command=["python -m benchmarks.bench", "--quick"],
         machine_info=summary.machine(2, MEMINFO, CPUINFO, "3.13.0", "Linux"),
         versions={"ingest": "0.1.0", "dlt": "1.31.0", "duckdb": "2.0.1"},
         sizes={"big_files": 4},
@@ -215,9 +212,9 @@ def test_results_document_is_json_with_machine_versions_targets_and_ratios():
 
 
 def test_peer_scripts_print_the_prefix_bench_reads():
-    # The peers run in another venv and cannot import bench_summary: they spell it out.
+    # The peers run in another venv and cannot import benchmarks.bench.summary: they spell it out.
     for script in ("dlt_run.py", "duckdb_limit.py"):
-        text = (BENCHMARKS / "peers" / script).read_text(encoding="utf-8")
+        text = (PEERS / script).read_text(encoding="utf-8")
         assert f"RESULT_PREFIX = {summary.RESULT_PREFIX!r}".replace("'", '"') in text
 
 

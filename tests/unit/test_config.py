@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ingest.core.config import ConfigError, Pipeline, load_pipelines, parse_pipeline, route
-from ingest.core.errors import UnknownPipeline
-from ingest.core.settings import PACKAGE_DIR
+from ingest.core.config import Pipeline, load_pipelines, parse_pipeline, route
+from ingest.core.errors import ConfigError, UnknownPipeline
+from ingest.core.settings import PACKAGE_DIR, Settings
 
 PIPELINES_DIR = PACKAGE_DIR / "pipelines"
 SHIPPED_FILES = sorted(PIPELINES_DIR.glob("*.yaml"))
@@ -235,3 +235,171 @@ def test_load_pipelines_refuses_two_files_with_the_same_pipeline_name(tmp_path: 
 def test_load_pipelines_refuses_an_empty_directory(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no pipeline YAML"):
         load_pipelines(tmp_path)
+
+
+# ---------------------------------------------------------------- names that reach SQL
+
+# Names a YAML file could hold that would change the SQL they are written into: a backtick closing
+# the quoted table path, a semicolon ending the statement, a space or "--" (a comment) after an
+# unquoted column name, a reserved word, a prefix BigQuery keeps for itself.
+HOSTILE_COLUMNS = [
+    "amount`; DROP TABLE raw.orders; --",
+    "amount; DELETE FROM raw.orders WHERE TRUE",
+    "order id",
+    "amount--",
+    "`amount`",
+    "amount\n",
+    "1st_amount",
+    "",
+    "select",
+    "Partition",
+    "_PARTITIONTIME",
+    "_file_name",
+    "a" * 301,
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_COLUMNS)
+def test_a_column_name_bigquery_would_not_take_unquoted_is_refused_naming_it(name: str) -> None:
+    config = orders_config()
+    with_column(name=name, type="STRING")(config)
+
+    with pytest.raises(ConfigError, match="column name") as caught:
+        parse_pipeline(config, ORIGIN)
+
+    assert str(caught.value).startswith(f"{ORIGIN}: ")
+    assert repr(name)[:40] in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["item_code; --", "item code", "rows"])
+def test_a_record_field_name_is_held_to_the_same_rules(name: str) -> None:
+    config = orders_config()
+    with_column(name="items", type="RECORD", fields=[{"name": name, "type": "STRING"}])(config)
+
+    with pytest.raises(ConfigError, match="column name"):
+        parse_pipeline(config, ORIGIN)
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "raw.orders`; DROP TABLE raw.payments; --",
+        "raw.orders; --",
+        "raw.orders --",
+        "raw.or ders",
+        "raw.orders-2021",
+        "raw`.orders",
+        "r aw.orders",
+        "raw;.orders",
+        "raw.orders.x",
+        "raw.",
+        ".orders",
+        "raw." + "o" * 1025,
+    ],
+)
+def test_a_table_id_outside_bigquerys_dataset_and_table_rules_is_refused(table: str) -> None:
+    with pytest.raises(ConfigError, match=r"table must be 'dataset\.table'") as caught:
+        parse_pipeline(orders_config(table=table), ORIGIN)
+
+    assert str(caught.value).startswith(f"{ORIGIN}: ")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"business_key": ["order_id; --"]}, "business_key names unknown columns"),
+        ({"business_key": "order_id"}, "business_key must be a list of column names"),
+        ({"business_key": [["order_id"]]}, "business_key must be a list of column names"),
+        ({"write_mode": "merge", "business_key": []}, "write_mode merge needs a business_key"),
+        ({"partition_by": "ordered_at`; --"}, "partition_by .* must name a TIMESTAMP or DATE column"),
+        ({"partition_by": ["ordered_at"]}, "partition_by .* must name a TIMESTAMP or DATE column"),
+        (
+            {"write_mode": "merge", "latest_by": "ordered_at DESC; --"},
+            "latest_by .* must name a TIMESTAMP, DATE or INT64 column",
+        ),
+        ({"cluster_by": ["order_id`"]}, "cluster_by .* must name a column"),
+        ({"cluster_by": "order_id"}, "cluster_by must be a list of column names"),
+        ({"record_column": "_raw`; --"}, "record_column: column name"),
+        ({"record_column": "select"}, "record_column: column name 'select' is a reserved keyword"),
+        ({"key_pattern": ""}, "key_pattern is empty"),
+        ({"suite": "../../etc/passwd"}, "suite .* must be a file name"),
+        ({"suite": "orders/../../x"}, "suite .* must be a file name"),
+    ],
+    ids=[
+        "business-key-hostile",
+        "business-key-not-a-list",
+        "business-key-nested-list",
+        "merge-without-business-key",
+        "partition-by-hostile",
+        "partition-by-not-text",
+        "latest-by-hostile",
+        "cluster-by-hostile",
+        "cluster-by-not-a-list",
+        "record-column-hostile",
+        "record-column-keyword",
+        "key-pattern-empty",
+        "suite-path-up",
+        "suite-path-inside",
+    ],
+)
+def test_every_field_naming_sql_identifiers_is_checked_when_the_yaml_loads(
+    changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        parse_pipeline(orders_config(**changes), ORIGIN)
+
+    assert str(caught.value).startswith(f"{ORIGIN}: ")
+
+
+def test_column_names_differing_only_in_case_are_one_column_to_bigquery() -> None:
+    config = orders_config()
+    with_column(name="AMOUNT", type="NUMERIC")(config)
+
+    with pytest.raises(ConfigError, match=r"column names repeat .*\['AMOUNT', 'amount'\]"):
+        parse_pipeline(config, ORIGIN)
+
+
+def test_names_bigquery_takes_unquoted_still_load() -> None:
+    config = orders_config(table="Raw_2021.Orders_EU", record_column="_raw", cluster_by=["order_id"])
+    with_column(name="_private_note", type="STRING")(config)
+    with_column(name="Amount2", type="NUMERIC")(config)
+    with_column(name="selection", type="STRING")(config)  # a keyword inside a name is fine
+
+    pipeline = parse_pipeline(config, ORIGIN)
+
+    assert pipeline.table_id == "Raw_2021.Orders_EU"
+    assert [c.name for c in pipeline.columns][-3:] == ["_private_note", "Amount2", "selection"]
+
+
+def test_a_hostile_name_in_a_yaml_file_fails_loading_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "orders.yaml").write_text(yaml.safe_dump(orders_config(table="raw.orders`; --")))
+
+    with pytest.raises(ConfigError, match=r"orders\.yaml: table must be 'dataset\.table'"):
+        load_pipelines(tmp_path)
+
+
+# ---------------------------------------------------------------- names from the environment
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("INGEST_OPS_DATASET", "ops`; DROP TABLE ops.validation_results; --"),
+        ("INGEST_STAGING_DATASET", "staging area"),
+        ("INGEST_RECON_DATASET", "recon--x"),
+        ("INGEST_RECON_DATASET", "recon.finance"),
+        ("INGEST_BQ_PROJECT", "my-project`.raw.orders; --"),
+        ("INGEST_BQ_PROJECT", "My Project"),
+        ("INGEST_BQ_PROJECT", "proj"),
+    ],
+)
+def test_a_dataset_or_project_setting_bigquery_would_refuse_fails_naming_its_variable(
+    variable: str, value: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable} "):
+        Settings.from_env({variable: value})
+
+
+@pytest.mark.parametrize("project", ["local-project", "payments-prod-4711", "example.com:payments-lake"])
+def test_project_ids_google_cloud_issues_are_accepted(project: str) -> None:
+    assert Settings.from_env({"INGEST_BQ_PROJECT": project}).bq_project == project

@@ -2,7 +2,7 @@
 
 Nothing is deployed: the template is read as data (CloudFormation short-form tags become the
 long-form mappings they stand for) and checked against the package's own constants, its pipelines
-and the metrics the handler prints (``ingest.apps.ops.monitor``).
+and the metrics the handler prints (``ingest.apps.ops.metrics``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ingest.adapters.dynamodb_ledger import table_definition
-from ingest.apps.ops import monitor
+from ingest.adapters.dynamodb.table import table_definition
+from ingest.apps.ops import health, metrics
 from ingest.core.config import load_pipelines
 from ingest.core.model import FileRef, FileResult, Status
 from ingest.core.settings import ENVIRONMENT_VARIABLES, Settings
@@ -219,7 +219,7 @@ def alarms_watching(template: dict[str, Any], metric_name: str, pipeline: str | 
         alarm
         for alarm in alarms(template).values()
         if any(
-            m["MetricName"] == metric_name and m["Dimensions"].get(monitor.PIPELINE_DIMENSION) == pipeline
+            m["MetricName"] == metric_name and m["Dimensions"].get(metrics.PIPELINE_DIMENSION) == pipeline
             for m in watched_metrics(alarm)
         )
     ]
@@ -290,8 +290,8 @@ def emitted_sums(results: list[FileResult], pipeline: str | None = None) -> dict
     """What CloudWatch would sum per metric from the handler's EMF documents for these results:
     over every pipeline for the ``[service]`` set, or for one pipeline's ``[service, pipeline]``."""
     sums: dict[str, float] = {}
-    for document in monitor.metric_documents(results):
-        if pipeline is not None and document[monitor.PIPELINE_DIMENSION] != pipeline:
+    for document in metrics.metric_documents(results):
+        if pipeline is not None and document[metrics.PIPELINE_DIMENSION] != pipeline:
             continue
         for block in document["_aws"]["CloudWatchMetrics"]:
             for metric in block["Metrics"]:
@@ -379,8 +379,8 @@ def test_metrics_need_no_cloudwatch_permission(template):
         s for s in function_statements(template) if "logs:PutLogEvents" in as_list(s["Action"])
     ]
     assert referenced_names(log_statement["Resource"]) == referenced_names(log_group)
-    assert environment(template)["POWERTOOLS_METRICS_NAMESPACE"] == monitor.NAMESPACE
-    assert environment(template)["POWERTOOLS_SERVICE_NAME"] == monitor.SERVICE
+    assert environment(template)["POWERTOOLS_METRICS_NAMESPACE"] == metrics.NAMESPACE
+    assert environment(template)["POWERTOOLS_SERVICE_NAME"] == metrics.SERVICE
 
 
 def test_lake_bucket_is_only_read_and_listed(template):
@@ -720,28 +720,28 @@ def test_alarms_watch_only_metrics_the_handler_emits(template):
         file_result(None, Status.FAILED),
         file_result("vat_rates", Status.SKIPPED_DUPLICATE),
     ]
-    documents = monitor.metric_documents(results)
+    documents = metrics.metric_documents(results)
     blocks = [block for d in documents for block in d["_aws"]["CloudWatchMetrics"]]
     emitted = {m["Name"] for block in blocks for m in block["Metrics"]}
     dimension_sets = {frozenset(names) for block in blocks for names in block["Dimensions"]}
-    assert {block["Namespace"] for block in blocks} == {monitor.NAMESPACE}
+    assert {block["Namespace"] for block in blocks} == {metrics.NAMESPACE}
     pipelines = {p.name for p in PIPELINES}
     custom = [m for a in alarms(template).values() for m in watched_metrics(a) if m["Namespace"] != "AWS/SQS"]
     assert custom
     for metric in custom:
-        assert metric["Namespace"] == monitor.NAMESPACE
+        assert metric["Namespace"] == metrics.NAMESPACE
         assert metric["MetricName"] in emitted
         # CloudWatch matches the exact dimension set a metric was published with.
         assert frozenset(metric["Dimensions"]) in dimension_sets, metric
-        assert metric["Dimensions"]["service"] == monitor.SERVICE
-        assert metric["Dimensions"].get(monitor.PIPELINE_DIMENSION, next(iter(pipelines))) in pipelines
+        assert metric["Dimensions"]["service"] == metrics.SERVICE
+        assert metric["Dimensions"].get(metrics.PIPELINE_DIMENSION, next(iter(pipelines))) in pipelines
 
 
 def test_failed_files_alarm_fires_on_one_file_failed_for_good_and_not_on_a_retry(template):
     (alarm,) = alarms_watching(template, "FilesFailed")
     (metric,) = watched_metrics(alarm)
-    assert metric["Namespace"] == monitor.NAMESPACE
-    assert metric["Dimensions"] == {"service": monitor.SERVICE}
+    assert metric["Namespace"] == metrics.NAMESPACE
+    assert metric["Dimensions"] == {"service": metrics.SERVICE}
     assert metric["Stat"] == "Sum" and alarm["EvaluationPeriods"] == 1
     assert alarm["TreatMissingData"] == "notBreaching"
     failed = emitted_sums([file_result("vat_rates", Status.FAILED), file_result(None, Status.LOADED)])
@@ -756,15 +756,15 @@ def test_backlog_alarm_fires_when_the_oldest_event_waits_longer_than_ingest_heal
     ]
     assert alarm["Namespace"] == "AWS/SQS"
     assert referenced_names(alarm["Dimensions"]) == {event_queue_id(template)}
-    assert alarm["Threshold"] == monitor.OLDEST_MESSAGE_SECONDS
+    assert alarm["Threshold"] == health.OLDEST_MESSAGE_SECONDS
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Statistic"] == "Maximum"
-    assert alarm["Period"] * alarm["EvaluationPeriods"] <= monitor.OLDEST_MESSAGE_SECONDS
+    assert alarm["Period"] * alarm["EvaluationPeriods"] <= health.OLDEST_MESSAGE_SECONDS
 
 
 def test_quarantine_rate_threshold_parameter_defaults_to_the_monitor_rule(template):
     parameter = template["Parameters"]["QuarantineRatePercent"]
     assert parameter["Type"] == "Number"
-    assert float(parameter["Default"]) == monitor.QUARANTINE_RATE_PERCENT
+    assert float(parameter["Default"]) == health.QUARANTINE_RATE_PERCENT
     assert (parameter["MinValue"], parameter["MaxValue"]) == (0, 100)
 
 
@@ -774,13 +774,13 @@ def test_every_pipeline_has_a_quarantine_rate_alarm(template, pipeline):
     assert alarm["Threshold"] == {"Ref": "QuarantineRatePercent"}
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert alarm["TreatMissingData"] == "notBreaching" and alarm["EvaluationPeriods"] == 1
-    metrics = {m["MetricName"]: m for m in watched_metrics(alarm)}
-    assert set(metrics) == {"RowsQuarantined", "RowsLoaded"}
-    for metric in metrics.values():
-        assert metric["Dimensions"] == {"service": monitor.SERVICE, monitor.PIPELINE_DIMENSION: pipeline}
+    by_name = {m["MetricName"]: m for m in watched_metrics(alarm)}
+    assert set(by_name) == {"RowsQuarantined", "RowsLoaded"}
+    for metric in by_name.values():
+        assert metric["Dimensions"] == {"service": metrics.SERVICE, metrics.PIPELINE_DIMENSION: pipeline}
         assert metric["Stat"] == "Sum"
         # The window `ingest health` sums quarantined rows over.
-        assert metric["Period"] == monitor.WINDOW.total_seconds()
+        assert metric["Period"] == health.WINDOW.total_seconds()
     (returned,) = [m for m in alarm["Metrics"] if m.get("ReturnData", True)]
     assert "Expression" in returned
 
@@ -803,17 +803,17 @@ def test_quarantine_rate_alarm_fires_exactly_when_ingest_health_does(template, l
         rows_quarantined=quarantined,
         finished_at=NOW.isoformat(),
     )
-    queue = monitor.QueueState(visible=0, in_flight=0, dead_letters=0, oldest_message_seconds=None)
-    checks = monitor.evaluate([entry], queue, [pipeline], monitor.Rules(), now=NOW)
+    queue = health.QueueState(visible=0, in_flight=0, dead_letters=0, oldest_message_seconds=None)
+    checks = health.evaluate([entry], queue, [pipeline], health.Rules(), now=NOW)
     (check,) = [c for c in checks if c.rule == "quarantine_rate" and c.pipeline == pipeline]
     assert rate == pytest.approx(check.value)
-    assert breaches(alarm, rate, threshold) == (check.state == monitor.ALARM)
+    assert breaches(alarm, rate, threshold) == (check.state == health.ALARM)
 
 
 def test_freshness_alarms_exist_exactly_for_pipelines_with_an_expected_interval(template):
     assert FRESHNESS_MINUTES, "no pipeline declares freshness_minutes"
     watched = {
-        m["Dimensions"].get(monitor.PIPELINE_DIMENSION)
+        m["Dimensions"].get(metrics.PIPELINE_DIMENSION)
         for a in alarms_watching_name(template, "FilesLoaded")
         for m in watched_metrics(a)
     }
@@ -824,8 +824,8 @@ def test_freshness_alarms_exist_exactly_for_pipelines_with_an_expected_interval(
 def test_freshness_alarm_fires_when_no_file_loaded_within_the_interval(template, pipeline):
     (alarm,) = alarms_watching(template, "FilesLoaded", pipeline)
     (metric,) = watched_metrics(alarm)
-    assert metric["Namespace"] == monitor.NAMESPACE
-    assert metric["Dimensions"] == {"service": monitor.SERVICE, monitor.PIPELINE_DIMENSION: pipeline}
+    assert metric["Namespace"] == metrics.NAMESPACE
+    assert metric["Dimensions"] == {"service": metrics.SERVICE, metrics.PIPELINE_DIMENSION: pipeline}
     assert metric["Stat"] == "Sum"
     assert metric["Period"] == FRESHNESS_MINUTES[pipeline] * 60
     assert alarm["EvaluationPeriods"] == 1

@@ -10,7 +10,10 @@ import json
 import pytest
 
 from ingest.core.errors import EmptyFile, MalformedFile, UndecodableFile
-from ingest.core.formats import PEEK_BYTES, Detected, ParsedRow, open_rows, read_rows
+from ingest.core.formats.decompress import PEEK_BYTES
+from ingest.core.formats.detect import Detected
+from ingest.core.formats.parsed_row import ParsedRow
+from ingest.core.formats.reader import open_rows, read_rows
 
 
 def read(data: bytes, pinned_format: str = "auto") -> tuple[Detected, list[ParsedRow]]:

@@ -21,7 +21,7 @@ import yaml
 
 from ingest.apps.cli.main import main
 from ingest.core import errors
-from ingest.core.formats import read_rows
+from ingest.core.formats.reader import read_rows
 from ingest.core.paypal import KNOWN_EVENT_CODES
 from ingest_devstack.generate import (
     GeneratedFile,
@@ -29,6 +29,7 @@ from ingest_devstack.generate import (
     MonthStream,
     generate_month,
     open_sink,
+    pages,
     parse_s3_uri,
     write_month,
 )
@@ -1364,3 +1365,37 @@ def test_an_s3_sink_puts_each_object_under_the_prefix() -> None:
     client = RecordingClient()
     open_sink("s3://lake/demo", client).put("paypal/transactions/x.json", b"[]")
     assert client.calls == [{"Bucket": "lake", "Key": "demo/paypal/transactions/x.json", "Body": b"[]"}]
+
+
+# -- pages of any size, for the benchmarks -------------------------------------------------------
+
+
+def test_benchmark_pages_are_reproducible_and_sized_as_asked() -> None:
+    body = pages.ndjson_page("big-0", 1_000, 500)
+    assert body == pages.ndjson_page("big-0", 1_000, 500)
+    assert body != pages.ndjson_page("big-1", 1_000, 500)
+    records = [json.loads(line) for line in body.decode().splitlines()]
+    assert len(records) == 500
+    # About 1.5 KB a record: the benchmark's figures per MB stay comparable across versions.
+    assert 1_300 < len(body) / len(records) < 1_700
+
+
+def test_benchmark_pages_load_whole_and_never_share_a_business_key(pipelines: dict[str, dict]) -> None:
+    first, second = pages.page_records("a", 0, 3_000), pages.page_records("b", 3_000, 3_000)
+    keys = Counter(
+        (r["transaction_info"]["transaction_id"], r["transaction_info"]["transaction_event_code"])
+        for r in first + second
+    )
+    assert len(keys) == 6_000 and set(keys.values()) == {1}
+    for record in first + second:
+        assert broken_columns(record, pipelines[PAYPAL]["columns"]) == []
+        info = record["transaction_info"]
+        code, status = info["transaction_event_code"], info["transaction_status"]
+        if code == "T1107":  # a refund names the sale it refunds, which no page holds
+            assert amount(info, "transaction_amount") < 0
+            assert info["paypal_reference_id"] not in {key for key, _ in keys}
+        else:
+            assert code in PAYMENT_CODES and status in {"S", "P"}
+            assert amount(info, "transaction_amount") > 0 > amount(info, "fee_amount")
+    codes = Counter(r["transaction_info"]["transaction_event_code"] for r in first)
+    assert 0 < codes["T1107"] < 0.05 * len(first)

@@ -9,7 +9,8 @@ import pytest
 from google.api_core import exceptions
 from helpers import load_event, s3_event, sqs_event
 
-from ingest.adapters.bigquery_warehouse import classify, load_job_id
+from ingest.adapters.bigquery.errors import classify
+from ingest.adapters.bigquery.load_jobs import load_job_id
 from ingest.apps.lambda_handler import _s3_event_of_message, file_refs
 from ingest.core.errors import LoadFailed, TransientError
 from ingest.core.model import FileRef

@@ -20,6 +20,9 @@ from helpers import (
 
 from ingest.apps.cli import main as cli
 from ingest.apps.tools import inspect as inspection
+from ingest.apps.tools import profiling
+from ingest.apps.tools.masking import mask_record
+from ingest.core import prepare
 from ingest.core.config import load_pipelines
 
 
@@ -191,7 +194,7 @@ def test_masking_covers_flat_email_columns_and_leaves_other_names_alone():
         "ip_address": "5.1.2.3",
     }
 
-    assert inspection.mask_record(record) == {
+    assert mask_record(record) == {
         "payer_email": "p***@example.com",
         "Contact_EMAIL": None,
         "name": "VAT 20%",
@@ -229,8 +232,8 @@ def test_pipeline_mode_counts_what_would_load_and_why_rows_are_quarantined(tmp_p
     assert check["missing_columns"] == [] and check["file_error"] is None
 
 
-def test_pipeline_mode_coerces_in_batches_and_counts_every_row(tmp_path, monkeypatch, orders_dir):
-    monkeypatch.setattr(inspection, "COERCE_BATCH", 4)
+def test_pipeline_mode_coerces_in_chunks_and_counts_every_row(tmp_path, monkeypatch, orders_dir):
+    monkeypatch.setattr(prepare, "CHUNK_ROWS", 4)
     path = tmp_path / "orders"
     path.write_bytes(orders_ndjson(23, bad_rows=(3, 9, 23)))
 
@@ -335,15 +338,15 @@ def test_file_whose_every_row_is_unreadable_exits_one(tmp_path, capsys):
 
 def test_errors_listed_are_bounded_but_all_are_counted(tmp_path, capsys):
     path = tmp_path / "noisy.ndjson"
-    lines = ['{"ok": 1}'] + ["not json"] * (inspection.MAX_LISTED + 20)
+    lines = ['{"ok": 1}'] + ["not json"] * (profiling.MAX_LISTED + 20)
     path.write_text("\n".join(lines) + "\n")
 
     code, report = run(capsys, str(path), "--sample", "0")
 
     assert code == 0
-    assert report["rows_with_errors"] == inspection.MAX_LISTED + 20
-    assert len(report["errors"]) == inspection.MAX_LISTED
-    assert report["errors"][-1]["row"] == inspection.MAX_LISTED + 1
+    assert report["rows_with_errors"] == profiling.MAX_LISTED + 20
+    assert len(report["errors"]) == profiling.MAX_LISTED
+    assert report["errors"][-1]["row"] == profiling.MAX_LISTED + 1
     assert report["sample"] == []
     assert any("first 100 of 120" in w for w in report["warnings"])
 
@@ -367,8 +370,11 @@ def test_negative_sample_is_refused_by_the_parser(tmp_path):
     assert exit_info.value.code == 2
 
 
-def test_s3_object_is_read_with_its_size_and_etag(monkeypatch, capsys):
+def test_s3_object_is_read_with_its_size_and_etag(monkeypatch, capsys, tmp_path):
     from moto import mock_aws
+
+    write_orders_pipeline(tmp_path, "lake")
+    pipelines = load_pipelines(tmp_path)
 
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -385,11 +391,18 @@ def test_s3_object_is_read_with_its_size_and_etag(monkeypatch, capsys):
 
         code, report = run(capsys, "s3://lake/a b/orders")
         missing = cli.main(["inspect", "s3://lake/nothing-here"])
+        s3.put_object(Bucket="lake", Key="lake/orders", Body=gzip.compress(orders_ndjson(4, bad_rows=(3,))))
+        checked = inspection.inspect_file(
+            "s3://lake/lake/orders", pipeline="auto", s3=s3, pipelines=pipelines
+        )
 
     assert code == 0
     assert (report["source"], report["bytes"], report["etag"]) == ("s3://lake/a b/orders", len(body), etag)
     assert (report["compression"], report["rows"]) == ("gzip", 3)
     assert missing == 2
+    # An S3 body cannot seek back: profiled, then read again from a copy through the pipeline.
+    assert (checked.rows, checked.pipeline.name) == (4, "orders_lake")
+    assert (checked.pipeline.would_load, checked.pipeline.would_quarantine) == (3, 1)
 
 
 @pytest.mark.parametrize(
@@ -411,7 +424,7 @@ def test_s3_object_is_read_with_its_size_and_etag(monkeypatch, capsys):
     ],
 )
 def test_text_is_typed_by_its_content(text, expected):
-    assert inspection.text_type(text) == expected
+    assert profiling.text_type(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -426,4 +439,4 @@ def test_text_is_typed_by_its_content(text, expected):
     ],
 )
 def test_types_merge_to_one_that_holds_both(seen, new, merged):
-    assert inspection.merge_types(seen, new) == merged
+    assert profiling.merge_types(seen, new) == merged

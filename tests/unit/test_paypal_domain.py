@@ -8,13 +8,16 @@ from decimal import Decimal
 import pytest
 from helpers import PAYER_EMAIL, paypal_transaction
 
-from ingest.core.coerce import RecordCoercer, pseudonym, to_arrow
-from ingest.core.config import ConfigError, load_pipelines, parse_pipeline
-from ingest.core.formats import ParsedRow
-from ingest.core.paypal import flatten_transaction, product_name
-from ingest.core.reference import exchange_rate_rows
+from ingest.core.coerce.arrow_casts import to_arrow
+from ingest.core.coerce.privacy import pseudonym
+from ingest.core.coerce.rows import RecordCoercer
+from ingest.core.config import load_pipelines, parse_pipeline
+from ingest.core.errors import ConfigError
+from ingest.core.formats.parsed_row import ParsedRow
 from ingest.core.settings import PACKAGE_DIR
-from ingest.core.transforms import apply_transform
+from ingest.core.transforms.apply import apply_transform
+from ingest.core.transforms.exchange_rates import exchange_rate_rows
+from ingest.core.transforms.paypal import flatten_transaction, product_name
 
 KEY = b"pseudonym-key-of-the-tests"
 LINEAGE = {"_source_uri": "s3://lake/k", "_source_etag": "e", "_ingested_at": None}
@@ -199,7 +202,7 @@ def test_config_refuses_a_transform_that_does_not_exist():
         "table": "raw.x",
         "business_key": ["id"],
         "columns": [{"name": "id", "type": "STRING"}],
-        "transform": "ingest.core.paypal:no_such_function",
+        "transform": "ingest.core.transforms.paypal:no_such_function",
     }
     with pytest.raises(ConfigError, match="cannot be loaded"):
         parse_pipeline(raw, "test.yaml")

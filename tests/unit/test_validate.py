@@ -11,12 +11,13 @@ from helpers import paypal_transaction
 
 from ingest.apps.tools.validate_file import to_html, validate_file
 from ingest.core import paypal
-from ingest.core.coerce import RecordCoercer, to_arrow
+from ingest.core.coerce.arrow_casts import to_arrow
+from ingest.core.coerce.rows import RecordCoercer
 from ingest.core.config import load_pipelines
-from ingest.core.formats import ParsedRow
+from ingest.core.formats.parsed_row import ParsedRow
 from ingest.core.settings import EXPECTATIONS_DIR, PACKAGE_DIR
-from ingest.core.transforms import apply_transform
-from ingest.core.validate import Suite, SuiteError, load_suite, validation_frame
+from ingest.core.transforms.apply import apply_transform
+from ingest.core.validate.suite import Suite, SuiteError, load_suite, validation_frame
 
 PIPELINES = {p.name: p for p in load_pipelines(PACKAGE_DIR / "pipelines")}
 LINEAGE = {"_source_uri": "s3://lake/k", "_source_etag": "e", "_ingested_at": None}

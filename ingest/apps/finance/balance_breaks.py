@@ -14,7 +14,7 @@ import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ingest.apps.finance import reconcile
+from ingest.apps.finance.money import cent
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -134,12 +134,12 @@ def explain_breaks(breaks: pd.DataFrame, quarantined: pd.DataFrame, failed_files
         here = currency[
             (currency["at"] >= pd.Timestamp(row["previous_at"])) & (currency["at"] <= pd.Timestamp(row["at"]))
         ]
-        difference = reconcile.cent(row["difference"]) or Decimal(0)
-        exact = pd.Series([reconcile.cent(n) == difference for n in currency["net"]], index=currency.index)
+        difference = cent(row["difference"]) or Decimal(0)
+        exact = pd.Series([cent(n) == difference for n in currency["net"]], index=currency.index)
         untimed = currency[currency["at"].isna() & exact]
         missing = sum((n for n in here["net"] if n is not None), Decimal(0))
         ids = ", ".join(str(i) for i in here["transaction_id"].fillna("(no id)"))
-        if not here.empty and reconcile.cent(missing) == difference:
+        if not here.empty and cent(missing) == difference:
             causes.append("not_loaded")
             explanations.append(f"Records quarantined at load explain it: {ids} (net {missing:.2f}).")
         elif not here.empty and here["net"].isna().any():

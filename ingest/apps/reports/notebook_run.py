@@ -116,7 +116,7 @@ def to_html(executed: Path, *, title: str) -> str:
     """The executed notebook as a self-contained page: outputs only, no remote scripts or styles."""
     nbconvert = _import("nbconvert")
     # Both come with nbconvert.
-    import nbformat
+    nbformat = _import("nbformat")
     from jinja2 import DictLoader
 
     notebook = nbformat.read(executed, as_version=4)
@@ -144,7 +144,7 @@ def to_html(executed: Path, *, title: str) -> str:
         exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
-    return body
+    return str(body)
 
 
 def _tags(cell: Any) -> list[str]:
@@ -152,7 +152,8 @@ def _tags(cell: Any) -> list[str]:
 
 
 def _papermill_status(cell: Any) -> str | None:
-    return cell.get("metadata", {}).get("papermill", {}).get("status")
+    status = cell.get("metadata", {}).get("papermill", {}).get("status")
+    return None if status is None else str(status)
 
 
 def _import_tools() -> tuple[Any, Any]:

@@ -93,6 +93,7 @@ _FALSE = frozenset({"false", "no", "n", "0", "f"})
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NEGATIVE = re.compile(r"-\d+(\.\d+)?")
 _CENT = Decimal("0.01")
+_EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+")
 
 _TABLE = """\
 {%- if not rows -%}
@@ -231,6 +232,11 @@ def is_gap(value: Any) -> bool:
     return bool(pd.api.types.is_scalar(value) and pd.isna(value))
 
 
+def masked(text: str | None) -> str:
+    """``text`` with anything shaped like an email address replaced: error messages may quote data."""
+    return _EMAIL.sub("…@…", text or "")
+
+
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` whose text cannot run as a formula when the CSV is opened in a spreadsheet.
 
@@ -254,7 +260,9 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
             quoted = column.astype(object).map(_cell_safe)
             # Text columns keep their dtype (pandas 3 "str"); a categorical's quoted values are text.
             keep = not isinstance(column.dtype, pd.CategoricalDtype)
-            safe.isetitem(position, quoted.astype(column.dtype) if keep else quoted)
+            # Any: pandas takes a Series here, which its stubs do not list.
+            replacement: Any = quoted.astype(column.dtype) if keep else quoted
+            safe.isetitem(position, replacement)
     if not isinstance(safe.index, pd.MultiIndex) and holds_text(safe.index.dtype):
         safe.index = safe.index.astype(object).map(_cell_safe)
     return safe

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import html
-import json
-import secrets
+import itertools
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ingest.apps.reports.present import CSP_META, REPORT_CSS
-from ingest.apps.tools.inspect import InspectError, choose_pipeline, open_target
-from ingest.core.coerce import RecordCoercer
+from ingest.apps.tools.dry_run import dry_run, quarantined_rows
+from ingest.apps.tools.targets import InspectError, choose_pipeline, open_target
 from ingest.core.config import Pipeline, load_pipelines
 from ingest.core.errors import IngestError
-from ingest.core.prepare import prepare_file
 from ingest.core.settings import Settings
-from ingest.core.validate import Check, suite_for
+from ingest.core.validate.results import Check
+from ingest.core.validate.suite import suite_for
 
 MAX_LISTED_ROWS = 50
 
@@ -87,19 +86,9 @@ def validate_file(
         raise InspectError(str(routing_error))
     suite = suite_for(chosen, settings.expectations_dir)
     report = FileValidation(source=text, pipeline=chosen.name, suite=suite.name if suite else None)
-    # Nothing is stored, so pseudonyms only need to be consistent within this run.
-    key = secrets.token_bytes(32)
-    lineage = {"_source_uri": text, "_source_etag": "", "_ingested_at": datetime.now(UTC)}
     with contextlib.ExitStack() as temporary:
         try:
-            prepared = prepare_file(
-                stream,
-                chosen,
-                lambda detected: RecordCoercer(chosen, detected.format == "csv", pseudonym_key=key),
-                suite,
-                lineage,
-                temporary,
-            )
+            prepared = dry_run(stream, chosen, text, suite, temporary)
         except IngestError as err:
             report.file_error = f"{err.error_type}: {err}"
             return report
@@ -120,12 +109,8 @@ def validate_file(
         except IngestError as err:
             report.file_error = f"{err.error_type}: {err}"
             report.good = 0  # the whole file would fail: nothing loads
-        prepared.rejected.seek(0)
-        for line in prepared.rejected:
-            if len(report.quarantined_rows) >= MAX_LISTED_ROWS:
-                break
-            row = json.loads(line)
-            report.quarantined_rows.append({"row": row["row"], "reason": row["reason"]})
+        listed = itertools.islice(quarantined_rows(prepared), MAX_LISTED_ROWS)
+        report.quarantined_rows = [{"row": row, "reason": reason} for row, reason in listed]
     report.quarantined_rows.sort(key=lambda r: r["row"])
     return report
 

@@ -1,0 +1,67 @@
+"""Section e2e: ours, ``run_batch`` over each set, a fresh ledger table and target dataset per run.
+
+All runs happen in one child process (``benchmarks.bench.child ours``), the GX suite built before
+timing as in a warm Lambda: files/s, rows/s, MB/s, load jobs, the per-stage split, the CPU of
+ours and of each emulator, and the peak RSS of each run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.bench import summary
+from benchmarks.bench.config import PIPELINE
+from benchmarks.bench.harness import Bench
+from benchmarks.bench.processes import peak_rss_figure
+
+
+def end_to_end(bench: Bench) -> None:
+    runs = []
+    for name in ("big", "small"):
+        for run in range(1, bench.runs + 1):
+            dataset = f"bench_{name}_r{run}"
+            runs.append(
+                {
+                    "set": name,
+                    "run": run,
+                    "bucket": bench.settings.lake_bucket,
+                    "prefix": bench.sets[name].prefix,
+                    "pipeline": PIPELINE,
+                    "ledger_table": bench.fresh_ledger(f"bench-ledger-{name}-r{run}"),
+                    "pipelines_dir": str(bench.fresh_pipelines_dir(dataset)),
+                }
+            )
+
+    def heard(result: dict[str, Any]) -> None:
+        bench.log(
+            f"ours {result['set']} run {result['run']}: {result['seconds']:,.1f} s,"
+            f" {result['rows_loaded']:,} rows, {result['load_jobs']} load jobs, {result['statuses']}"
+        )
+
+    assert bench.stack is not None
+    emulators = {"moto": bench.stack.moto_pid, "bigquery": bench.stack.bigquery_pid}
+    results = bench.child("ours", "ours", {"runs": runs, "emulators": emulators}, on_result=heard)
+    section: dict[str, Any] = {}
+    for name, file_set in bench.sets.items():
+        measured = [r for r in results if r["set"] == name]
+        for r in measured:
+            label = f"ours {name} run {r['run']}"
+            if problem := summary.rows_accounting_problem(label, file_set.rows, r["rows_loaded"]):
+                bench.problems.append(f"{problem}; {r['statuses']}; {r['failures']}")
+            elif r["statuses"] != {"LOADED": file_set.files}:
+                bench.problems.append(f"{label}: statuses {r['statuses']} for {file_set.files} files")
+        section[name] = bench.throughput(file_set, measured, loaded_key="rows_loaded")
+        section[name]["load_jobs"] = summary.per_run(measured, lambda r: r["load_jobs"], "jobs")
+        section[name]["peak_rss_mb"] = peak_rss_figure(measured)
+        stages = sorted({stage for r in measured for stage in r["stage_seconds"]})
+        section[name]["stage_seconds"] = {
+            stage: summary.per_run(measured, lambda r, s=stage: r["stage_seconds"].get(s, 0.0), "s")
+            for stage in stages
+        }
+        section[name]["cpu_seconds"] = {
+            who: summary.per_run(measured, lambda r, w=who: r["cpu_seconds"][w], "s")
+            for who in ("ours", "moto", "bigquery")
+        }
+        section[name]["raw"] = measured
+    section["suite_build_seconds"] = results[0]["suite_build_seconds"]
+    bench.sections["end_to_end"] = section

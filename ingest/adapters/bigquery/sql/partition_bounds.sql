@@ -1,0 +1,3 @@
+-- The range of the partitioning column over a staging table, so the MERGE reads only the
+-- target's partitions in it.
+SELECT MIN(${column}) AS low, MAX(${column}) AS high FROM `${staging}`

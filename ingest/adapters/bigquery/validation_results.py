@@ -1,0 +1,131 @@
+"""The suite's results per validated file, kept in the ops dataset for batch and finance reports."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ingest.adapters.bigquery.errors import classify
+from ingest.adapters.bigquery.tables import ensure_dataset, schema_field
+from ingest.core.config import Column, Pipeline
+from ingest.core.errors import LoadFailed
+from ingest.core.model import FileRef
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
+    from ingest.core.validate.results import Validation
+
+VALIDATION_RESULTS_TABLE = "validation_results"
+# One row per expectation per validated file; reports take each file's latest validated_at.
+VALIDATION_RESULTS_COLUMNS = (
+    Column("validated_at", "TIMESTAMP", "REQUIRED"),
+    Column("ledger_key", "STRING", "REQUIRED"),
+    Column("source_uri", "STRING", "REQUIRED"),
+    Column("pipeline", "STRING", "REQUIRED"),
+    Column("suite", "STRING", "REQUIRED"),
+    Column("expectation_id", "STRING", "REQUIRED"),
+    Column("expectation_type", "STRING", "REQUIRED"),
+    Column("column_name", "STRING"),
+    Column("severity", "STRING", "REQUIRED"),
+    Column("success", "BOOL", "REQUIRED"),
+    Column("element_count", "INT64"),
+    Column("unexpected_count", "INT64"),
+    Column("sample_rows", "STRING"),
+    Column("error", "STRING"),
+)
+# insertAll takes at most 50,000 rows a request (10 MB); an expectation's row is small.
+VALIDATION_ROWS_PER_INSERT = 5_000
+
+
+@dataclass(frozen=True)
+class FileValidation:
+    """One file's suite outcome, as the results table keeps it."""
+
+    ledger_key: str
+    source_uri: str
+    pipeline: str
+    validation: Validation
+
+
+class BigQueryValidationResults:
+    """The ``ValidationSink`` port on the ops dataset's results table (created on first use)."""
+
+    def __init__(self, client: bigquery.Client, ops_dataset: str) -> None:
+        self.client = client
+        self.ops_dataset = ops_dataset
+        self._ready = False
+        # Worker threads share the sink: the table is created once, not raced for.
+        self._lock = threading.Lock()
+
+    def record(self, pipeline: Pipeline, files: list[tuple[FileRef, Validation]]) -> None:
+        if not files:
+            return
+        with self._lock:
+            if not self._ready:
+                ensure_validation_results_table(self.client, self.ops_dataset)
+                self._ready = True
+        insert_validation_results(
+            self.client,
+            self.ops_dataset,
+            [FileValidation(ref.identity, ref.uri, pipeline.name, v) for ref, v in files],
+        )
+
+
+def ensure_validation_results_table(client: bigquery.Client, dataset: str) -> None:
+    from google.cloud import bigquery
+
+    ensure_dataset(client, dataset)
+    schema = [schema_field(column) for column in VALIDATION_RESULTS_COLUMNS]
+    table = bigquery.Table(f"{client.project}.{dataset}.{VALIDATION_RESULTS_TABLE}", schema=schema)
+    table.time_partitioning = bigquery.TimePartitioning(field="validated_at")
+    client.create_table(table, exists_ok=True)
+
+
+def insert_validation_results(client: bigquery.Client, dataset: str, files: list[FileValidation]) -> None:
+    """Stream the files' expectation results into the results table, one request per 5,000 rows.
+
+    A streaming insert, not a load job: per-file load jobs here would spend the table's daily
+    quota of 1,500. Row ids make a retry of the same attempt a no-op on BigQuery's side.
+    """
+    from google.api_core import exceptions
+
+    validated_at = datetime.datetime.now(datetime.UTC).isoformat()
+    rows, row_ids = [], []
+    for file in files:
+        validation = file.validation
+        for check in validation.checks.values():
+            rows.append(
+                {
+                    "validated_at": validated_at,
+                    "ledger_key": file.ledger_key,
+                    "source_uri": file.source_uri,
+                    "pipeline": file.pipeline,
+                    "suite": validation.suite,
+                    "expectation_id": check.id,
+                    "expectation_type": check.type,
+                    "column_name": check.column,
+                    "severity": check.severity,
+                    "success": check.success,
+                    "element_count": check.element_count,
+                    "unexpected_count": check.unexpected_count,
+                    "sample_rows": json.dumps(list(check.sample_rows)),
+                    "error": check.error,
+                }
+            )
+            row_ids.append(
+                hashlib.sha256(f"{file.ledger_key}|{check.id}|{validated_at}".encode()).hexdigest()
+            )
+    destination = f"{client.project}.{dataset}.{VALIDATION_RESULTS_TABLE}"
+    for start in range(0, len(rows), VALIDATION_ROWS_PER_INSERT):
+        end = start + VALIDATION_ROWS_PER_INSERT
+        try:
+            errors = client.insert_rows_json(destination, rows[start:end], row_ids=row_ids[start:end])
+        except exceptions.GoogleAPICallError as err:
+            raise classify(err, "recording validation results") from err
+        if errors:
+            raise LoadFailed(f"recording validation results: {errors[:3]}")

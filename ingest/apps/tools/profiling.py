@@ -1,0 +1,175 @@
+"""A raw file's columns as ``ingest inspect`` reports them: a type and a null count per field.
+
+Types are inferred per field over all rows. JSON numbers, booleans and arrays keep their JSON
+type; text (every CSV field, every JSON string) is typed by its content, so ``"19.99"`` is
+NUMERIC and ``"2021-07-01T10:00:00Z"`` a TIMESTAMP. Nested objects become dotted paths.
+
+The shape of the text decides which types to try, and stays narrower than what the pipeline
+accepts ("007" is a code, not a number; "yes" is text, not a boolean); whether the value fits
+the type (INT64's range, NUMERIC's 29 digits and 9 decimal places, a real date) is decided by
+the pipeline's own converters, so a column typed here coerces there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ingest.apps.tools.masking import mask_record
+from ingest.core.coerce.converters import CONVERTERS
+from ingest.core.formats.parsed_row import ParsedRow
+
+MAX_LISTED = 100
+"""Errors and quarantined rows listed in a report; all of them are counted."""
+MAX_COLUMNS = 1000
+"""Distinct fields profiled; a file with more (keys that are data) gets a warning instead."""
+
+_NUMBERS = {"INT64", "NUMERIC", "FLOAT64"}
+_INTEGER = re.compile(r"[+-]?(0|[1-9]\d*)")  # no leading zeros: "007" is a code, not a number
+_DECIMAL = re.compile(r"[+-]?\d+\.\d+")
+_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    name: str
+    """Field name; nested JSON objects as dotted paths."""
+    type: str
+    """BigQuery type that holds every value seen; STRING when only nulls were seen."""
+    nulls: int
+    """Rows whose value is null, empty or absent."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    """Record number as the pipeline counts it (``_source_row``, quarantine ``row``)."""
+    error: str
+
+
+def _converts(bq_type: str, value: Any) -> bool:
+    """The pipeline's converter for ``bq_type`` takes ``value``."""
+    try:
+        CONVERTERS[bq_type](value)
+    except (ValueError, TypeError, ArithmeticError):
+        return False
+    return True
+
+
+def _decimal_type(text: str) -> str:
+    return "NUMERIC" if _converts("NUMERIC", text) else "FLOAT64"
+
+
+def text_type(text: str) -> str:
+    """The narrowest BigQuery type that holds this text as the pipeline would coerce it."""
+    value = text.strip()
+    if value.lower() in {"true", "false"}:
+        return "BOOL"
+    if _INTEGER.fullmatch(value):
+        return "INT64" if _converts("INT64", value) else _decimal_type(value)
+    if _DECIMAL.fullmatch(value):
+        return _decimal_type(value)
+    if _FLOAT.fullmatch(value):
+        return "FLOAT64"
+    if _DATE.fullmatch(value) and _converts("DATE", value):
+        return "DATE"
+    if _TIMESTAMP.match(value) and _converts("TIMESTAMP", value):
+        return "TIMESTAMP"
+    return "STRING"
+
+
+def value_type(value: Any) -> str | None:
+    """BigQuery type of one JSON or CSV value; None for null and empty text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, int):
+        return "INT64" if _converts("INT64", value) else "NUMERIC"
+    if isinstance(value, float):
+        return "FLOAT64"
+    if isinstance(value, str):
+        return text_type(value)
+    return "JSON"
+
+
+def merge_types(seen: str | None, new: str) -> str:
+    """The type that holds values of both types (a small lattice; STRING holds anything)."""
+    if seen is None or seen == new:
+        return new
+    pair = {seen, new}
+    if pair <= _NUMBERS:
+        return "FLOAT64" if "FLOAT64" in pair else "NUMERIC"
+    if pair == {"DATE", "TIMESTAMP"}:
+        return "TIMESTAMP"
+    return "JSON" if "JSON" in pair else "STRING"
+
+
+def flatten(record: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted path, value) of every leaf; arrays are leaves and an empty object is a null."""
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            yield from flatten(value, f"{name}.")
+        else:
+            yield name, None if isinstance(value, dict) else value
+
+
+class Profiler:
+    """Aggregates over a row stream: per-field type and fill count, first errors, masked sample."""
+
+    def __init__(self, sample_size: int) -> None:
+        self.sample_size = sample_size
+        self.types: dict[str, str | None] = {}
+        self.filled: dict[str, int] = {}
+        self.rows = self.records = self.error_rows = 0
+        self.errors: list[RowError] = []
+        self.sample: list[dict[str, Any]] = []
+        self.overflow = False
+
+    def start(self, header: Iterable[str] | None) -> None:
+        for name in header or ():
+            self._add_column(name)
+
+    def observe(self, rows: Iterable[ParsedRow]) -> None:
+        for row in rows:
+            self._add(row)
+
+    def _add(self, row: ParsedRow) -> None:
+        self.rows += 1
+        if row.record is None:
+            self.error_rows += 1
+            if len(self.errors) < MAX_LISTED:
+                self.errors.append(RowError(row.number, row.error or "unreadable"))
+            return
+        self.records += 1
+        if len(self.sample) < self.sample_size:
+            self.sample.append({"row": row.number, "record": mask_record(row.record)})
+        for name, value in flatten(row.record):
+            if name not in self.types and not self._add_column(name):
+                continue
+            kind = value_type(value)
+            if kind is not None:
+                self.filled[name] += 1
+                self.types[name] = merge_types(self.types[name], kind)
+
+    def _add_column(self, name: str) -> bool:
+        if len(self.types) >= MAX_COLUMNS:
+            self.overflow = True
+            return False
+        self.types[name], self.filled[name] = None, 0
+        return True
+
+    def columns(self) -> list[ColumnProfile]:
+        return [
+            ColumnProfile(name, kind or "STRING", max(0, self.records - self.filled[name]))
+            for name, kind in self.types.items()
+        ]
+
+    def has_value(self, path: str) -> bool:
+        """Some record gave the field at ``path`` (or a field under it) a value."""
+        return any((name == path or name.startswith(f"{path}.")) and self.filled[name] for name in self.types)

@@ -1,0 +1,60 @@
+"""A claimed file that failed: recorded in the ledger, its bytes kept once no retry will come."""
+
+from __future__ import annotations
+
+import logging
+
+from ingest.core.config import Pipeline
+from ingest.core.errors import IngestError, InternalError
+from ingest.core.model import Claim, FileRef, FileResult, Status, now_iso
+from ingest.ingestion.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def as_ingest_error(err: Exception, ref: FileRef) -> IngestError:
+    """``err`` as the pipeline records it: our own errors as they are, anything else (a bug, an
+    unclassified vendor error) as a retryable InternalError, logged with its traceback."""
+    if isinstance(err, IngestError):
+        return err
+    log.exception("unexpected error ingesting %s", ref.uri)
+    return InternalError(f"{type(err).__name__}: {err}")
+
+
+def fail(claim: Claim, pipeline: Pipeline | None, err: IngestError, services: Services) -> FileResult:
+    """Record the claimed file FAILED with ``err``; its bytes go to the error bucket unless a
+    retry may still come (a retryable error with attempts left)."""
+    ref = claim.ref
+    pipeline_name = pipeline.name if pipeline else None
+    retries_left = err.retryable and claim.attempt < services.settings.max_attempts
+    retryable = err.retryable
+    error_key = None
+    # A retryable failure is not the file's fault; its bytes are kept once retries run out.
+    if not retries_left:
+        sidecar = {
+            "ledger_key": ref.identity,
+            "source": ref.uri,
+            "etag": ref.etag,
+            "pipeline": pipeline_name,
+            "error_type": err.error_type,
+            "message": str(err),
+            "attempt": claim.attempt,
+            "failed_at": now_iso(),
+        }
+        try:
+            error_key = services.lake.keep_failed_file(ref, sidecar)
+        except Exception:
+            log.exception("could not copy %s to the error bucket; leaving it retryable", ref.uri)
+            retries_left = retryable = True
+    services.ledger.fail(claim, err.error_type, str(err), retryable=retryable, error_key=error_key)
+    log.warning("failed %s: %s: %s", ref.uri, err.error_type, err)
+    return FileResult(
+        ref,
+        Status.FAILED,
+        pipeline=pipeline_name,
+        error_type=err.error_type,
+        message=str(err),
+        retryable=retries_left,
+        started_at=claim.started_at,
+        finished_at=now_iso(),
+    )

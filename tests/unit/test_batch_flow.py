@@ -1,0 +1,128 @@
+"""Many files at once against in-memory fakes: shared load jobs, one bad file among good ones,
+the daily quota, replace pipelines and batch runs over the lake."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import orders_ndjson, write_orders_pipeline
+from support.services import Fakes, fake_services
+
+from ingest.core.errors import MalformedFile
+from ingest.core.model import FileRef, Status, now_iso
+from ingest.ingestion.flow import ingest_files
+from ingest.ingestion.runs import run_batch
+
+LAKE = "lake"
+TABLE = "raw.orders_orders"
+
+
+@pytest.fixture
+def fakes(tmp_path) -> Fakes:
+    write_orders_pipeline(tmp_path / "pipelines", "orders")
+    return fake_services(tmp_path / "pipelines")
+
+
+def files(fakes: Fakes, count: int, prefix: str = "orders") -> list[FileRef]:
+    """``count`` files of distinct rows (their bytes differ, so none is a copy of another)."""
+    return [
+        fakes.lake.put(LAKE, f"{prefix}/part-{n}.ndjson", orders_ndjson(2).replace(b"o-", f"f{n}-".encode()))
+        for n in range(count)
+    ]
+
+
+def test_files_of_one_pipeline_share_one_load_job(fakes):
+    refs = files(fakes, 6)
+
+    done = ingest_files(refs, fakes.services)
+
+    assert [r.status for r in done.results] == [Status.LOADED] * 6
+    assert fakes.warehouse.loads == [(TABLE, 6)]
+    assert [(load.files, load.rows_loaded) for load in done.loads] == [(6, 12)]
+    assert {r.load_job_id for r in done.results} == {done.loads[0].job_id}
+
+
+def test_a_batch_with_an_unreadable_file_loads_the_others(fakes):
+    refs = files(fakes, 4)
+    broken = fakes.lake.put(LAKE, "orders/broken.ndjson", b'{"order_id": "x", \n')
+
+    done = ingest_files([*refs, broken], fakes.services)
+
+    by_uri = {r.ref.uri: r for r in done.results}
+    assert by_uri[broken.uri].status == Status.FAILED
+    assert by_uri[broken.uri].error_type == MalformedFile.__name__
+    assert fakes.lake.kept(broken)[0] is not None
+    assert [by_uri[r.uri].status for r in refs] == [Status.LOADED] * 4
+    assert fakes.warehouse.loads == [(TABLE, 4)]
+
+
+def test_a_load_rejected_for_one_files_rows_is_tried_again_file_by_file(fakes):
+    # GIVEN a group whose load BigQuery rejects because of one file's rows
+    refs = files(fakes, 3)
+    fakes.warehouse.reject = lambda row: row["order_id"].startswith("f1-")
+
+    done = ingest_files(refs, fakes.services)
+
+    # THEN the others load one by one and only that file fails
+    statuses = {r.ref.key: (r.status, r.error_type) for r in done.results}
+    assert statuses == {
+        "orders/part-0.ndjson": (Status.LOADED, None),
+        "orders/part-1.ndjson": (Status.FAILED, "LoadFailed"),
+        "orders/part-2.ndjson": (Status.LOADED, None),
+    }
+    assert fakes.warehouse.loads == [(TABLE, 1), (TABLE, 1)]
+
+
+def test_past_the_quota_warning_files_are_batched_harder(fakes):
+    refs = files(fakes, 12)
+    fakes.warehouse.table_operations_per_day = 10
+    fakes.ledger.seed_load_records(TABLE, now_iso()[:10], 8)
+
+    done = ingest_files(refs, fakes.services, max_files_per_load=2)
+
+    assert fakes.warehouse.loads == [(TABLE, 12)]
+    assert done.warnings == [
+        f"{TABLE} has had 8 of its 10 load jobs today: up to 20 files per load job in this run"
+    ]
+
+
+def test_under_the_quota_warning_groups_keep_their_size(fakes):
+    refs = files(fakes, 5)
+
+    done = ingest_files(refs, fakes.services, max_files_per_load=2)
+
+    assert fakes.warehouse.loads == [(TABLE, 2), (TABLE, 2), (TABLE, 1)]
+    assert done.warnings == []
+
+
+def test_a_replace_pipeline_loads_each_file_alone_in_order_so_the_last_one_stays(tmp_path):
+    write_orders_pipeline(tmp_path / "pipelines", "rates", write_mode="replace")
+    fakes = fake_services(tmp_path / "pipelines")
+    refs = [fakes.lake.put(LAKE, f"rates/v{n}.ndjson", orders_ndjson(n + 1)) for n in range(3)]
+
+    done = ingest_files(refs, fakes.services)
+
+    assert [r.status for r in done.results] == [Status.LOADED] * 3
+    assert [load.files for load in done.loads] == [1, 1, 1]
+    assert {r["_source_uri"] for r in fakes.warehouse.rows("raw.orders_rates")} == {refs[-1].uri}
+
+
+def test_a_file_named_twice_in_one_batch_loads_once(fakes):
+    (ref,) = files(fakes, 1)
+
+    done = ingest_files([ref, ref], fakes.services)
+
+    assert sorted(r.status for r in done.results) == [Status.LOADED, Status.SKIPPED_DUPLICATE]
+    assert len(fakes.warehouse.rows(TABLE)) == 2
+
+
+def test_a_batch_run_loads_what_the_ledger_does_not_have_yet(fakes):
+    first = files(fakes, 2)
+    run_batch(fakes.services, LAKE, "orders/")
+    later = fakes.lake.put(LAKE, "orders/later.ndjson", orders_ndjson(5))
+
+    run = run_batch(fakes.services, LAKE, "orders/")
+
+    assert (run.listed, run.already_done) == (3, 2)
+    assert [(r.ref, r.status) for r in run.results] == [(later, Status.LOADED)]
+    assert run.by_pipeline()["orders_orders"]["rows_loaded"] == 5
+    assert {r["_source_uri"] for r in fakes.warehouse.rows(TABLE)} == {f.uri for f in [*first, later]}
