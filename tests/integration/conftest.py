@@ -81,7 +81,7 @@ def loaded_july(stack: local.Stack, tmp_path_factory: pytest.TempPathFactory) ->
     the dataset ``recon_<prefix>``, so tests that share it see no other test's rows. Tests that
     reconcile must not change the raw tables.
     """
-    from helpers import isolate_shipped_pipelines
+    from support.helpers import isolate_shipped_pipelines
 
     from ingest.adapters.clients import aws_client
     from ingest.ingestion.runs import run_batch

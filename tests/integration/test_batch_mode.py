@@ -6,7 +6,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from helpers import write_orders_pipeline
+from support.helpers import write_orders_pipeline
 
 from ingest.adapters.bigquery import queries
 from ingest.adapters.clients import aws_client

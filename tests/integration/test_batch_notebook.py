@@ -10,7 +10,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from helpers import PAYER_EMAIL, ndjson_lines, order, write_orders_pipeline
+from support.helpers import PAYER_EMAIL, ndjson_lines, order, write_orders_pipeline
 
 from ingest.adapters.clients import aws_client
 from ingest.apps.cli import main as cli

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from helpers import paypal_transaction
+from support.helpers import paypal_transaction
 
 from ingest.adapters.bigquery import queries, tables
 from ingest.adapters.bigquery.warehouse import BigQueryWarehouse

@@ -6,7 +6,7 @@ import json
 from urllib.parse import quote_plus
 
 import pytest
-from helpers import load_event, paypal_transaction, s3_event, sqs_event
+from support.helpers import load_event, paypal_transaction, s3_event, sqs_event
 
 from ingest.adapters.bigquery.queries import count_rows
 from ingest.adapters.clients import aws_client

@@ -8,7 +8,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from helpers import ProcessDied, dying_before_ledger_update, orders_ndjson, write_orders_pipeline
+from support.helpers import ProcessDied, dying_before_ledger_update, orders_ndjson, write_orders_pipeline
 
 from ingest.adapters.bigquery import queries
 from ingest.adapters.bigquery.load_jobs import load_job_id

@@ -1,5 +1,5 @@
 """Issue 19, "our generator is not the oracle": every PayPal event code class of the issue's finance
-semantics, in small pages built from PayPal's documented record shapes (tests/paypal_documented.py),
+semantics, in small pages built from PayPal's documented record shapes (tests/support/paypal_documented.py),
 loaded through the real pipelines into the emulators and reconciled.
 
 Every expected figure below is a literal worked out by hand, with its arithmetic in a comment;
@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from helpers import COUNTRIES_CSV, VAT_TSV, isolate_shipped_pipelines
-from paypal_documented import (
+from support.helpers import COUNTRIES_CSV, VAT_TSV, isolate_shipped_pipelines
+from support.paypal_documented import (
     chargeback,
     chargeback_fee,
     chargeback_reversal,

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import COUNTRIES_CSV, VAT_TSV, isolate_shipped_pipelines
-from paypal_documented import item, payer, payment_row, reversal, sale
+from support.helpers import COUNTRIES_CSV, VAT_TSV, isolate_shipped_pipelines
+from support.paypal_documented import item, payer, payment_row, reversal, sale
 
 from ingest.adapters.clients import aws_client
 from ingest.apps.cli import main as cli

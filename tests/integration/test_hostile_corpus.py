@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from helpers import (
+from support.helpers import (
     ndjson_lines,
     order,
     orders_csv,

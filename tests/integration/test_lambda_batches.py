@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote_plus
 
 import pytest
-from helpers import paypal_transaction, s3_event, sqs_event
+from support.helpers import paypal_transaction, s3_event, sqs_event
 
 from ingest.adapters.clients import aws_client
 from ingest.adapters.dynamodb.ledger import Ledger

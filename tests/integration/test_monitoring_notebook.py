@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
-from helpers import PAYER_EMAIL, paypal_transaction, s3_event, sqs_event
+from support.helpers import PAYER_EMAIL, paypal_transaction, s3_event, sqs_event
 
 from ingest.adapters.clients import aws_client
 from ingest.apps import lambda_handler as handler

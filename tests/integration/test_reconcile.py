@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from helpers import COUNTRIES_CSV, VAT_TSV, isolate_shipped_pipelines
+from support.helpers import COUNTRIES_CSV, VAT_TSV, isolate_shipped_pipelines
 
 from ingest.adapters.clients import aws_client
 from ingest.apps.cli import main as cli

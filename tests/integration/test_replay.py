@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import orders_ndjson, write_orders_pipeline
+from support.helpers import orders_ndjson, write_orders_pipeline
 
 from ingest.adapters.bigquery import queries
 from ingest.adapters.clients import aws_client

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import PAYER_EMAIL, paypal_transaction, write_orders_pipeline
+from support.helpers import PAYER_EMAIL, paypal_transaction, write_orders_pipeline
 
 from ingest.adapters.bigquery import queries
 from ingest.adapters.clients import aws_client

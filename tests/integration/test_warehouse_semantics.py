@@ -7,7 +7,12 @@ import json
 import time
 
 import pytest
-from helpers import ProcessDied, dying_before_ledger_update, isolate_shipped_pipelines, paypal_transaction
+from support.helpers import (
+    ProcessDied,
+    dying_before_ledger_update,
+    isolate_shipped_pipelines,
+    paypal_transaction,
+)
 
 from ingest.adapters.bigquery import queries
 from ingest.adapters.bigquery.warehouse import BigQueryWarehouse

@@ -6,7 +6,7 @@ import json
 from importlib.metadata import EntryPoint
 
 import pytest
-from helpers import orders_ndjson
+from support.helpers import orders_ndjson
 
 from ingest.apps.cli import main as cli
 from ingest.apps.cli import plugins

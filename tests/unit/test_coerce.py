@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import PAYER_EMAIL, PAYER_NAMES, SHIPPING_STREET, paypal_transaction
+from support.helpers import PAYER_EMAIL, PAYER_NAMES, SHIPPING_STREET, paypal_transaction
 
 from ingest.core.coerce.arrow_casts import to_arrow
 from ingest.core.coerce.privacy import redact

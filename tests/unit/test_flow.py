@@ -4,7 +4,7 @@ redeliveries, crashes at each step, failures that may pass and failures that wil
 from __future__ import annotations
 
 import pytest
-from helpers import orders_ndjson, write_orders_pipeline
+from support.helpers import orders_ndjson, write_orders_pipeline
 from support.services import Fakes, fake_services
 
 from ingest.core.errors import LoadFailed, TransientError

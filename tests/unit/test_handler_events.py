@@ -7,7 +7,7 @@ import re
 
 import pytest
 from google.api_core import exceptions
-from helpers import load_event, s3_event, sqs_event
+from support.helpers import load_event, s3_event, sqs_event
 
 from ingest.adapters.bigquery.errors import classify
 from ingest.adapters.bigquery.load_jobs import load_job_id

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import (
+from support.helpers import (
     PAYER_EMAIL,
     PAYER_NAMES,
     SHIPPING_STREET,

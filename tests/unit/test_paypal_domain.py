@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from helpers import PAYER_EMAIL, paypal_transaction
+from support.helpers import PAYER_EMAIL, paypal_transaction
 
 from ingest.core.coerce.arrow_casts import to_arrow
 from ingest.core.coerce.privacy import pseudonym

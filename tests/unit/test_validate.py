@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import paypal_transaction
+from support.helpers import paypal_transaction
 
 from ingest.apps.tools.validate_file import to_html, validate_file
 from ingest.core import paypal

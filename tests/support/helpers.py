@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-EVENTS_DIR = Path(__file__).parent / "events"
+EVENTS_DIR = Path(__file__).parent.parent / "events"
 
 
 def load_event(name: str) -> dict[str, Any]:
