@@ -76,3 +76,11 @@ def project_problem(name: object) -> str | None:
         f"project id {name!r} must be 6 to 30 lowercase letters, digits and hyphens, starting "
         "with a letter (optionally after a domain and a colon)"
     )
+
+
+def table_id_problem(table_id: object) -> str | None:
+    """``project.dataset.table`` with each part by its own rule; the project may hold a domain's dots."""
+    if not isinstance(table_id, str) or table_id.count(".") < 2:
+        return f"table id {table_id!r} is not project.dataset.table"
+    project, dataset, table = table_id.rsplit(".", 2)
+    return project_problem(project) or dataset_problem(dataset) or table_problem(table)

@@ -7,7 +7,7 @@ import pytest
 from ingest.apps.finance import models, reconcile
 from ingest.core.errors import ConfigError
 
-SOURCES = {name: f"proj.raw.{name}" for name in models.SOURCE_PIPELINES}
+SOURCES = {name: f"my-project.raw.{name}" for name in models.SOURCE_PIPELINES}
 
 
 def sql_names() -> list[str]:
@@ -20,21 +20,21 @@ def sql_names() -> list[str]:
 
 @pytest.mark.parametrize("name", sql_names())
 def test_every_sql_file_renders_with_every_placeholder_filled(name):
-    tables = models.Tables(SOURCES, "recon", "proj")
+    tables = models.Tables(SOURCES, "recon", "my-project")
     extra = {"model": tables.model("matches")} if name == "report/model_rows" else {}
 
     sql = models.render(name, tables, **extra)
 
-    assert "${" not in sql and "`proj." in sql
+    assert "${" not in sql and "`my-project." in sql
 
 
 def test_the_replace_days_statement_merges_the_model_into_its_own_table():
-    tables = models.Tables(SOURCES, "recon", "proj")
+    tables = models.Tables(SOURCES, "recon", "my-project")
     matches = models.MODELS[0]
 
     statement = reconcile.replace_days_statement(matches, tables)
 
-    assert statement.count("MERGE `proj.recon.matches` AS target") == 1
+    assert statement.count("MERGE `my-project.recon.matches` AS target") == 1
     # The model's SQL once, as the source: none of it spilled into a comment.
     assert statement.count(models.render(matches.name, tables)) == 1
     assert f"INSERT ({', '.join(c.name for c in matches.columns)})" in statement
@@ -43,7 +43,12 @@ def test_the_replace_days_statement_merges_the_model_into_its_own_table():
 
 @pytest.mark.parametrize(
     ("project", "dataset"),
-    [("proj`; DROP TABLE x; --", "recon"), ("proj", "recon.other"), ("proj", "re con"), ("a.b", "recon")],
+    [
+        ("my-project`; DROP TABLE x; --", "recon"),
+        ("my-project", "recon.other"),
+        ("my-project", "re con"),
+        ("a.b", "recon"),
+    ],
 )
 def test_a_project_or_dataset_that_is_no_bigquery_name_never_reaches_sql(project, dataset):
     with pytest.raises(ConfigError, match="not a BigQuery table id"):
@@ -51,7 +56,7 @@ def test_a_project_or_dataset_that_is_no_bigquery_name_never_reaches_sql(project
 
 
 def test_render_refuses_a_table_that_is_not_the_reconciliation_s():
-    tables = models.Tables(SOURCES, "recon", "proj")
+    tables = models.Tables(SOURCES, "recon", "my-project")
 
     with pytest.raises(ValueError, match="not a table of the reconciliation"):
-        models.render("report/model_rows", tables, model="proj.elsewhere.secrets")
+        models.render("report/model_rows", tables, model="my-project.elsewhere.secrets")

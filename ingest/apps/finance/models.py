@@ -10,7 +10,6 @@ the text: they are query parameters (``@start``, ``@end``, ...).
 
 from __future__ import annotations
 
-import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ingest.adapters.bigquery.queries import query_dataframe
 from ingest.apps.finance.money import in_cents
 from ingest.core import paypal
+from ingest.core.bigquery_names import table_id_problem
 from ingest.core.config import Column, Pipeline
 from ingest.core.errors import ConfigError
 
@@ -34,13 +34,6 @@ SOURCE_PIPELINES = ("paypal_transactions", "payment_transactions", "country_tax_
 # Our payment rows that count: a failed or cancelled payment never happened on the game's side,
 # so it has nothing to match and adds nothing to our total. SQL files write it `${payment_happened}`.
 PAYMENT_HAPPENED = "IFNULL(transaction_status, '') NOT IN ('failed', 'cancelled')"
-# project.dataset.table as BigQuery names them: a project (letters, digits, dashes, after an
-# optional domain prefix "example.com:"), a dataset (letters, digits, underscores), a table (also
-# Unicode letters, dashes and spaces). Nothing that could close the backticks the SQL files put
-# around them, and no dot but the two that part them.
-PROJECT_ID = r"(?:[A-Za-z0-9.-]+:)?[A-Za-z0-9_-]+"
-DATASET_ID = r"[A-Za-z0-9_]+"
-_TABLE_ID = re.compile(rf"{PROJECT_ID}\.{DATASET_ID}\.[\w\- ]+")
 
 
 @dataclass(frozen=True)
@@ -138,8 +131,10 @@ class Tables:
 
     def __post_init__(self) -> None:
         for table_id in [*self.sources.values(), *(self.model(m.name) for m in MODELS)]:
-            if not _TABLE_ID.fullmatch(table_id):
-                raise ConfigError(f"not a BigQuery table id (project.dataset.table): {table_id!r}")
+            # The core's rules for BigQuery names: nothing that could close the backticks the
+            # SQL files put around an id, and no dot but those that part it.
+            if problem := table_id_problem(table_id):
+                raise ConfigError(f"not a BigQuery table id (project.dataset.table): {problem}")
 
     @classmethod
     def of(cls, pipelines: tuple[Pipeline, ...], recon_dataset: str, project: str) -> Tables:

@@ -8,7 +8,6 @@ in the table, and the quarantined rows in the error bucket.
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Iterable
 from datetime import datetime
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.adapters.bigquery.validation_results import VALIDATION_RESULTS_COLUMNS, VALIDATION_RESULTS_TABLE
-from ingest.apps.finance.models import DATASET_ID, PROJECT_ID
+from ingest.core.bigquery_names import table_id_problem
 from ingest.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -27,15 +26,14 @@ SQL_FILE = Path(__file__).resolve().parent / "sql" / "validation_results.sql"
 VALIDATION_COLUMNS = [
     c.name for c in VALIDATION_RESULTS_COLUMNS if c.name != "sample_rows"
 ]  # sample rows are row data: never read into a report
-# The settings' project and ops dataset reach SQL here: BigQuery names, as the reconciliation's.
-_RESULTS_TABLE = re.compile(rf"{PROJECT_ID}\.{DATASET_ID}\.{VALIDATION_RESULTS_TABLE}")
 
 
 def results_table(project: str, ops_dataset: str) -> str:
     """``project.ops_dataset.validation_results``, once both parts are BigQuery names."""
     table = f"{project}.{ops_dataset}.{VALIDATION_RESULTS_TABLE}"
-    if not _RESULTS_TABLE.fullmatch(table):
-        raise ConfigError(f"not a BigQuery project and dataset: {project!r}, {ops_dataset!r}")
+    # The settings' project and ops dataset reach SQL here: BigQuery names, by the core's rules.
+    if problem := table_id_problem(table):
+        raise ConfigError(f"not a BigQuery project and dataset: {problem}")
     return table
 
 
