@@ -58,6 +58,8 @@ class LedgerEntry:
     file_format: str | None = None
     quarantine_key: str | None = None
     extra_fields: list[str] | None = None
+    extra_fields_total: int | None = None
+    """How many drift fields there were, when ``extra_fields`` lists only the first."""
     validation: dict[str, Any] | None = None
     """The suite's summary: rows checked, rows quarantined, counts per failed expectation id."""
 

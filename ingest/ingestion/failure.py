@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from ingest.core.config import Pipeline
-from ingest.core.errors import IngestError, InternalError
+from ingest.core.errors import IngestError, InternalError, MalformedFile
 from ingest.core.model import Claim, FileRef, FileResult, Status, now_iso
 from ingest.ingestion.services import Services
 
@@ -13,10 +13,15 @@ log = logging.getLogger(__name__)
 
 
 def as_ingest_error(err: Exception, ref: FileRef) -> IngestError:
-    """``err`` as the pipeline records it: our own errors as they are, anything else (a bug, an
-    unclassified vendor error) as a retryable InternalError, logged with its traceback."""
+    """``err`` as the pipeline records it: our own errors as they are; a file too deep for
+    Python's stack or holding a number it cannot represent as MalformedFile, since reading the
+    same bytes again meets the same limit; anything else (a bug, an unclassified vendor error) as
+    a retryable InternalError, logged with its traceback."""
     if isinstance(err, IngestError):
         return err
+    if isinstance(err, RecursionError | OverflowError):
+        log.warning("%s does not read within Python's limits: %s: %s", ref.uri, type(err).__name__, err)
+        return MalformedFile(f"the file does not read within Python's limits ({type(err).__name__}: {err})")
     log.exception("unexpected error ingesting %s", ref.uri)
     return InternalError(f"{type(err).__name__}: {err}")
 

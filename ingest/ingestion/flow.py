@@ -90,7 +90,7 @@ def ingest_files(
 
     by_pipeline: dict[str, list[FileRef]] = {}
     for ref in refs:
-        if ref.key.endswith("/"):
+        if _is_folder_marker(ref):
             report(_ignore_folder_marker(ref, services))
             continue
         try:
@@ -115,6 +115,12 @@ def ingest_files(
 
         _load_groups(groups, stage, target, services, done.loads, report, clock)
     return done
+
+
+def _is_folder_marker(ref: FileRef) -> bool:
+    """The console's "create folder": a key ending in '/' with no bytes. A key ending in '/' that
+    holds data is data (some producers write such keys), so it is routed like any other."""
+    return ref.key.endswith("/") and not ref.size
 
 
 def _ignore_folder_marker(ref: FileRef, services: Services) -> FileResult:

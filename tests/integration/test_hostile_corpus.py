@@ -138,6 +138,26 @@ def parquet_orders(rows: int = 25) -> bytes:
     return sink.getvalue()
 
 
+def parquet_with_a_timestamp_past_9999() -> bytes:
+    """Three orders; the second one's timestamp is in year 11,507, which Arrow stores and Python's
+    datetime cannot hold."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    at = int(datetime(2021, 7, 1, 10, tzinfo=UTC).timestamp() * 1_000_000)
+    table = pa.table(
+        {
+            "order_id": pa.array(["o-1", "o-2", "o-3"], pa.string()),
+            "amount": pa.array([Decimal("1.50"), Decimal("2.50"), Decimal("3.50")], pa.decimal128(10, 2)),
+            "ordered_at": pa.array([at, 300_000_000_000_000_000, at], pa.timestamp("us", "UTC")),
+            "quantity": pa.array([1, 2, 3], pa.int64()),
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
 def zstd_ndjson() -> bytes:
     zstandard = pytest.importorskip("zstandard")
     return zstandard.ZstdCompressor().compress(orders_ndjson(20))
@@ -265,6 +285,52 @@ CASES = [
         counts=(3, 2, 1),
         quarantined={2: (r"amount",)},
         values={"o-1": {"amount": Decimal("1234.56")}, "o-3": {"amount": Decimal("12.00")}},
+    ),
+    Case(
+        # Python's parsers read all three; no producer writes numbers this way (issue 21, item 12).
+        "csv-numbers-not-in-plain-digits",
+        lambda: orders_csv(
+            f"o-1,1_000.50,{AT},1",
+            f"o-2,2.50,{AT},\u0661\u0662",
+            f"o-3,\uff13.50,{AT},3",
+            f"o-4,4.50,{AT},4",
+        ).encode(),
+        Status.LOADED,
+        counts=(4, 1, 3),
+        quarantined={
+            1: (r"amount", r"plain digits"),
+            2: (r"quantity", r"plain digits"),
+            3: (r"amount", r"plain digits"),
+        },
+        values={"o-4": {"amount": Decimal("4.50"), "quantity": 4}},
+    ),
+    Case(
+        # A value Python cannot hold is the row's fault, not a retryable InternalError (item 4).
+        "parquet-timestamp-past-year-9999",
+        parquet_with_a_timestamp_past_9999,
+        Status.LOADED,
+        counts=(3, 2, 1),
+        quarantined={2: (r"cannot hold",)},
+        values={"o-3": {"amount": Decimal("3.50")}},
+    ),
+    Case(
+        # 10,000 drift columns of 300 characters: the LOADED ledger write used to pass DynamoDB's
+        # 400 KB item limit and fail after the load (issue 21, item 5).
+        "csv-ten-thousand-long-drift-columns",
+        lambda: orders_csv(
+            f"o-1,1.50,{AT},1," + ",".join("v" for _ in range(10_000)),
+            header=CSV_HEADER + "," + ",".join(f"c{n:05d}_{'x' * 293}" for n in range(10_000)),
+        ).encode(),
+        Status.LOADED,
+        counts=(1, 1, 0),
+    ),
+    Case(
+        # Only a zero-byte key ending in '/' is a folder marker; this one holds rows (item 3).
+        "key-ending-in-slash-holding-data",
+        lambda: orders_ndjson(4),
+        Status.LOADED,
+        counts=(4, 4, 0),
+        name="part-0000/",
     ),
     Case(
         "timestamp-spellings",

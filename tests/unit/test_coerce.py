@@ -132,6 +132,25 @@ def test_numeric_rejects_what_bigquery_numeric_cannot_hold(value: Any, reason: s
     assert reason in rejection("NUMERIC", value)
 
 
+@pytest.mark.parametrize("bq_type", ["INT64", "NUMERIC", "FLOAT64"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1_000_123",  # Python's int() and Decimal() take the underscores
+        "\u0661\u0662\u0663",  # Arabic-Indic 123: int() reads it
+        "\uff11\uff12\uff13",  # full-width 123: Decimal() reads it
+        "\uff11\uff12.5",
+    ],
+)
+def test_numbers_not_written_with_plain_digits_are_refused(bq_type: str, value: str) -> None:
+    assert "not written with plain digits" in rejection(bq_type, value)
+
+
+@pytest.mark.parametrize(("bq_type", "value"), [("INT64", "1,000,123"), ("NUMERIC", "1,000.50")])
+def test_thousands_separators_still_read(bq_type: str, value: str) -> None:
+    assert accepted(bq_type, value) == (1000123 if bq_type == "INT64" else Decimal("1000.50"))
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

@@ -188,3 +188,30 @@ def test_a_folder_marker_is_ignored_and_a_key_no_pipeline_takes_fails_for_good(f
     )
     assert fakes.lake.kept(stray)[0] == b"hello"
     assert ingest_file(stray, fakes.services).status == Status.SKIPPED_DUPLICATE
+
+
+def test_a_key_ending_in_a_slash_that_holds_data_is_loaded_not_ignored(fakes):
+    ref = put(fakes, "orders/2021/07/", orders_ndjson(3))
+
+    result = ingest_file(ref, fakes.services)
+
+    assert (result.status, result.rows_loaded) == (Status.LOADED, 3)
+    assert {r["_source_uri"] for r in fakes.warehouse.rows(TABLE)} == {ref.uri}
+
+
+@pytest.mark.parametrize(
+    "limit", [RecursionError("maximum recursion depth exceeded"), OverflowError("out of range")]
+)
+def test_a_file_beyond_pythons_limits_fails_for_good_with_its_bytes_kept(fakes, monkeypatch, limit):
+    import ingest.ingestion.staging as staging
+
+    def beyond_the_limit(*args, **kwargs):
+        raise limit
+
+    monkeypatch.setattr(staging, "prepare_file", beyond_the_limit)
+    ref = put(fakes, "orders/deep.ndjson", orders_ndjson(2))
+
+    result = ingest_file(ref, fakes.services)
+
+    assert (result.status, result.error_type, result.retryable) == (Status.FAILED, "MalformedFile", False)
+    assert fakes.lake.kept(ref)[0] == orders_ndjson(2)

@@ -94,3 +94,28 @@ def test_a_load_record_names_no_file() -> None:
 
     with pytest.raises(ValueError, match="names no file"):
         record.file_ref()
+
+
+def outcome_with_drift(names: tuple[str, ...]) -> LoadOutcome:
+    return LoadOutcome("orders", "raw.orders", 1, 1, 0, "job-1", "csv", extra_fields=names)
+
+
+def test_ten_thousand_long_drift_fields_still_fit_a_dynamodb_item() -> None:
+    # 10,000 names of 300 characters: 3 MB as a list, far past DynamoDB's 400 KB item limit.
+    names = tuple(f"{n:05d}_{'x' * 294}" for n in range(10_000))
+
+    item = marshal({"pk": "s3://lake/k#e", "sk": "FILE", **loaded_fields(outcome_with_drift(names))})
+
+    size = sum(len(name.encode()) + len(repr(value).encode()) for name, value in item.items())
+    assert size < 100_000
+    entry = LedgerEntry.from_item(unmarshal(item))
+    assert entry.extra_fields_total == 10_000
+    assert entry.extra_fields is not None and entry.extra_fields[0].startswith("00000_")
+    assert len(entry.extra_fields) < 10_000
+
+
+def test_a_few_drift_fields_are_listed_whole() -> None:
+    fields = loaded_fields(outcome_with_drift(("promo_code", "referrer")))
+
+    assert fields["extra_fields"] == ["promo_code", "referrer"]
+    assert "extra_fields_total" not in fields

@@ -21,6 +21,12 @@ from ingest.core.model import Duplicate, FileRef, LoadOutcome, Status, now_iso
 FILE_ITEM = "FILE"
 CONTENT_ITEM = "CONTENT"
 MESSAGE_LIMIT = 2000
+# A DynamoDB item holds at most 400 KB. Drift field names come from the lake: a CSV with 10,000
+# long column names once made the LOADED write fail after the load, leaving the file IN_PROGRESS.
+# The ledger keeps the first names, each cut short, and how many there were (the rows themselves
+# keep every field in `_extra`).
+EXTRA_FIELDS_LISTED = 100
+FIELD_NAME_LIMIT = 256
 # A claim's outcome replaces these fields of the previous attempt.
 PREVIOUS_OUTCOME = ("error_type", "error_message", "retryable", "finished_at")
 
@@ -74,11 +80,19 @@ def loaded_fields(outcome: LoadOutcome) -> dict[str, Any]:
         "load_files": outcome.load_files,
         "file_format": outcome.file_format,
         "quarantine_key": outcome.quarantine_key or "",
-        "extra_fields": list(outcome.extra_fields),
+        **bounded_extra_fields(outcome.extra_fields),
         **({"validation": outcome.validation} if outcome.validation else {}),
         "finished_at": finished_at,
         "updated_at": finished_at,
     }
+
+
+def bounded_extra_fields(names: tuple[str, ...]) -> dict[str, Any]:
+    """``extra_fields`` small enough for any item, and ``extra_fields_total`` when it is cut."""
+    listed = [name[:FIELD_NAME_LIMIT] for name in names[:EXTRA_FIELDS_LISTED]]
+    if len(names) <= EXTRA_FIELDS_LISTED:
+        return {"extra_fields": listed}
+    return {"extra_fields": listed, "extra_fields_total": len(names)}
 
 
 def failed_fields(error_type: str, message: str, retryable: bool, details: dict[str, Any]) -> dict[str, Any]:

@@ -39,8 +39,14 @@ def _to_string(value: object) -> str:
 
 
 def _number_text(text: str) -> str:
-    """Strip thousands separators, but only where they cannot be a decimal comma."""
+    """Strip thousands separators, but only where they cannot be a decimal comma.
+
+    Python's own parsers also take ``1_000``, Arabic-Indic and full-width digits; no producer
+    writes numbers that way, so such text is refused rather than read as a number.
+    """
     text = text.strip()
+    if "_" in text or not text.isascii():
+        raise ValueError(f"{text[:40]!r} is not written with plain digits")
     if _GROUPED_THOUSANDS.match(text):
         return text.replace(",", "")
     return text
