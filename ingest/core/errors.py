@@ -77,6 +77,12 @@ class TransientError(IngestError):
     retryable = True
 
 
+class PoisonFile(IngestError):
+    """Every worker that read the file died before it could record an outcome (out of memory, a
+    hard crash): its claim ran out on each attempt. Kept without being read again, so it cannot
+    take another worker down."""
+
+
 class InternalError(IngestError):
     """An unexpected exception: a bug or an unclassified vendor error. Retried, then kept."""
 

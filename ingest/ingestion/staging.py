@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ingest.core.config import Lineage, Pipeline
+from ingest.core.errors import PoisonFile
 from ingest.core.model import Claim, Duplicate, FileRef, FileResult, Status, now_iso
 from ingest.core.prepare import Prepared, prepare_file, validate_files
 from ingest.ingestion import memory
@@ -162,6 +163,9 @@ def claim_group(
             log.info("skipped duplicate delivery of %s: %s", ref.uri, claim.reason)
             report(FileResult(ref, Status.SKIPPED_DUPLICATE, pipeline=pipeline.name, message=claim.reason))
             continue
+        if not replay and claim.attempt > services.settings.max_attempts:
+            report(fail(claim, pipeline, _poison(claim), services))
+            continue
         try:
             skipped = _skip_if_same_bytes(claim, pipeline, services)
         except Exception as err:  # the claimed file fails, with its reason
@@ -171,6 +175,15 @@ def claim_group(
             continue
         claims.append(claim)
     return claims
+
+
+def _poison(claim: Claim) -> PoisonFile:
+    """Only a claim whose lease ran out is taken past the last attempt (a failure that may pass
+    is retried only while attempts are left): every earlier worker died holding this file."""
+    return PoisonFile(
+        f"{claim.attempt - 1} attempts ended without an outcome (each worker died reading or "
+        "loading it: out of memory or a crash); kept without reading it again"
+    )
 
 
 def _skip_if_same_bytes(claim: Claim, pipeline: Pipeline, services: Services) -> FileResult | None:

@@ -17,6 +17,7 @@ import json
 import math
 import random
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from typing import Any
 
 import pytest
 from support.helpers import (
+    ProcessDied,
     ndjson_lines,
     order,
     orders_csv,
@@ -673,3 +675,33 @@ def test_ndjson_under_a_csv_pinned_pipeline_fails_instead_of_loading_garbage(
     # Readable: one line of printable text a person can act on, not a dump of the file.
     assert entry.error_message.isprintable() and 10 < len(entry.error_message) < 500
     assert sidecar["message"] == entry.error_message
+
+
+def test_a_file_that_kills_every_worker_ends_failed_as_poison_with_its_bytes_kept(
+    make_services, pipelines_dir, prefix, scratch_bucket, monkeypatch
+):
+    # GIVEN two attempts and a one-second lease, and a file whose reading kills the worker
+    # (out of memory or a segfault, played by an exception nothing in the pipeline catches)
+    table_id = write_orders_pipeline(pipelines_dir, prefix)
+    services = make_services(lease_seconds=1, max_attempts=2)
+    lake = Lake(services=services, bucket=scratch_bucket, prefix=prefix, table_id=table_id)
+    body = orders_ndjson(3)
+    ref = lake.put(f"{prefix}/2021/07/01/killer.ndjson", body)
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise ProcessDied
+
+    with monkeypatch.context() as dying:
+        dying.setattr(services.lake, "open", die)
+        for _ in range(2):
+            with pytest.raises(ProcessDied):
+                ingest_file(ref, services)
+            time.sleep(2.1)  # the claim's lease runs out
+
+        # WHEN its event comes once more (the file would kill this worker too if it were read)
+        result = ingest_file(ref, services)
+
+    # THEN it is FAILED for good after its two attempts, its bytes kept, never past the limit
+    assert (result.status, result.error_type, result.retryable) == (Status.FAILED, "PoisonFile", False)
+    entry, _ = lake.assert_failed_and_kept(ref, body, "PoisonFile")
+    assert entry.attempts == 3 and not entry.retryable

@@ -215,3 +215,24 @@ def test_a_file_beyond_pythons_limits_fails_for_good_with_its_bytes_kept(fakes, 
 
     assert (result.status, result.error_type, result.retryable) == (Status.FAILED, "MalformedFile", False)
     assert fakes.lake.kept(ref)[0] == orders_ndjson(2)
+
+
+def test_a_file_that_kills_every_worker_ends_failed_as_poison_with_its_bytes_kept(fakes, monkeypatch):
+    # GIVEN a file whose every reading kills the worker (max_attempts is 3 here)
+    ref = put(fakes, "orders/killer.ndjson", orders_ndjson(2))
+    with monkeypatch.context() as dying:
+        dying.setattr(fakes.lake, "open", _die)
+        for _ in range(3):
+            with pytest.raises(ProcessDied):
+                ingest_file(ref, fakes.services)
+            fakes.ledger.advance(61)
+
+        # WHEN the event comes back once more: the file is not read again (it would kill this
+        # worker too), so the dying lake is still in place
+        result = ingest_file(ref, fakes.services)
+
+    # THEN it ends FAILED for good, as poison, its bytes in the error bucket, after 3 attempts
+    assert (result.status, result.error_type, result.retryable) == (Status.FAILED, "PoisonFile", False)
+    assert fakes.lake.kept(ref)[0] == orders_ndjson(2)
+    assert fakes.ledger.get(ref).status == Status.FAILED
+    assert ingest_file(ref, fakes.services).status == Status.SKIPPED_DUPLICATE
