@@ -52,6 +52,13 @@ def fail(claim: Claim, pipeline: Pipeline | None, err: IngestError, services: Se
             log.exception("could not copy %s to the error bucket; leaving it retryable", ref.uri)
             retries_left = retryable = True
     services.ledger.fail(claim, err.error_type, str(err), retryable=retryable, error_key=error_key)
+    # Its bytes never reached the table: files skipped as holding them must load after all.
+    if (
+        not retries_left
+        and pipeline is not None
+        and (reopened := services.ledger.release_content(claim, pipeline.table_id))
+    ):
+        log.warning("%s failed for good: %d file(s) with the same bytes reopened", ref.uri, reopened)
     log.warning("failed %s: %s: %s", ref.uri, err.error_type, err)
     return FileResult(
         ref,

@@ -85,6 +85,11 @@ class Ledger(Protocol):
         with the same bytes loaded or being loaded there, else None."""
         ...
 
+    def release_content(self, claim: Claim, table: str) -> int:
+        """Let go of the bytes of a file that failed for good; the files skipped as holding the
+        same bytes while it was loading become loadable again. How many did."""
+        ...
+
     def skip_duplicate_content(self, claim: Claim, pipeline: str, duplicate_of: str) -> bool:
         """Record that the file holds the same bytes as ``duplicate_of`` and was not loaded."""
         ...

@@ -40,6 +40,7 @@ from ingest.adapters.dynamodb.items import MESSAGE_LIMIT
 from ingest.core.model import FileRef, Status
 from ingest.core.settings import Settings
 from ingest.ingestion.flow import ingest_file
+from ingest.ingestion.runs import replay_failed
 from ingest.ingestion.services import Services
 
 pytestmark = pytest.mark.integration
@@ -705,3 +706,37 @@ def test_a_file_that_kills_every_worker_ends_failed_as_poison_with_its_bytes_kep
     assert (result.status, result.error_type, result.retryable) == (Status.FAILED, "PoisonFile", False)
     entry, _ = lake.assert_failed_and_kept(ref, body, "PoisonFile")
     assert entry.attempts == 3 and not entry.retryable
+
+
+def test_a_copy_skipped_while_its_owner_loaded_is_loaded_once_the_owner_fails_for_good(
+    make_services, pipelines_dir, prefix, scratch_bucket, monkeypatch
+):
+    # GIVEN file a, whose worker died while loading it, and file b holding the same bytes
+    table_id = write_orders_pipeline(pipelines_dir, prefix)
+    services = make_services(lease_seconds=1)
+    lake = Lake(services=services, bucket=scratch_bucket, prefix=prefix, table_id=table_id)
+    body = orders_ndjson(3)
+    a = lake.put(f"{prefix}/2021/07/01/a.ndjson", body)
+    b = lake.put(f"{prefix}/2021/07/01/b.ndjson", body)
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise ProcessDied
+
+    with monkeypatch.context() as dying:
+        dying.setattr(services.lake, "open", die)
+        with pytest.raises(ProcessDied):
+            ingest_file(a, services)
+    assert ingest_file(b, services).status == Status.SKIPPED_DUPLICATE
+
+    # WHEN a's object is deleted before its redelivery, so a fails for good
+    services.s3.delete_object(Bucket=scratch_bucket, Key=a.key)
+    time.sleep(2.1)  # a's lease runs out
+    assert ingest_file(a, services).error_type == "ObjectGone"
+
+    # THEN replay finds b, and b's rows load, once
+    entry = services.ledger.get(b)
+    assert (entry.status, entry.error_type, entry.retryable) == (Status.FAILED, "DuplicateOwnerFailed", True)
+    replayed = replay_failed(services, key_contains=prefix)
+    assert {ref.identity: r.status for ref, r in replayed if r is not None}[b.identity] == Status.LOADED
+    assert lake.rows_in_bigquery(b) == 3
+    assert queries.count_rows(services.bigquery, table_id) == 3

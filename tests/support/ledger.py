@@ -91,9 +91,32 @@ class FakeLedger:
             if content is not None and content["file"] != ref.identity:
                 owner = self.items.get((content["file"], items.FILE_ITEM)) or {}
                 if owner_holds_content(owner.get("status")):
+                    if owner.get("status") == Status.IN_PROGRESS:
+                        content.setdefault("waiters", set()).add(ref.identity)
                     return str(content["file"])
-            self._put(items.content_item(ref, table))
+            waiters = content.get("waiters", set()) if content is not None else set()
+            self._put({**items.content_item(ref, table), **({"waiters": waiters} if waiters else {})})
             return None
+
+    def release_content(self, claim: Claim, table: str) -> int:
+        owner = claim.ref.identity
+        with self._lock:
+            key = (items.content_pk(table, claim.ref), items.CONTENT_ITEM)
+            content = self.items.get(key)
+            if content is None or content["file"] != owner:
+                return 0
+            del self.items[key]
+            reopened = 0
+            for waiter in sorted(content.get("waiters", ())):
+                item = self.items.get((waiter, items.FILE_ITEM))
+                if (
+                    item
+                    and item.get("status") == Status.SKIPPED_DUPLICATE
+                    and item.get("duplicate_of") == owner
+                ):
+                    item.update(items.reopened_fields(owner))
+                    reopened += 1
+            return reopened
 
     # Outcomes: each holds only while the claim does
 

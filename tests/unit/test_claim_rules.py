@@ -24,6 +24,7 @@ from ingest.adapters.dynamodb.claim_rules import (
     holds_the_claim,
     may_claim,
     owner_holds_content,
+    skipped_as_duplicate_of,
 )
 from ingest.adapters.dynamodb.ledger import Ledger
 from ingest.core.ledger_entry import LedgerEntry
@@ -191,8 +192,9 @@ def test_the_claim_condition_compares_with_this_attempts_time_and_limit() -> Non
         holds_the_claim("t0k3n"),
         content_free_or_owned_by("s3://lake/a#e1"),
         content_owned_by("s3://lake/a#e1"),
+        skipped_as_duplicate_of("s3://lake/a#e1"),
     ],
-    ids=["claim-token", "content-free-or-ours", "content-still-theirs"],
+    ids=["claim-token", "content-free-or-ours", "content-still-theirs", "still-a-skipped-copy"],
 )
 def test_the_later_write_conditions_name_exactly_what_they_use(condition: Condition) -> None:
     assert set(condition.values) == placeholders(condition.expression)

@@ -236,3 +236,42 @@ def test_a_file_that_kills_every_worker_ends_failed_as_poison_with_its_bytes_kep
     assert fakes.lake.kept(ref)[0] == orders_ndjson(2)
     assert fakes.ledger.get(ref).status == Status.FAILED
     assert ingest_file(ref, fakes.services).status == Status.SKIPPED_DUPLICATE
+
+
+def test_a_copy_skipped_while_its_owner_loaded_is_loaded_once_the_owner_fails_for_good(fakes, monkeypatch):
+    # GIVEN file a, whose worker died while loading it, and file b holding the same bytes
+    body = orders_ndjson(3)
+    a, b = put(fakes, "orders/a.ndjson", body), put(fakes, "orders/b.ndjson", body)
+    with monkeypatch.context() as dying:
+        dying.setattr(fakes.lake, "open", _die)
+        with pytest.raises(ProcessDied):
+            ingest_file(a, fakes.services)
+    skipped = ingest_file(b, fakes.services)
+    assert skipped.status == Status.SKIPPED_DUPLICATE
+
+    # WHEN a's object is deleted before its redelivery, so a fails for good
+    fakes.lake.delete(a)
+    fakes.ledger.advance(61)
+    assert ingest_file(a, fakes.services).error_type == "ObjectGone"
+
+    # THEN b is failed and retryable (replay lists it), and its next delivery loads its rows once
+    reopened = fakes.ledger.get(b)
+    assert (reopened.status, reopened.error_type, reopened.retryable) == (
+        Status.FAILED,
+        "DuplicateOwnerFailed",
+        True,
+    )
+    assert b.identity in {ref.identity for ref, _ in replay_failed(fakes.services, dry_run=True)}
+    assert ingest_file(b, fakes.services).status == Status.LOADED
+    assert len(fakes.warehouse.rows(TABLE)) == 3
+    assert {r["_source_uri"] for r in fakes.warehouse.rows(TABLE)} == {b.uri}
+
+
+def test_a_copy_of_bytes_already_loaded_stays_skipped_when_nothing_fails(fakes):
+    body = orders_ndjson(3)
+    a, b = put(fakes, "orders/a.ndjson", body), put(fakes, "orders/b.ndjson", body)
+
+    results = [ingest_file(a, fakes.services), ingest_file(b, fakes.services)]
+
+    assert [r.status for r in results] == [Status.LOADED, Status.SKIPPED_DUPLICATE]
+    assert fakes.ledger.get(b).duplicate_of == a.identity

@@ -168,6 +168,15 @@ def content_owned_by(owner: str) -> Condition:
     return Condition("#file = :owner", {"#file": "file"}, {":owner": owner})
 
 
+def skipped_as_duplicate_of(owner: str) -> Condition:
+    """The condition of reopening a file skipped for ``owner``'s bytes: it is still that skip."""
+    return Condition(
+        "#status = :skipped AND #duplicate_of = :owner",
+        {"#status": "status", "#duplicate_of": "duplicate_of"},
+        {":skipped": Status.SKIPPED_DUPLICATE.value, ":owner": owner},
+    )
+
+
 def owner_holds_content(owner_status: str | None) -> bool:
     """Whether the file owning a content claim keeps its bytes from being loaded again.
 

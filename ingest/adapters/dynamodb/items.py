@@ -120,6 +120,27 @@ def same_bytes_fields(pipeline: str, duplicate_of: str) -> dict[str, Any]:
     }
 
 
+# A file skipped for holding the same bytes as another, whose owner then failed for good.
+OWNER_FAILED = "DuplicateOwnerFailed"
+
+
+def reopened_fields(owner: str) -> dict[str, Any]:
+    """The fields that turn a same-bytes skip back into a file to load, once ``owner`` failed for
+    good: FAILED and retryable, so the next delivery, `ingest run` or `ingest replay` loads it."""
+    at = now_iso()
+    return {
+        "status": Status.FAILED.value,
+        "error_type": OWNER_FAILED,
+        "error_message": (
+            f"skipped for holding the same bytes as {owner.rsplit('#', 1)[0]}, which then failed for "
+            "good; this file is loaded on its own at its next delivery, ingest run or ingest replay"
+        ),
+        "retryable": True,
+        "finished_at": at,
+        "updated_at": at,
+    }
+
+
 def content_item(ref: FileRef, table: str) -> dict[str, Any]:
     """The item claiming ``ref``'s bytes for ``table``."""
     return {
