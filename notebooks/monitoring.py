@@ -82,7 +82,7 @@ else:
             f"{headline['rows_loaded']:,} rows loaded and {headline['rows_quarantined']:,} quarantined."
         )
     )
-    display(frames.headline_table(headline).style.format(escape="html"))
+    display(frames.styled(frames.headline_table(headline), index=True))
 
 # %% [markdown]
 # ## Alarm rules
@@ -104,9 +104,9 @@ files_judged = f", for the files{scope}" if scope else ""
 display(Markdown(f"As of {period.end:%Y-%m-%d %H:%M} UTC{files_judged}: {verdict}"))
 if period.queue_error:
     print(f"The event queue could not be read: {period.queue_error}")
-# Every Styler below escapes its cells: keys, messages and error texts come from the lake.
-rules_shown = frames.rule_table(tables.checks).style.format(escape="html")
-display(rules_shown.apply(frames.highlight_alarm, axis=1).hide(axis="index"))
+# Every table goes through frames.styled, which escapes its cells: keys, messages and error
+# texts come from the lake.
+display(frames.styled(frames.rule_table(tables.checks), highlight=True))
 
 # %% [markdown]
 # ## Throughput
@@ -121,7 +121,7 @@ if throughput.empty:
     print(NOTHING)
 else:
     shown = throughput.assign(hour=throughput["hour"].dt.strftime("%Y-%m-%d %H:00"))
-    display(shown.style.format(escape="html").hide(axis="index"))
+    display(frames.styled(shown))
 
 # %%
 if charts.available() and not throughput.empty:
@@ -144,11 +144,7 @@ latency = tables.latency
 if latency.empty:
     print(NOTHING)
 else:
-    display(
-        latency.style.format(escape="html")
-        .format({c: "{:.1f}" for c in ("p50", "p90", "p99", "max")})
-        .hide(axis="index")
-    )
+    display(frames.styled(latency, {c: "{:.1f}" for c in ("p50", "p90", "p99", "max")}))
 
 # %%
 if charts.available() and not latency.empty:
@@ -170,10 +166,10 @@ if files.empty:
 elif tables.failures.empty:
     print("No file failed in this period.")
 else:
-    display(tables.failures.style.format(escape="html").hide(axis="index"))
+    display(frames.styled(tables.failures))
     latest = tables.latest_failures
     display(Markdown(f"**The latest {len(latest)} failed file(s)**"))
-    display(latest.style.format(escape="html").hide(axis="index"))
+    display(frames.styled(latest))
 
 # %% [markdown]
 # ## Quarantine rate
@@ -188,10 +184,8 @@ quarantine = tables.quarantine
 if quarantine.empty:
     print(NOTHING if files.empty else "No file was loaded in this period.")
 else:
-    rates_shown = (
-        quarantine.style.format(escape="html").apply(frames.highlight_alarm, axis=1).hide(axis="index")
-    )
-    display(rates_shown.format({"rate_percent": "{:.2f}", "threshold_percent": "{:g}"}, escape="html"))
+    rate_formats = {"rate_percent": "{:.2f}", "threshold_percent": "{:g}"}
+    display(frames.styled(quarantine, rate_formats, highlight=True))
 
 # %%
 if charts.available() and not quarantine.empty:
@@ -213,4 +207,4 @@ shown = frames.freshness_shown(tables.freshness)
 if shown.empty:
     print("No pipelines are configured.")
 else:
-    display(shown.style.format(escape="html").apply(frames.highlight_alarm, axis=1).hide(axis="index"))
+    display(frames.styled(shown, highlight=True))

@@ -117,3 +117,23 @@ def test_spans_read_as_people_write_them():
         "1 d 1 h 1 min",
         "",
     ]
+
+
+def test_every_table_the_report_shows_escapes_lake_text_even_in_formatted_columns():
+    import pandas as pd
+
+    hostile = pd.DataFrame(
+        {
+            "key": ["<script>alert(1)</script>", "ok.ndjson"],
+            "message": ['<img src=x onerror="alert(2)">', "fine"],
+            "rate_percent": [12.3456, 0.5],
+            "state": [health.ALARM, health.OK],
+        }
+    )
+
+    html = frames.styled(hostile, {"message": "{}", "rate_percent": "{:.2f}"}, highlight=True).to_html()
+
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=" in html
+    assert "12.35" in html and "#fde0dc" in html

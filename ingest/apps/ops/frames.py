@@ -8,9 +8,9 @@ counts, times, error types and messages (email-shaped text masked): no rows, so 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -18,6 +18,9 @@ from ingest.apps.ops.health import ALARM, OK, Check, failed_for_good
 from ingest.apps.ops.metrics import UNROUTED, latency_percentiles
 from ingest.apps.reports.present import masked
 from ingest.core.model import Status
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
 
 LATEST_FAILURES = 10  # failed files listed with their message
 MESSAGE_CHARACTERS = 400  # an error message is cut after this many characters for display
@@ -308,6 +311,28 @@ def freshness_shown(freshness: pd.DataFrame) -> pd.DataFrame:
 
 
 def highlight_alarm(row: pd.Series) -> list[str]:
-    """A Styler row style: rows in alarm stand out."""
+    """A row style of ``styled``: rows in alarm stand out."""
     colour = "background-color: #fde0dc; font-weight: bold" if row["state"] == ALARM else ""
     return [colour] * len(row)
+
+
+def styled(
+    frame: pd.DataFrame,
+    formats: Mapping[str, str] | None = None,
+    *,
+    highlight: bool = False,
+    index: bool = False,
+) -> Styler:
+    """``frame`` as the monitoring report shows it, every cell escaped as HTML.
+
+    Keys, error messages and pipeline names come from the lake and the ledger, so no cell may
+    become markup. ``formats`` (column -> format string) are escaped as well: a later
+    ``Styler.format`` call without ``escape`` would replace the escaping of its columns.
+    ``highlight`` marks rows in alarm (the frame needs a ``state`` column).
+    """
+    shown = frame.style.format(escape="html")
+    if formats:
+        shown = shown.format(dict(formats), escape="html")
+    if highlight:
+        shown = shown.apply(highlight_alarm, axis=1)
+    return shown if index else shown.hide(axis="index")
