@@ -40,7 +40,8 @@ from ingest_devstack import local, worker
 from ingest_devstack.generate import GeneratedMonth, generate_month
 
 
-def _progress(console: Console) -> Progress:
+def progress_bar(console: Console) -> Progress:
+    """The dev stack's progress bar (demo, load test): what, how many of how many, time taken."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -51,7 +52,7 @@ def _progress(console: Console) -> Progress:
 
 
 def upload(services: Services, generated: GeneratedMonth, console: Console) -> None:
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("upload to the lake", total=len(generated.files))
         for file in generated.files:
             services.s3.put_object(Bucket=services.settings.lake_bucket, Key=file.key, Body=file.body)
@@ -59,7 +60,7 @@ def upload(services: Services, generated: GeneratedMonth, console: Console) -> N
 
 
 def process_queue(sqs: Any, queue_url: str, expected: int, label: str, console: Console) -> worker.DrainStats:
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task(label, total=expected)
         return worker.drain(
             sqs,
@@ -136,7 +137,7 @@ def run(year: int, month: int, keep: bool, out_dir: Path, console: Console | Non
 
 
 def batch_run(services: Services, console: Console) -> BatchRun:
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("batch run (ingest run)", total=None)
         return run_batch(
             services,

@@ -29,10 +29,10 @@ def run_loadtest(config: Config, console: Any = None, stack: Any = None) -> dict
     emulators used.
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ingest.adapters.clients import aws_client
     from ingest.core.settings import Settings
+    from ingest_devstack.demo import progress_bar
 
     console = console or Console()
     settings = Settings.from_env()
@@ -48,24 +48,15 @@ def run_loadtest(config: Config, console: Any = None, stack: Any = None) -> dict
             f"dataset {res.dataset}"
         )
 
-        def progress_bar() -> Progress:
-            return Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            )
-
         processes = start_runners(res, settings, config)  # their cold start overlaps the upload
-        with progress_bar() as progress:
+        with progress_bar(console) as progress:
             task = progress.add_task("plan + upload files", total=config.files)
             planned, upload_seconds = upload(res, config, lambda: progress.advance(task))
         wait_ready(res, processes)
 
         sqs = SerializedSQS(aws_client("sqs"), res.control / "sqs.lock" if config.sqs_lock else None)
         total = sum(p.copies for p in planned)
-        with progress_bar() as progress:
+        with progress_bar(console) as progress:
             sending = progress.add_task("send events", total=total)
             done = progress.add_task("deliveries handled", total=total)
             outcome: dict[str, Any] = {}
