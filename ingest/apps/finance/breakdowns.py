@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ingest.apps.finance.models import Tables, model_rows, read, render
+from ingest.apps.finance.models import MOVEMENT_CLASSES, Tables, model_rows, read, render
 from ingest.apps.finance.money import CENT, cent, in_cents
 from ingest.apps.finance.period import Period
 
@@ -14,21 +14,25 @@ if TYPE_CHECKING:
     import pandas as pd
     from google.cloud import bigquery
 
+# Column labels of the movements besides sales and fees (models.MOVEMENT_CLASSES).
+MOVEMENT_LABELS = {
+    "refunds": "Refunds",
+    "reversals": "Reversals",
+    "chargebacks": "Charge\u00adbacks",
+    "chargeback_reversals": "Chargebacks reversed",
+    "chargeback_fees": "Chargeback fees",
+    "holds": "Holds",
+    "conversions": "Conversions",
+    "withdrawals": "With\u00addrawals",
+    "other": "Other",
+    "unknown": "Unknown kind",
+}
 # The balance statement's movements, in the order finance reads them, with their column labels.
 BALANCE_MOVEMENTS = (
     ("opening_balance", "Opening"),
     ("gross_sales", "Sales"),
     ("fees", "Fees"),
-    ("refunds", "Refunds"),
-    ("reversals", "Reversals"),
-    ("chargebacks", "Charge\u00adbacks"),
-    ("chargeback_reversals", "Chargebacks reversed"),
-    ("chargeback_fees", "Chargeback fees"),
-    ("holds", "Holds"),
-    ("conversions", "Conversions"),
-    ("withdrawals", "With\u00addrawals"),
-    ("other", "Other"),
-    ("unknown", "Unknown kind"),
+    *((name, MOVEMENT_LABELS[name]) for name in MOVEMENT_CLASSES),
     ("closing_balance", "Closing"),
     ("difference", "Difference"),
 )

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ingest.apps.finance.exceptions import EXCEPTION_KINDS, exceptions
-from ingest.apps.finance.models import Tables, read, render
+from ingest.apps.finance.models import MOVEMENT_CLASSES, Tables, read, render
 from ingest.apps.finance.money import cent
 from ingest.apps.finance.period import DEFAULT_OPTIONS, Options, Period
 from ingest.apps.reports.present import format_value
@@ -25,16 +25,7 @@ FIGURE_AMOUNTS = (
     "our_total",
     "matched_amount",
     "paypal_items_amount",
-    "refunds",
-    "reversals",
-    "chargebacks",
-    "chargeback_reversals",
-    "chargeback_fees",
-    "holds",
-    "conversions",
-    "withdrawals",
-    "other",
-    "unknown",
+    *MOVEMENT_CLASSES,
     "opening_balance",
     "closing_balance",
     "balance_difference",

@@ -36,6 +36,23 @@ SOURCE_PIPELINES = ("paypal_transactions", "payment_transactions", "country_tax_
 PAYMENT_HAPPENED = "IFNULL(transaction_status, '') NOT IN ('failed', 'cancelled')"
 
 
+# How a day's balance moved besides sales and their fees: one column of daily_balances per class
+# of PayPal record, in the order the statement shows them. figures.json and the report read the
+# same names.
+MOVEMENT_CLASSES = (
+    "refunds",
+    "reversals",
+    "chargebacks",
+    "chargeback_reversals",
+    "chargeback_fees",
+    "holds",
+    "conversions",
+    "withdrawals",
+    "other",
+    "unknown",
+)
+
+
 @dataclass(frozen=True)
 class Model:
     """One SQL model: the file computing its rows for @start..@end, and its table's columns."""
@@ -87,9 +104,8 @@ MODELS = (
         "daily_balances",
         _columns(
             "day DATE!, currency STRING!, opening_balance NUMERIC, gross_sales NUMERIC, fees NUMERIC, "
-            "refunds NUMERIC, reversals NUMERIC, chargebacks NUMERIC, chargeback_reversals NUMERIC, "
-            "chargeback_fees NUMERIC, holds NUMERIC, conversions NUMERIC, withdrawals NUMERIC, "
-            "other NUMERIC, unknown NUMERIC, activity NUMERIC, closing_balance NUMERIC, "
+            + "".join(f"{name} NUMERIC, " for name in MOVEMENT_CLASSES)
+            + "activity NUMERIC, closing_balance NUMERIC, "
             "difference NUMERIC, balanced BOOL, pending_gross NUMERIC, records INT64"
         ),
         cluster_by=("currency",),
