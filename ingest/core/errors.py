@@ -42,6 +42,13 @@ class MalformedFile(IngestError):
     """The text does not parse as the detected or configured format."""
 
 
+class LimitExceeded(IngestError):
+    """The file passed one of the reader's bounds (``ingest.core.limits``): a record longer than
+    ``INGEST_MAX_RECORD_BYTES``, more inflated bytes than ``INGEST_MAX_INFLATED_BYTES``, or more
+    rejected rows than ``INGEST_MAX_BAD_ROW_SHARE`` allows. The message names the setting; kept
+    at once, for ``ingest replay`` once the file is fixed or the setting raised."""
+
+
 class MissingColumn(IngestError):
     """A column the pipeline requires is absent from the file."""
 

@@ -72,6 +72,17 @@ class Duplicate:
 
 
 @dataclass(frozen=True)
+class Orphaned:
+    """A file left IN_PROGRESS by a worker that died holding it (its lease ran out), found by a
+    claim that does not take such files over. It may be what killed the worker, so it is claimed
+    later, alone: a file that crashes every worker cannot hold other files back."""
+
+    ref: FileRef
+    attempts: int
+    """Claims of the file so far: the ones most often orphaned go last."""
+
+
+@dataclass(frozen=True)
 class LoadOutcome:
     pipeline: str
     table: str

@@ -25,10 +25,12 @@ from ingest.core.coerce.arrow_casts import to_arrow
 from ingest.core.coerce.converters import json_text
 from ingest.core.coerce.rows import RecordCoercer, RejectedRow
 from ingest.core.config import Lineage, Pipeline
-from ingest.core.errors import EmptyFile, NoValidRows, ValidationFailed
+from ingest.core.errors import EmptyFile, LimitExceeded, NoValidRows, ValidationFailed
 from ingest.core.formats.detect import Detected
+from ingest.core.formats.nesting import may_be_deeper_than
 from ingest.core.formats.parsed_row import ParsedRow
 from ingest.core.formats.reader import open_rows
+from ingest.core.limits import MIN_BAD_ROWS_FOR_SHARE, Limits
 from ingest.core.transforms.apply import apply_transform, arrow_transform
 from ingest.core.validate.results import Validation
 from ingest.core.validate.suite import Suite, row_reason, validation_frame
@@ -75,6 +77,20 @@ class Tally:
         line = {"source": source, "etag": etag, "row": row.number, "reason": row.reason, "raw": row.raw}
         sink.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
 
+    def check_bad_row_share(self, limits: Limits) -> None:
+        """Fail the file as a whole once too many of its rows were rejected to call it a good file
+        with some bad rows (``limits.max_bad_row_share``, judged from ``MIN_BAD_ROWS_FOR_SHARE``
+        rejected rows on), before the quarantine file grows as large as the file."""
+        rejected = self.rows_quarantined
+        if rejected < MIN_BAD_ROWS_FOR_SHARE or rejected <= limits.max_bad_row_share * self.rows_in:
+            return
+        first = self.first_rejected
+        raise LimitExceeded(
+            f"{rejected:,} of {self.rows_in:,} rows read were rejected, more than "
+            f"{limits.max_bad_row_share:.0%} (INGEST_MAX_BAD_ROW_SHARE)"
+            + (f"; the first, row {first.number}: {first.reason}" if first else "")
+        )
+
 
 @dataclass
 class Prepared:
@@ -90,6 +106,7 @@ class Prepared:
     """NDJSON of the quarantined rows, one ``{source, etag, row, reason, raw}`` object a line."""
     source: str = ""
     etag: str = ""
+    limits: Limits = field(default_factory=Limits)
     validation: Validation | None = None
     table: pa.Table | None = None
     """The rows to load, when they fit in ``IN_MEMORY_BYTES``."""
@@ -130,6 +147,7 @@ class Prepared:
         """Raise what fails the whole file: a table-level check of the suite, or no row to load."""
         if self.validation is not None and (failures := self.validation.file_failures):
             raise ValidationFailed("; ".join(check.describe() for check in failures))
+        self.tally.check_bad_row_share(self.limits)
         if self.tally.rows_loaded == 0:
             first = self.tally.first_rejected
             if first is None:
@@ -144,6 +162,7 @@ def prepare_file(
     suite: Suite | None,
     lineage: Lineage,
     temporary: contextlib.ExitStack,
+    limits: Limits | None = None,
 ) -> Prepared:
     """Read, coerce and validate one file; temporary files live as long as ``temporary``.
 
@@ -154,15 +173,23 @@ def prepare_file(
     tally = Tally()
     # Quarantined rows are few: in memory unless they are not.
     rejected = temporary.enter_context(tempfile.SpooledTemporaryFile(IN_MEMORY_BYTES))  # noqa: SIM115 - the stack closes it
-    opened = open_rows(body, pipeline.format, keep_ndjson_bytes=ARROW_NDJSON_BYTES)
+    limits = limits or Limits()
+    opened = open_rows(body, pipeline.format, keep_ndjson_bytes=ARROW_NDJSON_BYTES, limits=limits)
     detected = opened.detected
     coercer = make_coercer(detected)
     if detected.header is not None:
         coercer.check_header(detected.header)
-    prepared = Prepared(detected, tally, rejected, source, etag)
+    prepared = Prepared(detected, tally, rejected, source, etag, limits)
     whole = None
-    if opened.content is not None and len(opened.content) >= ARROW_MIN_BYTES:
-        whole = arrow_ndjson.load_table(opened.content, pipeline, coercer, lineage, arrow_transform(pipeline))
+    content = opened.content
+    # Arrow's JSON reader recurses without a bound (100,000 levels crash the process), so only
+    # a file whose nesting is known to be within the limit goes to it.
+    if (
+        content is not None
+        and len(content) >= ARROW_MIN_BYTES
+        and not may_be_deeper_than(content, limits.max_nesting)
+    ):
+        whole = arrow_ndjson.load_table(content, pipeline, coercer, lineage, arrow_transform(pipeline))
     if whole is not None:
         table, tally.extra_fields = whole
         tally.rows_in = tally.rows_loaded = table.num_rows
@@ -193,6 +220,7 @@ def _coerce_rows(
             tally.reject(
                 prepared.rejected, prepared.source, prepared.etag, row, [row.reason.split(":", 1)[0]]
             )
+        tally.check_bad_row_share(prepared.limits)
         if not coerced.row_numbers:
             continue
         table = to_arrow(pipeline, coerced, lineage)

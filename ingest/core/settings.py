@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.core import limits
 from ingest.core.bigquery_names import dataset_problem, project_problem
 from ingest.core.errors import ConfigError
 
@@ -34,6 +35,10 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "INGEST_BQ_LOCATION": "US",
     "INGEST_LEASE_SECONDS": "900",
     "INGEST_MAX_ATTEMPTS": "5",
+    "INGEST_MAX_RECORD_BYTES": str(limits.MAX_RECORD_BYTES),
+    "INGEST_MAX_NESTING": str(limits.MAX_NESTING),
+    "INGEST_MAX_INFLATED_BYTES": str(limits.MAX_INFLATED_BYTES),
+    "INGEST_MAX_BAD_ROW_SHARE": str(limits.MAX_BAD_ROW_SHARE),
     "INGEST_PIPELINES_DIR": "",
     "INGEST_EXPECTATIONS_DIR": "",
     "INGEST_OPS_DATASET": "ops",
@@ -73,6 +78,9 @@ class Settings:
     At least the Lambda timeout, so a live worker never loses its claim."""
     max_attempts: int = 5
     """Claims of one file that end in a retryable failure before the ledger stops retrying it."""
+    limits: limits.Limits = field(default_factory=limits.Limits)
+    """Bounds on what one file may cost to read (``INGEST_MAX_RECORD_BYTES``, ``INGEST_MAX_NESTING``,
+    ``INGEST_MAX_INFLATED_BYTES``, ``INGEST_MAX_BAD_ROW_SHARE``)."""
     pipelines_dir: Path = PACKAGE_DIR / "pipelines"
     """Folder of pipeline YAML files."""
     expectations_dir: Path = EXPECTATIONS_DIR
@@ -114,6 +122,12 @@ class Settings:
             bq_location=get("INGEST_BQ_LOCATION"),
             lease_seconds=int(get("INGEST_LEASE_SECONDS")),
             max_attempts=int(get("INGEST_MAX_ATTEMPTS")),
+            limits=limits.Limits(
+                max_record_bytes=_number(get, "INGEST_MAX_RECORD_BYTES", int),
+                max_nesting=_number(get, "INGEST_MAX_NESTING", int),
+                max_inflated_bytes=_number(get, "INGEST_MAX_INFLATED_BYTES", int),
+                max_bad_row_share=_number(get, "INGEST_MAX_BAD_ROW_SHARE", float),
+            ),
             pipelines_dir=Path(pipelines_dir) if pipelines_dir else PACKAGE_DIR / "pipelines",
             expectations_dir=Path(expectations_dir) if expectations_dir else EXPECTATIONS_DIR,
             ops_dataset=get("INGEST_OPS_DATASET"),
@@ -122,3 +136,11 @@ class Settings:
             pseudonym_key=env.get("INGEST_PSEUDONYM_KEY", ""),
             pseudonym_key_secret=get("INGEST_PSEUDONYM_KEY_SECRET"),
         )
+
+
+def _number[N: (int, float)](get: Callable[[str], str], name: str, kind: type[N]) -> N:
+    """The setting ``name`` as a number, or a ConfigError naming it."""
+    try:
+        return kind(get(name))
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {get(name)!r}") from None

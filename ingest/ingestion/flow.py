@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ingest.core.config import Pipeline, route
 from ingest.core.errors import UnknownPipeline
-from ingest.core.model import Duplicate, FileRef, FileResult, LoadRecord, Status, now_iso
+from ingest.core.model import Duplicate, FileRef, FileResult, LoadRecord, Orphaned, Status, now_iso
 from ingest.ingestion import memory
 from ingest.ingestion.clock import StageClock
 from ingest.ingestion.failure import fail
@@ -110,8 +110,10 @@ def ingest_files(
             done.warnings.append(f"{warning}: up to {per_load} files per load job in this run")
         groups = _groups(refs_of_pipeline, per_load, MAX_LOAD_BYTES)
 
-        def stage(group: list[FileRef], pipeline: Pipeline = target) -> StagedGroup:
-            return stage_group(group, pipeline, services, clock, replay=replay, read_from=read_from)
+        def stage(group: list[FileRef], alone: bool = False, pipeline: Pipeline = target) -> StagedGroup:
+            return stage_group(
+                group, pipeline, services, clock, replay=replay, read_from=read_from, alone=alone
+            )
 
         _load_groups(groups, stage, target, services, done.loads, report, clock)
     return done
@@ -131,6 +133,7 @@ def _ignore_folder_marker(ref: FileRef, services: Services) -> FileResult:
 def _fail_unroutable(ref: FileRef, error: UnknownPipeline, services: Services, replay: bool) -> FileResult:
     """A key no pipeline takes: claimed like any file (so a redelivery is a duplicate) and failed."""
     claim = services.ledger.claim(ref, "", "", replay=replay)
+    assert not isinstance(claim, Orphaned), "a claim that takes over is never Orphaned"
     if isinstance(claim, Duplicate):
         log.info("skipped duplicate delivery of %s: %s", ref.uri, claim.reason)
         return FileResult(ref, Status.SKIPPED_DUPLICATE, message=claim.reason)
@@ -167,7 +170,7 @@ def _groups(refs: list[FileRef], files: int, max_bytes: int) -> list[list[FileRe
 
 def _load_groups(
     groups: list[list[FileRef]],
-    stage: Callable[[list[FileRef]], StagedGroup],
+    stage: Callable[[list[FileRef], bool], StagedGroup],
     pipeline: Pipeline,
     services: Services,
     loads: list[LoadRecord],
@@ -183,15 +186,23 @@ def _load_groups(
     stack, and the peak RSS of those runs from 560-621 MB to 619-698 MB (the load's upload
     buffer beside the file being read). Loads stay in the groups' order, so a replace
     pipeline's last file is the one its table keeps.
+
+    Files a dead worker left IN_PROGRESS (orphans) go last, each claimed and loaded alone, the
+    least often orphaned first: if one of them kills this worker too, every other file of the
+    run is already loaded, and only that file's attempts grow until it ends FAILED as PoisonFile.
     """
+    orphans: list[Orphaned] = []
     with ThreadPoolExecutor(1, thread_name_prefix="next-group") as ahead:
-        upcoming = ahead.submit(stage, groups[0]) if groups else None
+        upcoming = ahead.submit(stage, groups[0], False) if groups else None
         for index in range(len(groups)):
             assert upcoming is not None
             current = upcoming.result()
             if index + 1 < len(groups):
-                upcoming = ahead.submit(stage, groups[index + 1])
+                upcoming = ahead.submit(stage, groups[index + 1], False)
+            orphans.extend(current.orphans)
             _load_group(current, pipeline, services, loads, report, clock)
+    for orphan in sorted(orphans, key=lambda o: o.attempts):
+        _load_group(stage([orphan.ref], True), pipeline, services, loads, report, clock)
 
 
 def _load_group(

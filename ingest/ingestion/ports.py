@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from ingest.core.config import Pipeline
     from ingest.core.ledger_entry import LedgerEntry
-    from ingest.core.model import Claim, Duplicate, FileRef, LoadOutcome, Status
+    from ingest.core.model import Claim, Duplicate, FileRef, LoadOutcome, Orphaned, Status
     from ingest.core.validate.results import Validation
 
 
@@ -69,10 +69,11 @@ class Ledger(Protocol):
     """
 
     def claim(
-        self, ref: FileRef, pipeline: str = "", table: str = "", replay: bool = False
-    ) -> Claim | Duplicate:
+        self, ref: FileRef, pipeline: str = "", table: str = "", replay: bool = False, take_over: bool = True
+    ) -> Claim | Duplicate | Orphaned:
         """Take the file, or learn (and record) that another delivery has it. ``replay`` takes
-        a FAILED file whatever its error."""
+        a FAILED file whatever its error; without ``take_over``, a file whose worker died holding
+        it is not taken: Orphaned."""
         ...
 
     def claim_new(self, refs: list[FileRef], pipeline: str, table: str) -> tuple[list[Claim], list[FileRef]]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from ingest.core.config import Lineage, Pipeline
 from ingest.core.errors import PoisonFile
-from ingest.core.model import Claim, Duplicate, FileRef, FileResult, Status, now_iso
+from ingest.core.model import Claim, Duplicate, FileRef, FileResult, Orphaned, Status, now_iso
 from ingest.core.prepare import Prepared, prepare_file, validate_files
 from ingest.ingestion import memory
 from ingest.ingestion.clock import StageClock
@@ -52,6 +52,8 @@ class StagedGroup:
     staged: list[Staged] = field(default_factory=list)
     ended: list[FileResult] = field(default_factory=list)
     """Files that ended before the load: duplicates, and failures to read or validate."""
+    orphans: list[Orphaned] = field(default_factory=list)
+    """Files left unclaimed because a worker died holding them: each is loaded later, alone."""
     temporary: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     """Holds the group's temporary files until its load is done."""
 
@@ -64,16 +66,19 @@ def stage_group(
     *,
     replay: bool = False,
     read_from: Mapping[FileRef, FileRef] | None = None,
+    alone: bool = False,
 ) -> StagedGroup:
     """Claim, read and validate a group of files of one pipeline, ready for one load job.
 
     Claims go to the ledger many to a request, and the suite runs over many files at once (each
     judged alone). ``replay`` claims FAILED files again; ``read_from`` names, per file, where
-    its bytes are read from instead of the lake (the error bucket's copy).
+    its bytes are read from instead of the lake (the error bucket's copy). A file a dead worker
+    left IN_PROGRESS is not claimed with others (it may be what killed the worker) but put in
+    ``orphans``; ``alone`` claims such a file, the group's only one.
     """
     group = StagedGroup()
     try:
-        _stage_into(group, refs, pipeline, services, clock, replay, read_from or {})
+        _stage_into(group, refs, pipeline, services, clock, replay, read_from or {}, alone)
     except BaseException:
         group.temporary.close()
         raise
@@ -88,9 +93,18 @@ def _stage_into(
     clock: StageClock,
     replay: bool,
     read_from: Mapping[FileRef, FileRef],
+    alone: bool,
 ) -> None:
     with clock("ledger"):
-        claims = claim_group(refs, pipeline, services, group.ended.append, replay=replay)
+        claims = claim_group(
+            refs,
+            pipeline,
+            services,
+            group.ended.append,
+            replay=replay,
+            take_over=alone,
+            orphans=group.orphans,
+        )
     if not claims:
         return
     mean_size = sum(max(c.ref.size or 0, 0) for c in claims) / len(claims)
@@ -145,12 +159,15 @@ def claim_group(
     report: Callable[[FileResult], None],
     *,
     replay: bool = False,
+    take_over: bool = True,
+    orphans: list[Orphaned] | None = None,
 ) -> list[Claim]:
     """Claims on the files (and their bytes) this run may load; the others reported skipped.
 
     Two or more new files are claimed many to a transaction (which saves round trips only when
     it carries many); any other goes through the one-by-one claim, which knows redeliveries,
-    retries, expired leases, replays and files with the same bytes.
+    retries, expired leases, replays and files with the same bytes. Without ``take_over``, a
+    file whose worker died holding it is added to ``orphans`` instead of being claimed.
     """
     if replay or len(refs) == 1:
         claims: list[Claim] = []
@@ -158,7 +175,15 @@ def claim_group(
     else:
         claims, one_by_one = services.ledger.claim_new(refs, pipeline.name, pipeline.table_id)
     for ref in one_by_one:
-        claim = services.ledger.claim(ref, pipeline.name, pipeline.table_id, replay=replay)
+        claim = services.ledger.claim(
+            ref, pipeline.name, pipeline.table_id, replay=replay, take_over=take_over
+        )
+        if isinstance(claim, Orphaned):
+            log.warning("%s was left in progress by a worker that died: it is loaded last, alone", ref.uri)
+            if orphans is None:
+                raise AssertionError("a claim that does not take over needs a list for orphans")
+            orphans.append(claim)
+            continue
         if isinstance(claim, Duplicate):
             log.info("skipped duplicate delivery of %s: %s", ref.uri, claim.reason)
             report(FileResult(ref, Status.SKIPPED_DUPLICATE, pipeline=pipeline.name, message=claim.reason))
@@ -222,6 +247,7 @@ def read(
             None,
             lineage,
             temporary,
+            services.settings.limits,
         )
     finally:
         body.close()

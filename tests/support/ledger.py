@@ -15,13 +15,15 @@ from typing import Any
 from ingest.adapters.dynamodb import items
 from ingest.adapters.dynamodb.claim_rules import (
     CLAIMABLE,
+    CLAIMABLE_UNLESS_ORPHANED,
+    LEASE_EXPIRED,
     REPLAYABLE,
     ClaimAttempt,
     may_claim,
     owner_holds_content,
 )
 from ingest.core.ledger_entry import LedgerEntry
-from ingest.core.model import Claim, Duplicate, FileRef, LoadOutcome, Status
+from ingest.core.model import Claim, Duplicate, FileRef, LoadOutcome, Orphaned, Status
 
 START = 1_625_097_600.0  # 2021-07-01T00:00:00Z
 
@@ -43,12 +45,15 @@ class FakeLedger:
     # Claims
 
     def claim(
-        self, ref: FileRef, pipeline: str = "", table: str = "", replay: bool = False
-    ) -> Claim | Duplicate:
+        self, ref: FileRef, pipeline: str = "", table: str = "", replay: bool = False, take_over: bool = True
+    ) -> Claim | Duplicate | Orphaned:
         with self._lock:
             old = self._file(ref)
             attempt = ClaimAttempt(self.now, self.max_attempts)
-            if not may_claim(_entry(old), attempt, REPLAYABLE if replay else CLAIMABLE):
+            parts = REPLAYABLE if replay else CLAIMABLE if take_over else CLAIMABLE_UNLESS_ORPHANED
+            if not may_claim(_entry(old), attempt, parts):
+                if not replay and old and LEASE_EXPIRED.holds(_entry(old), attempt):
+                    return Orphaned(ref, int(old.get("attempts", 0)))
                 delivery, duplicate = items.duplicate_delivery(ref, old or {})
                 self._put(delivery)
                 return duplicate

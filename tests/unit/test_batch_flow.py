@@ -4,7 +4,7 @@ the daily quota, replace pipelines and batch runs over the lake."""
 from __future__ import annotations
 
 import pytest
-from support.helpers import orders_ndjson, write_orders_pipeline
+from support.helpers import ProcessDied, orders_ndjson, write_orders_pipeline
 from support.services import Fakes, fake_services
 
 from ingest.core.errors import MalformedFile
@@ -126,3 +126,47 @@ def test_a_batch_run_loads_what_the_ledger_does_not_have_yet(fakes):
     assert [(r.ref, r.status) for r in run.results] == [(later, Status.LOADED)]
     assert run.by_pipeline()["orders_orders"]["rows_loaded"] == 5
     assert {r["_source_uri"] for r in fakes.warehouse.rows(TABLE)} == {f.uri for f in [*first, later]}
+
+
+def test_a_file_that_kills_its_worker_does_not_keep_its_group_from_loading(tmp_path, monkeypatch):
+    # GIVEN four files claimed in one load group, one of which kills every worker that reads it
+    # (out of memory or a segfault, played by an exception nothing in the pipeline catches)
+    write_orders_pipeline(tmp_path / "pipelines", "orders")
+    fakes = fake_services(tmp_path / "pipelines", max_attempts=2)
+    first, killer, *rest = refs = files(fakes, 4)
+    reads: list[str] = []
+    real_open = fakes.lake.open
+
+    def open_or_die(ref: FileRef):
+        reads.append(ref.key)
+        if ref == killer:
+            raise ProcessDied
+        return real_open(ref)
+
+    monkeypatch.setattr(fakes.lake, "open", open_or_die)
+    with pytest.raises(ProcessDied):
+        ingest_files(refs, fakes.services)
+    assert fakes.warehouse.loads == []
+
+    # WHEN the same deliveries come again after the leases ran out, twice
+    fakes.ledger.advance(fakes.services.settings.lease_seconds + 1)
+    reads.clear()
+    with pytest.raises(ProcessDied):
+        ingest_files(refs, fakes.services)
+    # each orphan was claimed and read alone, in order, until the killer struck again
+    assert reads == [first.key, killer.key]
+    fakes.ledger.advance(fakes.services.settings.lease_seconds + 1)
+    reads.clear()
+    done = ingest_files(refs, fakes.services)
+
+    # THEN the innocent files loaded, the ones orphaned fewer times first, and the killer ended
+    # FAILED as PoisonFile without being read again, its bytes kept
+    assert reads == [rest[0].key, rest[1].key]
+    by_uri = {r.ref.uri: r for r in done.results}
+    assert [by_uri[r.uri].status for r in rest] == [Status.LOADED] * 2
+    assert (by_uri[killer.uri].status, by_uri[killer.uri].error_type) == (Status.FAILED, "PoisonFile")
+    assert fakes.lake.kept(killer)[0] is not None
+    assert [fakes.ledger.get(r).status for r in refs] == [Status.LOADED, Status.FAILED, Status.LOADED, Status.LOADED]
+    # no innocent file came near its last attempt
+    assert [fakes.ledger.get(r).attempts for r in (first, *rest)] == [2, 2, 2]
+    assert [files for _, files in fakes.warehouse.loads] == [1, 1, 1]  # each orphan loaded alone

@@ -129,6 +129,8 @@ FAILED = ClaimPart(
 
 CLAIMABLE = (NEVER_CLAIMED, LEASE_EXPIRED, RETRYABLE_FAILURE)
 """Any delivery may claim a file by one of these."""
+CLAIMABLE_UNLESS_ORPHANED = (NEVER_CLAIMED, RETRYABLE_FAILURE)
+"""A claim of a file among others: one whose lease ran out is claimed later, alone."""
 REPLAYABLE = (FAILED,)
 """``ingest replay`` claims a file by these."""
 

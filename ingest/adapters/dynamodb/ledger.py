@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ingest.adapters.dynamodb import items
 from ingest.adapters.dynamodb.claim_rules import (
     CLAIMABLE,
+    CLAIMABLE_UNLESS_ORPHANED,
+    LEASE_EXPIRED,
     REPLAYABLE,
     ClaimAttempt,
     Condition,
@@ -35,7 +37,7 @@ from ingest.adapters.dynamodb.transactions import (
     transact,
 )
 from ingest.core.ledger_entry import LedgerEntry
-from ingest.core.model import Claim, Duplicate, FileRef, LoadOutcome, Status
+from ingest.core.model import Claim, Duplicate, FileRef, LoadOutcome, Orphaned, Status
 
 if TYPE_CHECKING:
     from ingest.core.settings import Settings
@@ -70,17 +72,20 @@ class Ledger:
         return cls(dynamodb, settings.ledger_table, settings.lease_seconds, settings.max_attempts)
 
     def claim(
-        self, ref: FileRef, pipeline: str = "", table: str = "", replay: bool = False
-    ) -> Claim | Duplicate:
+        self, ref: FileRef, pipeline: str = "", table: str = "", replay: bool = False, take_over: bool = True
+    ) -> Claim | Duplicate | Orphaned:
         """Take the file for this worker, or learn that another delivery already has it.
 
         ``replay`` takes a FAILED file whatever its error, and keeps the failure as a REPLAYED
-        history item: that is how ``ingest replay`` re-ingests after a fix.
+        history item: that is how ``ingest replay`` re-ingests after a fix. Without
+        ``take_over``, a file whose worker died holding it is left as it is: Orphaned.
         """
         now = time.time()
         fields = items.claim_fields(ref, pipeline, table, now, self.lease_seconds)
         token, started_at = fields["claim_token"], fields["started_at"]
-        condition = claim_condition(ClaimAttempt(now, self.max_attempts), REPLAYABLE if replay else CLAIMABLE)
+        when = ClaimAttempt(now, self.max_attempts)
+        parts = REPLAYABLE if replay else CLAIMABLE if take_over else CLAIMABLE_UNLESS_ORPHANED
+        condition = claim_condition(when, parts)
         expression, names, values = update_expression(fields, remove=items.PREVIOUS_OUTCOME)
         from botocore.exceptions import ClientError
 
@@ -99,6 +104,8 @@ class Ledger:
             if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             taken = unmarshal(err.response.get("Item") or self._get_raw(ref) or {})
+            if not replay and taken and LEASE_EXPIRED.holds(LedgerEntry.from_item(taken), when):
+                return Orphaned(ref, int(taken.get("attempts", 0)))
             delivery, duplicate = items.duplicate_delivery(ref, taken)
             self._db.put_item(TableName=self.table, Item=marshal(delivery))
             return duplicate

@@ -13,9 +13,11 @@ import zlib
 from collections.abc import Buffer
 from typing import IO, Protocol
 
-from ingest.core.errors import UndecodableFile
+from ingest.core.errors import LimitExceeded, UndecodableFile
+from ingest.core.limits import MAX_INFLATED_BYTES
 
 PEEK_BYTES = 1 << 20
+ZSTD_PIECE_BYTES = 2 << 10
 COMPRESSION_MAGIC = {
     "gzip": b"\x1f\x8b",
     "bzip2": b"BZh",
@@ -53,10 +55,15 @@ class PrefixedStream(io.RawIOBase):
 
 
 class _Decompressed(io.RawIOBase):
-    """Decompresses a stream (several gzip members or zstd frames too) and names corrupt data."""
+    """Decompresses a stream (several gzip members or zstd frames too) and names corrupt data.
 
-    def __init__(self, inner: IO[bytes], compression: str) -> None:
+    Stops at ``max_inflated`` bytes: a decompression bomb costs a bounded time, never unbounded.
+    """
+
+    def __init__(self, inner: IO[bytes], compression: str, max_inflated: int) -> None:
         self.compression = compression
+        self._max_inflated = max_inflated
+        self._inflated = 0
         self._inner: _Readable
         if compression == "gzip":
             self._inner = gzip.GzipFile(fileobj=inner, mode="rb")
@@ -74,6 +81,12 @@ class _Decompressed(io.RawIOBase):
             data = self._inner.read(len(view))
         except (EOFError, OSError, zlib.error, ValueError, _zstd_error()) as err:
             raise UndecodableFile(f"{self.compression} data is corrupt or truncated: {err}") from err
+        self._inflated += len(data)
+        if self._inflated > self._max_inflated:
+            raise LimitExceeded(
+                f"{self.compression} data inflates to more than {self._max_inflated:,} bytes "
+                "(INGEST_MAX_INFLATED_BYTES)"
+            )
         view[: len(data)] = data
         return len(data)
 
@@ -92,7 +105,9 @@ class _ZstdFrames:
 
     def read(self, size: int, /) -> bytes:
         while len(self._pending) < size:
-            compressed = self._inner.read(PEEK_BYTES)
+            # Small pieces: zstd inflates up to ~32,000 times, so one call on a large piece of a
+            # bomb could return gigabytes before any limit saw them.
+            compressed = self._inner.read(ZSTD_PIECE_BYTES)
             if not compressed:
                 if self._in_frame:
                     raise EOFError("the last zstd frame is cut off")
@@ -116,11 +131,15 @@ def _zstd_error() -> type[Exception]:
     return error
 
 
-def open_decompressed(stream: IO[bytes]) -> tuple[bytes, io.BufferedReader, str | None]:
+def open_decompressed(
+    stream: IO[bytes], max_inflated: int = MAX_INFLATED_BYTES
+) -> tuple[bytes, io.BufferedReader, str | None]:
     """The first ``PEEK_BYTES`` of plain content, a reader over all of it, and the compression."""
     raw = io.BufferedReader(PrefixedStream(stream), PEEK_BYTES)
     magic = raw.peek(4)[:4]
     compression = next((name for name, m in COMPRESSION_MAGIC.items() if magic.startswith(m)), None)
-    plain = io.BufferedReader(_Decompressed(raw, compression), PEEK_BYTES) if compression else raw
+    plain = (
+        io.BufferedReader(_Decompressed(raw, compression, max_inflated), PEEK_BYTES) if compression else raw
+    )
     head = plain.read(PEEK_BYTES)
     return head, io.BufferedReader(PrefixedStream(plain, prefix=head), PEEK_BYTES), compression

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Buffer, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import IO
 
@@ -14,8 +15,9 @@ from ingest.core.formats.detect import Detected, detect
 from ingest.core.formats.json_rows import json_array_rows, json_concat_rows, ndjson_rows
 from ingest.core.formats.parquet_rows import parquet_rows
 from ingest.core.formats.parsed_row import ParsedRow
+from ingest.core.limits import Limits
 
-_TEXT_READERS: dict[str, Callable[[IO[str]], Iterator[ParsedRow]]] = {
+_TEXT_READERS: dict[str, Callable[[IO[str], Limits], Iterator[ParsedRow]]] = {
     "ndjson": ndjson_rows,
     "json_array": json_array_rows,
     "json_concat": json_concat_rows,
@@ -31,20 +33,28 @@ class Opened:
     """The whole plain content of a UTF-8 NDJSON file within ``keep_ndjson_bytes``, else None."""
 
 
-def read_rows(stream: IO[bytes], pinned_format: str = "auto") -> tuple[Detected, Iterator[ParsedRow]]:
+def read_rows(
+    stream: IO[bytes], pinned_format: str = "auto", limits: Limits | None = None
+) -> tuple[Detected, Iterator[ParsedRow]]:
     """Detect the format of ``stream`` and return it with an iterator over its records."""
-    opened = open_rows(stream, pinned_format)
+    opened = open_rows(stream, pinned_format, limits=limits)
     return opened.detected, opened.rows
 
 
-def open_rows(stream: IO[bytes], pinned_format: str = "auto", keep_ndjson_bytes: int = 0) -> Opened:
+def open_rows(
+    stream: IO[bytes], pinned_format: str = "auto", keep_ndjson_bytes: int = 0, limits: Limits | None = None
+) -> Opened:
     """Detect the format of ``stream``; its records, and its whole content if it is a UTF-8
     NDJSON file of at most ``keep_ndjson_bytes`` (for a whole-file reader such as Arrow's).
     """
-    head, data, compression = open_decompressed(stream)
+    limits = limits or Limits()
+    head, data, compression = open_decompressed(stream, limits.max_inflated_bytes)
     detected = replace(detect(head, pinned_format), compression=compression)
     if detected.format == "parquet":
-        return Opened(detected, parquet_rows(data))
+        return Opened(detected, parquet_rows(data, limits))
+    _check_decodes(head, detected.encoding)
+    if detected.encoding != "utf-16":
+        data = io.BufferedReader(_WithoutNul(data), PEEK_BYTES)
     content = None
     if detected.format == "ndjson" and detected.encoding == "utf-8" and keep_ndjson_bytes:
         # In steps: one read of the whole limit would make every small file allocate it.
@@ -60,11 +70,49 @@ def open_rows(stream: IO[bytes], pinned_format: str = "auto", keep_ndjson_bytes:
             data = io.BufferedReader(PrefixedStream(data, prefix=start), PEEK_BYTES)
     text = io.TextIOWrapper(data, encoding=detected.encoding, errors="strict", newline="")
     if detected.format == "csv":
-        header, rows = open_csv(text, detected.delimiter or ",")
+        header, rows = open_csv(text, detected.delimiter or ",", limits)
         return Opened(replace(detected, header=header), _guard_decoding(rows))
     if detected.format not in _TEXT_READERS:
         raise MalformedFile(f"format {detected.format!r} is not one this reader knows")
-    return Opened(detected, _guard_decoding(_TEXT_READERS[detected.format](text)), content)
+    return Opened(detected, _guard_decoding(_TEXT_READERS[detected.format](text, limits)), content)
+
+
+def _check_decodes(head: bytes, encoding: str) -> None:
+    """Fail now, naming the line, if the first ``PEEK_BYTES`` are not text in ``encoding``."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    try:
+        decoder.decode(head, final=False)  # a character cut at the window's end is not an error
+    except UnicodeDecodeError as err:
+        if encoding == "utf-16":
+            raise UndecodableFile(f"invalid UTF-16 text at byte {err.start:,}: {err.reason}") from err
+        line = head.count(b"\n", 0, err.start) + 1
+        raise UndecodableFile(
+            f"invalid UTF-8 text on line {line:,} (byte {err.start:,}, 0x{head[err.start]:02x}): "
+            f"{err.reason}; the producer may write Latin-1 or Windows-1252 text, not UTF-8"
+        ) from err
+
+
+class _WithoutNul(io.RawIOBase):
+    """Passes text bytes through, failing the file at a NUL byte wherever it is: no UTF-8 text
+    format writes one, and zero-filled blocks are how a file cut off by a crash often looks."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self._inner = inner
+        self._offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Buffer, /) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._inner.read(len(view))
+        if (at := data.find(b"\x00")) >= 0:
+            raise UndecodableFile(
+                f"NUL byte at byte {self._offset + at:,} of the text: the file is binary or corrupt"
+            )
+        self._offset += len(data)
+        view[: len(data)] = data
+        return len(data)
 
 
 def _guard_decoding(rows: Iterator[ParsedRow]) -> Iterator[ParsedRow]:
@@ -72,5 +120,5 @@ def _guard_decoding(rows: Iterator[ParsedRow]) -> Iterator[ParsedRow]:
         yield from rows
     except UnicodeDecodeError as err:
         raise UndecodableFile(
-            f"invalid {err.encoding} text near byte {err.start} of a chunk: {err.reason}"
+            f"invalid {err.encoding} text past the first {PEEK_BYTES:,} bytes: {err.reason}"
         ) from err
