@@ -16,6 +16,8 @@ from benchmarks.loadtest.config import PAYMENTS, PAYPAL, Config, Planned
 from benchmarks.loadtest.queue import queue_counts
 from benchmarks.loadtest.report import machine
 from benchmarks.loadtest.resources import Resources
+from ingest.adapters.s3_lake import failed_key, quarantine_key
+from ingest.core.model import FileRef
 
 
 def check(name: str, passed: bool, detail: str = "") -> dict[str, Any]:
@@ -164,13 +166,15 @@ def account(
     # 3. The error bucket: failed files byte for byte, quarantined rows one line each.
     def kept(p: Planned) -> str | None:
         try:
-            head = s3.head_object(Bucket=settings.error_bucket, Key=f"failed/{res.bucket}/{p.key}")
+            head = s3.head_object(
+                Bucket=settings.error_bucket, Key=failed_key(FileRef.of(res.bucket, p.key, ""))
+            )
         except Exception as err:
             return f"{p.key}: {err}"
         return None if head["ETag"].strip('"') == p.etag else f"{p.key}: ETag {head['ETag']} != {p.etag}"
 
     def quarantined(p: Planned) -> str | None:
-        key = f"quarantine/{res.bucket}/{p.key}.rows.ndjson"
+        key = quarantine_key(FileRef.of(res.bucket, p.key, ""))
         try:
             body = s3.get_object(Bucket=settings.error_bucket, Key=key)["Body"].read()
         except Exception as err:

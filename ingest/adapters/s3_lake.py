@@ -6,16 +6,27 @@ Error bucket layout (one bucket may serve several lakes, so the source bucket is
     failed/<bucket>/<key>.error.json         why it failed (ledger key, pipeline, type, message)
     quarantine/<bucket>/<key>.rows.ndjson    rejected rows of a loaded file, one reason per row
     quarantine/<bucket>/<key>.rows.ndjson.error.json   counts of rejected rows by reason
+
+A lake key may itself take S3's whole 1,024 bytes, so ``<area>/<bucket>/<key>`` is fitted to the
+limit (``fitted_key``); every sidecar records the original bucket and key.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from datetime import datetime
 from typing import IO, Any
 
 from ingest.core.errors import ObjectChanged, ObjectGone, TransientError
 from ingest.core.model import FileRef
+
+MAX_KEY_BYTES = 1024
+"""S3's limit on an object key, in bytes of UTF-8."""
+SIDECAR_SUFFIX = ".error.json"
+_ROWS_SUFFIX = ".rows.ndjson"
+_DIGEST = re.compile(r"~[0-9a-f]{64}\Z")
 
 
 def _error_code(err: Exception) -> str:
@@ -23,12 +34,37 @@ def _error_code(err: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+def fitted_key(area: str, ref: FileRef, suffix: str = "") -> str:
+    """``<area>/<bucket>/<key><suffix>`` as an S3 key, with room left for its sidecar's suffix.
+
+    When that would pass S3's 1,024 bytes, the head of ``<area>/<bucket>/<key>`` is kept, cut at
+    a character, and the tail becomes ``~`` and the SHA-256 of the whole of it: the key stays
+    readable, and distinct files never share one. A short key that already ends like that is
+    fitted too, so a lake key can never take the name of another one's fitted key.
+    """
+    natural = f"{area}/{ref.bucket}/{ref.key}"
+    room = MAX_KEY_BYTES - len(f"{suffix}{SIDECAR_SUFFIX}".encode())
+    if len(natural.encode("utf-8")) <= room and not _DIGEST.search(natural):
+        return natural + suffix
+    digest = "~" + hashlib.sha256(natural.encode("utf-8")).hexdigest()
+    # Cutting the bytes may split a character; "ignore" drops only that partial character.
+    head = natural.encode("utf-8")[: room - len(digest)].decode("utf-8", "ignore")
+    return head + digest + suffix
+
+
 def failed_key(ref: FileRef) -> str:
-    return f"failed/{ref.bucket}/{ref.key}"
+    """Where a failed file's bytes are kept; its sidecar is ``sidecar_key`` of this."""
+    return fitted_key("failed", ref)
 
 
 def quarantine_key(ref: FileRef) -> str:
-    return f"quarantine/{ref.bucket}/{ref.key}.rows.ndjson"
+    """Where a loaded file's rejected rows are kept; their summary is ``sidecar_key`` of this."""
+    return fitted_key("quarantine", ref, _ROWS_SUFFIX)
+
+
+def sidecar_key(kept_key: str) -> str:
+    """The ``.error.json`` next to a kept object (``failed_key`` and ``quarantine_key`` leave room)."""
+    return kept_key + SIDECAR_SUFFIX
 
 
 class S3Lake:
@@ -83,7 +119,7 @@ class S3Lake:
         from botocore.exceptions import ClientError
 
         key = failed_key(ref)
-        sidecar = dict(reason)
+        sidecar = {**reason, "bucket": ref.bucket, "key": ref.key}  # the key above may be fitted
         try:
             self.s3.copy_object(
                 Bucket=self.error_bucket,
@@ -98,7 +134,7 @@ class S3Lake:
                 raise
             sidecar["bytes_kept"] = False
             sidecar["bytes_note"] = f"the failed version no longer exists in {ref.bucket}: {_error_code(err)}"
-        self._put_json(f"{key}.error.json", sidecar)
+        self._put_json(sidecar_key(key), sidecar)
         return key
 
     def write_quarantine(self, ref: FileRef, rows_ndjson: IO[bytes], summary: dict[str, Any]) -> str:
@@ -109,7 +145,7 @@ class S3Lake:
         self.s3.upload_fileobj(
             rows_ndjson, self.error_bucket, key, ExtraArgs={"ContentType": "application/x-ndjson"}
         )
-        self._put_json(f"{key}.error.json", summary)
+        self._put_json(sidecar_key(key), {**summary, "bucket": ref.bucket, "key": ref.key})
         return key
 
     def _put_json(self, key: str, document: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from ingest.core.coerce.arrow_casts import ARROW_TYPES, arrow_cast, arrow_type, to_arrow
-from ingest.core.coerce.rows import Coerced, RecordCoercer
+from ingest.core.coerce.rows import Coerced, RecordCoercer, masked_texts
 from ingest.core.config import EXTRA_COLUMN, Column, Lineage, Pipeline
 
 # A null value token (after a key, in an array, or a whole line), and more: a string holding
@@ -197,7 +197,7 @@ def _column(column: Column, leaf: pa.Array, coercer: RecordCoercer) -> pa.Array:
     if column.type == "RECORD":
         return _records(column, leaf)
     leaf = _empty_as_null(leaf) if coercer.empty_is_null or column.type != "STRING" else leaf
-    return coercer.pseudonymised(column, _typed(column, leaf))
+    return coercer.protected(column, _typed(column, leaf))
 
 
 def _typed(column: Column, values: pa.Array) -> pa.Array:
@@ -247,7 +247,8 @@ def _kept_json(
     """The record column (the source record, redacted) and ``_extra`` (unknown fields), as JSON."""
     nothing = pa.nulls(len(records), ARROW_TYPES["JSON"])
     if pipeline.record_column:
-        return _as_json(json_text(_redacted(records, coercer.redact_paths))), nothing, set()
+        kept_text = json_text(_redacted(records, coercer.redact_paths))
+        return _as_json(masked_texts(kept_text, coercer.mask_json)), nothing, set()
     kept = _redacted(derived, coercer.redact_paths)
     extra = [f for f in kept.type if f.name not in coercer.known_roots]
     if not extra:
@@ -259,7 +260,7 @@ def _kept_json(
         has_any = pc.or_(has_any, value.is_valid())
     text = pc.if_else(has_any, json_text(struct), pa.scalar(None, pa.string()))
     names = {f.name for f, value in zip(extra, values, strict=True) if value.null_count < len(value)}
-    return nothing, _as_json(text), names
+    return nothing, _as_json(masked_texts(text, coercer.mask_json)), names
 
 
 def _as_json(text: pa.Array) -> pa.Array:

@@ -67,6 +67,9 @@ class Column:
     """The fields of a RECORD column, their sources relative to one list element."""
     pseudonymise: bool = False
     """Store a keyed hash of the value instead of the value (payer emails): joinable, not readable."""
+    free_text: bool = False
+    """Text a person typed (a note, PayPal's custom field): email and phone shapes in it are masked
+    before storage (``coerce.privacy.mask_free_text``); the rest of the text is kept."""
 
     @property
     def required(self) -> bool:
@@ -159,6 +162,7 @@ def _parse_column(spec: object, fail: Callable[[str], ConfigError], nested: bool
         source=spec.get("source", ""),
         fields=tuple(_parse_column(f, fail, nested=True) for f in spec.get("fields", ())),
         pseudonymise=bool(spec.get("pseudonymise", False)),
+        free_text=bool(spec.get("free_text", False)),
     )
     allowed = SCALAR_TYPES if nested else BIGQUERY_TYPES
     if column.type not in allowed:
@@ -170,6 +174,9 @@ def _parse_column(spec: object, fail: Callable[[str], ConfigError], nested: bool
         raise fail(f"column {column.name}: mode must be NULLABLE or REQUIRED")
     if column.pseudonymise and column.type != "STRING":
         raise fail(f"column {column.name}: only STRING columns can be pseudonymised")
+    if column.free_text and (column.type != "STRING" or nested or column.pseudonymise):
+        # A pseudonymised value is a hash already; a RECORD's fields have no masking step.
+        raise fail(f"column {column.name}: free_text applies to top-level STRING columns not pseudonymised")
     return column
 
 
@@ -203,11 +210,16 @@ def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
         if problem := column_problem(raw["record_column"]):
             raise fail(f"record_column: {problem}")
         reserved.add(raw["record_column"])
-    if clash := reserved & set(names):
-        raise fail(f"column names {sorted(clash)} are reserved for lineage, extras or the kept record")
+    # In any case: to BigQuery "_Extra" is the _extra column.
+    if clash := sorted(n for n in names if n.lower() in {r.lower() for r in reserved}):
+        raise fail(f"column names {clash} are reserved for lineage, extras or the kept record")
     business_key = _column_names(raw, "business_key", fail)
     if unknown := set(business_key) - set(names):
         raise fail(f"business_key names unknown columns {sorted(unknown)}")
+    # The MERGE compares keys for equality and partitions by them; BigQuery can do neither with
+    # arrays of records or JSON.
+    if unkeyed := [c.name for c in columns if c.name in business_key and c.type in {"RECORD", "JSON"}]:
+        raise fail(f"business_key columns {unkeyed} are RECORD or JSON, which BigQuery cannot compare")
 
     pipeline = Pipeline(
         name=raw["name"],
@@ -264,6 +276,8 @@ def _column_names(raw: dict[str, Any], key: str, fail: Callable[[str], ConfigErr
     value = raw.get(key, [])
     if not isinstance(value, list | tuple) or not all(isinstance(name, str) for name in value):
         raise fail(f"{key} must be a list of column names, got {value!r}")
+    if len({name.lower() for name in value}) != len(value):
+        raise fail(f"{key} names a column twice: {value!r}")
     return tuple(value)
 
 

@@ -220,11 +220,12 @@ def _coerce_rows(
             tally.reject(
                 prepared.rejected, prepared.source, prepared.etag, row, [row.reason.split(":", 1)[0]]
             )
-        tally.check_bad_row_share(prepared.limits)
         if not coerced.row_numbers:
+            tally.check_bad_row_share(prepared.limits)
             continue
         table = to_arrow(pipeline, coerced, lineage)
         tally.rows_loaded += table.num_rows
+        tally.check_bad_row_share(prepared.limits)
         if writer is None and prepared.table is None and table.nbytes <= IN_MEMORY_BYTES:
             prepared.table = table
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote_plus
 
 import pytest
@@ -11,7 +12,7 @@ from support.helpers import load_event, paypal_transaction, s3_event, sqs_event
 from ingest.adapters.bigquery.queries import count_rows
 from ingest.adapters.clients import aws_client
 from ingest.adapters.dynamodb.ledger import Ledger
-from ingest.adapters.s3_lake import failed_key, quarantine_key
+from ingest.adapters.s3_lake import failed_key, quarantine_key, sidecar_key
 from ingest.apps import lambda_handler as handler
 from ingest.core.model import FileRef, Status
 from ingest.core.settings import Settings
@@ -44,7 +45,7 @@ def put(s3, key: str, body: bytes) -> FileRef:
 
 def error_object(s3, ref: FileRef) -> tuple[bytes, dict]:
     kept = s3.get_object(Bucket=SETTINGS.error_bucket, Key=failed_key(ref))["Body"].read()
-    sidecar = s3.get_object(Bucket=SETTINGS.error_bucket, Key=failed_key(ref) + ".error.json")
+    sidecar = s3.get_object(Bucket=SETTINGS.error_bucket, Key=sidecar_key(failed_key(ref)))
     return kept, json.loads(sidecar["Body"].read())
 
 
@@ -91,7 +92,7 @@ def test_malformed_file_fails_with_its_bytes_kept_and_a_reason(s3, ledger, prefi
     assert response["files"] == [{"uri": ref.uri, "status": "FAILED"}]
     entry = ledger.get(ref)
     assert (entry.status, entry.error_type, entry.retryable) == (Status.FAILED, "MalformedFile", False)
-    assert "JSON array does not parse" in entry.error_message
+    assert re.search(r"JSON array .*cut off", entry.error_message), entry.error_message
     kept, sidecar = error_object(s3, ref)
     assert kept == body
     assert sidecar["message"] == entry.error_message
@@ -166,7 +167,7 @@ def test_object_deleted_before_read_fails_as_gone(s3, ledger, prefix):
     entry = ledger.get(ref)
     assert (entry.status, entry.error_type) == (Status.FAILED, "ObjectGone")
     sidecar = json.loads(
-        s3.get_object(Bucket=SETTINGS.error_bucket, Key=failed_key(ref) + ".error.json")["Body"].read()
+        s3.get_object(Bucket=SETTINGS.error_bucket, Key=sidecar_key(failed_key(ref)))["Body"].read()
     )
     assert sidecar["bytes_kept"] is False
 

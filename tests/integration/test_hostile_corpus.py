@@ -19,7 +19,7 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -37,6 +37,7 @@ from support.helpers import (
 
 from ingest.adapters.bigquery import queries
 from ingest.adapters.dynamodb.items import MESSAGE_LIMIT
+from ingest.core.limits import Limits
 from ingest.core.model import FileRef, Status
 from ingest.core.settings import Settings
 from ingest.ingestion.flow import ingest_file
@@ -176,6 +177,96 @@ def single_line_json_array(min_bytes: int = 50 * 1024 * 1024) -> tuple[bytes, in
     return body, rows
 
 
+# Sizes past the reader's default limits (ingest.core.limits), written out here rather than
+# read from the code under test.
+MIB = 1 << 20
+PAST_RECORD_LIMIT = 40 * MIB  # the default record limit is 32 MiB
+
+
+def gz(data: bytes) -> bytes:
+    """Gzip, so a file of tens of MB inflates from a small object (cheap to put and to keep)."""
+    return gzip.compress(data, compresslevel=1, mtime=0)
+
+
+def json_array_element_nested(depth: int) -> bytes:
+    """Three orders in a JSON array; the second one holds a value nested ``depth`` arrays deep."""
+    deep = {**order(2), "extra": "@DEEP@"}
+    text = json.dumps([order(1), deep, order(3)]).replace('"@DEEP@"', "[" * depth + "]" * depth)
+    return text.encode()
+
+
+def concatenated_objects_one_nested(depth: int) -> bytes:
+    return (json.dumps(order(1)) + '{"a":' * depth + "1" + "}" * depth + json.dumps(order(3))).encode()
+
+
+def ndjson_over_a_megabyte_with_a_line_nested(depth: int) -> bytes:
+    """Over 1 MiB, so the whole-file Arrow reader would take it; its third line nests ``depth``
+    deep (Arrow's JSON reader crashed the process at 100,000)."""
+    body = orders_ndjson(15_000).split(b"\n")
+    body[2] = b'{"a":' * depth + b"1" + b"}" * depth
+    data = b"\n".join(body)
+    assert len(data) > MIB
+    return data
+
+
+def unterminated_string(kind: str) -> bytes:
+    """A record whose string never ends: 40 MB of text with no closing quote (or newline)."""
+    tail = b"x" * PAST_RECORD_LIMIT
+    if kind == "json_array":
+        return gz(b"[" + json.dumps(order(1)).encode() + b',{"order_id": "' + tail)
+    if kind == "json_concat":
+        return gz(json.dumps(order(1)).encode() + b'{"order_id": "' + tail)
+    if kind == "ndjson":
+        return gz(json.dumps(order(1)).encode() + b"\n" + b'{"order_id": "o-2", "note": "' + tail)
+    return gz(orders_csv(f"o-1,1.50,{AT},1").encode() + b"o-2,2.50," + tail)
+
+
+def valid_ndjson_line_of_40_mb() -> bytes:
+    return gz(ndjson_lines(order(1), order(2, note="x" * PAST_RECORD_LIMIT), order(3)))
+
+
+def gzip_inflating_to_100_mb() -> bytes:
+    """Two orders, then 100 MB of blank lines, in a gzip of about 100 KB."""
+    return gz(orders_ndjson(2) + (b" " * 999 + b"\n") * 100_000)
+
+
+def gzip_of_three_million_tiny_bad_lines() -> bytes:
+    """One order, then 3 million lines that are JSON but not objects, in about 6 KB."""
+    data = gz(json.dumps(order(1)).encode() + b"\n" + b"1\n" * 3_000_000)
+    assert len(data) < 100 * 1024
+    return data
+
+
+def ndjson_with_a_bad_row_in_every_third(rows: int = 3_000) -> bytes:
+    """Rows 1, 4, 7, ... have a bad amount: 1,000 of 3,000, a third."""
+    return orders_ndjson(rows, bad_rows=tuple(range(1, rows + 1, 3)))
+
+
+def csv_with_a_nul_byte_past_4_kb() -> bytes:
+    rows = [f"o-{n},{n}.50,{AT},{n % 5}" for n in range(1, 200)]
+    rows[150] = f"o-151,1.50,{AT},\x001"
+    data = orders_csv(*rows).encode()
+    assert data.index(b"\x00") > 4096
+    return data
+
+
+def latin1_csv_with_an_ascii_header() -> bytes:
+    """Windows-1252/Latin-1 text: the header is ASCII, row 2 (line 3) holds an accented name."""
+    return orders_csv(f"o-1,1.50,{AT},1", f"Zoë-2,2.50,{AT},2", f"o-3,3.50,{AT},3").encode("latin-1")
+
+
+def parquet_with_one_row_of_40_mb() -> bytes:
+    """One row whose string decodes to 40 MB, in a Parquet object of about 40 KB (zstd)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"order_id": ["o-1"], "amount": ["1.50"], "note": ["x" * PAST_RECORD_LIMIT]})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    assert sink.tell() < MIB
+    return sink.getvalue()
+
+
 # ---------------------------------------------------------------------------------------------
 # The table of cases
 # ---------------------------------------------------------------------------------------------
@@ -196,6 +287,8 @@ class Case:
     message: str | None = None
     """A pattern the failure message must match."""
     name: str = "part-0000"
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Settings this case runs with, beside the defaults."""
 
 
 def ts(text: str) -> datetime:
@@ -356,6 +449,114 @@ CASES = [
             "o-5": {"ordered_at": ts("2021-07-01T10:02:41+00:00")},
         },
     ),
+    # -- bounded by construction (issue 21, items 6-8): memory stays flat, the file ends -------
+    Case(
+        "json-array-element-nested-100000-deep",
+        lambda: json_array_element_nested(100_000),
+        Status.FAILED,
+        "MalformedFile",
+        message=r"element 2 is nested too deeply",
+    ),
+    Case(
+        "json-array-element-nested-40-deep",
+        lambda: json_array_element_nested(40),
+        Status.LOADED,
+        counts=(3, 2, 1),
+        quarantined={2: (r"deeper than 32 levels", r"INGEST_MAX_NESTING")},
+    ),
+    Case(
+        "concatenated-object-nested-100000-deep",
+        lambda: concatenated_objects_one_nested(100_000),
+        Status.FAILED,
+        "MalformedFile",
+        message=r"record 2 is nested too deeply",
+    ),
+    Case(
+        "ndjson-over-1-mib-with-a-line-nested-100000-deep",
+        lambda: ndjson_over_a_megabyte_with_a_line_nested(100_000),
+        Status.LOADED,
+        counts=(15_000, 14_999, 1),
+        quarantined={3: (r"deeper than 32 levels",)},
+    ),
+    Case(
+        "json-array-unterminated-string-of-40-mb",
+        lambda: unterminated_string("json_array"),
+        Status.FAILED,
+        "LimitExceeded",
+        message=r"element 2 is longer than 33,554,432 characters \(INGEST_MAX_RECORD_BYTES\)",
+    ),
+    Case(
+        "concatenated-objects-unterminated-string-of-40-mb",
+        lambda: unterminated_string("json_concat"),
+        Status.FAILED,
+        "LimitExceeded",
+        message=r"record 2 is longer than",
+    ),
+    Case(
+        "ndjson-line-of-40-mb-without-newline",
+        lambda: unterminated_string("ndjson"),
+        Status.FAILED,
+        "LimitExceeded",
+        message=r"line 2 is longer than",
+    ),
+    Case(
+        "csv-line-of-40-mb-without-newline",
+        lambda: unterminated_string("csv"),
+        Status.FAILED,
+        "LimitExceeded",
+        message=r"CSV record is longer than",
+    ),
+    Case(
+        "ndjson-valid-line-of-40-mb",
+        valid_ndjson_line_of_40_mb,
+        Status.FAILED,
+        "LimitExceeded",
+        message=r"line 2 is longer than",
+    ),
+    Case(
+        "parquet-row-of-40-mb-in-a-40-kb-object",
+        parquet_with_one_row_of_40_mb,
+        Status.FAILED,
+        "LimitExceeded",
+        message=r"INGEST_MAX_RECORD_BYTES",
+    ),
+    Case(
+        "gzip-inflating-past-the-inflated-limit",
+        gzip_inflating_to_100_mb,
+        Status.FAILED,
+        "LimitExceeded",
+        message=r"inflates to more than 67,108,864 bytes \(INGEST_MAX_INFLATED_BYTES\)",
+        settings={"limits": Limits(max_inflated_bytes=64 * MIB)},
+    ),
+    Case(
+        "gzip-of-3-million-tiny-bad-lines",
+        gzip_of_three_million_tiny_bad_lines,
+        Status.FAILED,
+        "LimitExceeded",
+        message=r"rows read were rejected, more than 50% \(INGEST_MAX_BAD_ROW_SHARE\)",
+    ),
+    Case(
+        # 1,000 bad rows, but a third of the file: a good file with bad rows, not a wrong file.
+        "ndjson-a-third-of-3000-rows-bad",
+        ndjson_with_a_bad_row_in_every_third,
+        Status.LOADED,
+        counts=(3_000, 2_000, 1_000),
+        quarantined={n: (r"amount",) for n in range(1, 3_001, 3)},
+    ),
+    Case(
+        "csv-nul-byte-past-the-first-4-kb",
+        csv_with_a_nul_byte_past_4_kb,
+        Status.FAILED,
+        "UndecodableFile",
+        message=r"NUL byte at byte",
+    ),
+    Case(
+        "latin1-csv-with-an-ascii-header",
+        latin1_csv_with_an_ascii_header,
+        Status.FAILED,
+        "UndecodableFile",
+        message=r"^(?!.*header).*on line 3 \(byte \d+, 0xeb\).*Latin-1",
+    ),
     # -- unusual but valid: everything loads ---------------------------------------------------
     Case(
         "utf16-le-bom-excel-export",
@@ -508,7 +709,9 @@ def assert_same_value(actual: Any, expected: Any) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_hostile_file_ends_in_its_specified_state_with_nothing_lost(lake: Lake, case: Case):
+def test_hostile_file_ends_in_its_specified_state_with_nothing_lost(lake: Lake, case: Case, make_services):
+    if case.settings:
+        lake = replace(lake, services=make_services(**case.settings))
     body = case.build()
     ref = lake.put(f"{lake.prefix}/2021/07/01/{case.name}", body)
 

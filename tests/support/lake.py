@@ -9,7 +9,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from ingest.adapters.s3_lake import failed_key, quarantine_key
+from ingest.adapters.s3_lake import failed_key, quarantine_key, sidecar_key
 from ingest.core.errors import ObjectChanged, ObjectGone
 from ingest.core.model import FileRef
 
@@ -49,7 +49,7 @@ class FakeLake:
 
     def kept(self, ref: FileRef) -> tuple[bytes | None, dict[str, Any]]:
         """The error bucket's copy of a failed file (None if its bytes were not kept) and its sidecar."""
-        sidecar = json.loads(self.read(self.error_bucket, f"{failed_key(ref)}.error.json"))
+        sidecar = json.loads(self.read(self.error_bucket, sidecar_key(failed_key(ref))))
         body = self.read(self.error_bucket, failed_key(ref)) if sidecar["bytes_kept"] else None
         return body, sidecar
 
@@ -78,7 +78,7 @@ class FakeLake:
 
     def keep_failed_file(self, ref: FileRef, reason: dict[str, Any]) -> str:
         key = failed_key(ref)
-        sidecar = dict(reason)
+        sidecar = {**reason, "bucket": ref.bucket, "key": ref.key}
         found = self.current.get((ref.bucket, ref.key))
         if found is not None and found[0] == ref.etag:
             self._store(key, self.versions[(ref.bucket, ref.key, ref.etag)])
@@ -86,14 +86,17 @@ class FakeLake:
         else:
             sidecar["bytes_kept"] = False
             sidecar["bytes_note"] = f"the failed version no longer exists in {ref.bucket}"
-        self._store(f"{key}.error.json", json.dumps(sidecar, sort_keys=True).encode())
+        self._store(sidecar_key(key), json.dumps(sidecar, sort_keys=True).encode())
         return key
 
     def write_quarantine(self, ref: FileRef, rows_ndjson: IO[bytes], summary: dict[str, Any]) -> str:
         key = quarantine_key(ref)
         rows_ndjson.seek(0)
         self._store(key, rows_ndjson.read())
-        self._store(f"{key}.error.json", json.dumps(summary, sort_keys=True).encode())
+        self._store(
+            sidecar_key(key),
+            json.dumps({**summary, "bucket": ref.bucket, "key": ref.key}, sort_keys=True).encode(),
+        )
         return key
 
     def list_objects(

@@ -166,7 +166,8 @@ def test_a_file_that_kills_its_worker_does_not_keep_its_group_from_loading(tmp_p
     assert [by_uri[r.uri].status for r in rest] == [Status.LOADED] * 2
     assert (by_uri[killer.uri].status, by_uri[killer.uri].error_type) == (Status.FAILED, "PoisonFile")
     assert fakes.lake.kept(killer)[0] is not None
-    assert [fakes.ledger.get(r).status for r in refs] == [Status.LOADED, Status.FAILED, Status.LOADED, Status.LOADED]
+    statuses = [fakes.ledger.get(r).status for r in refs]
+    assert statuses == [Status.LOADED, Status.FAILED, Status.LOADED, Status.LOADED]
     # no innocent file came near its last attempt
     assert [fakes.ledger.get(r).attempts for r in (first, *rest)] == [2, 2, 2]
     assert [files for _, files in fakes.warehouse.loads] == [1, 1, 1]  # each orphan loaded alone

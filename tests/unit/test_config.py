@@ -319,6 +319,26 @@ def test_a_table_id_outside_bigquerys_dataset_and_table_rules_is_refused(table: 
         ),
         ({"cluster_by": ["order_id`"]}, "cluster_by .* must name a column"),
         ({"cluster_by": "order_id"}, "cluster_by must be a list of column names"),
+        ({"cluster_by": ["order_id", "ORDER_ID"]}, "cluster_by names a column twice"),
+        ({"business_key": ["order_id", "order_id"]}, "business_key names a column twice"),
+        (
+            {
+                "business_key": ["order_id", "tags"],
+                "columns": [*orders_config()["columns"], {"name": "tags", "type": "JSON"}],
+            },
+            r"business_key columns \['tags'\] are RECORD or JSON",
+        ),
+        (
+            {
+                "record_column": "_raw",
+                "columns": [*orders_config()["columns"], {"name": "_RAW", "type": "JSON"}],
+            },
+            r"column names \['_RAW'\] are reserved",
+        ),
+        (
+            {"columns": [*orders_config()["columns"], {"name": "_Source_URI", "type": "STRING"}]},
+            r"column names \['_Source_URI'\] are reserved",
+        ),
         ({"record_column": "_raw`; --"}, "record_column: column name"),
         ({"record_column": "select"}, "record_column: column name 'select' is a reserved keyword"),
         ({"key_pattern": ""}, "key_pattern is empty"),
@@ -335,6 +355,11 @@ def test_a_table_id_outside_bigquerys_dataset_and_table_rules_is_refused(table: 
         "latest-by-hostile",
         "cluster-by-hostile",
         "cluster-by-not-a-list",
+        "cluster-by-twice-in-any-case",
+        "business-key-twice",
+        "business-key-json",
+        "record-column-in-another-case",
+        "lineage-column-in-another-case",
         "record-column-hostile",
         "record-column-keyword",
         "key-pattern-empty",

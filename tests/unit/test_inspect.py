@@ -440,3 +440,155 @@ def test_text_is_typed_by_its_content(text, expected):
 )
 def test_types_merge_to_one_that_holds_both(seen, new, merged):
     assert profiling.merge_types(seen, new) == merged
+
+
+# Hostile shapes (issue 21, item 12): inspect reports them, it never crashes on them.
+
+
+def nested(depth: int, leaf: Any = 1, key: str | None = "a") -> Any:
+    """``depth`` levels of objects (arrays when ``key`` is None) around ``leaf``, built in a loop:
+    deeper than Python's recursion limit, as no JSON text could reach a reader today."""
+    value = leaf
+    for _ in range(depth):
+        value = {key: value} if key is not None else [value]
+    return value
+
+
+def test_a_line_nested_900_deep_is_a_bad_row_or_shown_cut_never_a_crash(tmp_path, capsys):
+    path = tmp_path / "deep.ndjson"
+    deep_line = '{"a":' * 900 + "1" + "}" * 900
+    path.write_text("\n".join([json.dumps({"order_id": "o-1"}), deep_line, json.dumps({"order_id": "o-3"})]))
+
+    code, report = run(capsys, str(path))
+
+    assert code == 0  # as for any other bad row
+    assert report["rows"] == 3 and report["file_error"] is None
+    # The reader may refuse the line (a row error), or hand it over to be profiled and shown cut.
+    as_bad_row = [error["row"] for error in report["errors"]] == [2]
+    shown_cut = any("levels of nesting (first: row 2)" in warning for warning in report["warnings"])
+    assert as_bad_row or shown_cut, report
+    assert cli.main(["inspect", str(path)]) == 0
+    assert "row 3" in capsys.readouterr().out
+
+
+def test_records_deeper_than_the_stack_are_profiled_and_shown_cut_at_max_depth(tmp_path, capsys, monkeypatch):
+    # Whatever the reader lets through (its nesting limit is a setting), inspect's own walks of a
+    # record (profile, mask, report) stop at MAX_DEPTH.
+    from ingest.apps.tools.masking import MAX_DEPTH, TOO_DEEP, nested_deeper_than
+    from ingest.core.formats.detect import Detected
+    from ingest.core.formats.parsed_row import ParsedRow
+
+    deep = {
+        "order_id": "o-2",
+        "x": nested(5_000),
+        "y": nested(5_000, leaf={"payer_email": PAYER_EMAIL}, key=None),
+        "payer_name": nested(5_000, leaf=PAYER_NAMES[0]),
+    }
+    rows = [ParsedRow(1, {"order_id": "o-1"}), ParsedRow(2, deep), ParsedRow(3, {"order_id": "o-3"})]
+    detected = Detected(format="ndjson", compression=None, encoding="utf-8")
+    monkeypatch.setattr(
+        inspection, "read_rows", lambda stream, pinned_format="auto", **_: (detected, iter(rows))
+    )
+    path = tmp_path / "deep.ndjson"
+    path.write_text("{}\n")
+
+    code, report = run(capsys, str(path))
+
+    assert code == 0
+    assert (report["rows"], report["rows_with_errors"]) == (3, 0)
+    assert report["warnings"] == [
+        f"1 record(s) cut at {MAX_DEPTH} levels of nesting (first: row 2): deeper objects are "
+        "profiled as one JSON value and not shown"
+    ]
+    # The object at level MAX_DEPTH + 1 is one JSON value, under the path down to it.
+    assert columns(report)["x" + ".a" * (MAX_DEPTH - 1)] == ("JSON", 2)
+    shown = report["sample"][1]["record"]
+    assert not nested_deeper_than(shown, MAX_DEPTH)
+    level, value = 2, shown["x"]  # the record is level 1
+    while isinstance(value, dict):
+        level, value = level + 1, value["a"]
+    assert (level, value) == (MAX_DEPTH + 1, TOO_DEEP)
+    assert TOO_DEEP in json.dumps(shown["y"]) and TOO_DEEP in json.dumps(shown["payer_name"])
+    assert PAYER_EMAIL not in json.dumps(report) and PAYER_NAMES[0] not in json.dumps(shown)
+    assert cli.main(["inspect", str(path)]) == 0
+    assert TOO_DEEP in capsys.readouterr().out
+    # Outside the sample too, a record whose profile was cut is counted.
+    assert run(capsys, str(path), "--sample", "0")[1]["warnings"] == report["warnings"]
+
+
+def test_masking_walks_arrays_of_arrays():
+    record = {"batches": [[{"payer_email": PAYER_EMAIL, "n": 1}], [[{"ip_address": "5.1.2.3"}]]]}
+
+    assert mask_record(record) == {
+        "batches": [[{"payer_email": "j***@example.com", "n": 1}], [[{"ip_address": "5***"}]]]
+    }
+
+
+def far_future_orders(path: Path) -> Path:
+    """Three orders as Parquet; the second one's timestamp, 300,000,000,000,000,000 µs after
+    the epoch (year ~11,507), is one Arrow holds and Python's datetime cannot."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ordered_at = pa.array(
+        [1_625_133_600_000_000, 300_000_000_000_000_000, 1_625_137_200_000_000], pa.timestamp("us", tz="UTC")
+    )
+    table = pa.table(
+        {"order_id": ["o-1", "o-2", "o-3"], "amount": ["1.99", "2.99", "3.99"], "ordered_at": ordered_at}
+    )
+    pq.write_table(table, path)
+    return path
+
+
+def test_a_parquet_timestamp_past_year_9999_is_a_bad_row_and_its_column_a_timestamp(tmp_path, capsys):
+    path = far_future_orders(tmp_path / "orders.parquet")
+
+    code, report = run(capsys, str(path))
+
+    assert code == 0  # as for any other bad row
+    assert (report["format"], report["rows"], report["file_error"]) == ("parquet", 3, None)
+    ((row, error),) = [(e["row"], e["error"]) for e in report["errors"]]
+    assert row == 2 and "out of range" in error
+    assert columns(report)["ordered_at"] == ("TIMESTAMP", 0)  # Parquet's own type, not JSON
+    assert [s["row"] for s in report["sample"]] == [1, 3]
+    assert cli.main(["inspect", str(path)]) == 0
+    assert "Traceback" not in capsys.readouterr().out
+
+
+def test_a_parquet_timestamp_past_year_9999_would_be_quarantined_under_a_pipeline(
+    tmp_path, capsys, orders_dir
+):
+    path = far_future_orders(tmp_path / "orders.parquet")
+
+    code, report = run(capsys, str(path), "--pipeline", "orders_lake")
+
+    assert code == 0
+    check = report["pipeline"]
+    assert (check["would_load"], check["would_quarantine"], check["file_error"]) == (2, 1, None)
+    assert [q["row"] for q in check["quarantined"]] == [2]
+
+
+@pytest.mark.parametrize(
+    ("raised", "error_type"),
+    [
+        (RecursionError("maximum recursion depth exceeded"), "MalformedFile"),
+        (TypeError("time"), "InternalError"),
+    ],
+)
+def test_an_error_of_ingestions_own_steps_is_reported_as_a_load_would_record_it(
+    tmp_path, capsys, orders_dir, monkeypatch, raised, error_type
+):
+    from ingest.apps.tools import dry_run
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise raised
+
+    monkeypatch.setattr(dry_run, "dry_run", failing)
+    path = tmp_path / "orders.ndjson"
+    path.write_bytes(orders_ndjson(2))
+
+    code, report = run(capsys, str(path), "--pipeline", "orders_lake")
+
+    assert code == 1
+    assert report["pipeline"]["file_error"]["error_type"] == error_type
+    assert type(raised).__name__ in report["pipeline"]["file_error"]["message"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ingest.adapters.bigquery.errors import classify
-from ingest.adapters.bigquery.sql import render
+from ingest.adapters.bigquery.sql import quoted, render
 from ingest.core.config import Pipeline
 
 if TYPE_CHECKING:
@@ -43,7 +43,9 @@ def merge_staging(client: bigquery.Client, pipeline: Pipeline, staging: str) -> 
 def _partition_bounds(client: bigquery.Client, pipeline: Pipeline, staging: str) -> tuple[Any, Any] | None:
     """The lowest and highest value of the partitioning column in staging; None if it has none."""
     assert pipeline.partition_by is not None
-    sql = render("partition_bounds", column=pipeline.partition_by, staging=f"{client.project}.{staging}")
+    sql = render(
+        "partition_bounds", column=quoted(pipeline.partition_by), staging=f"{client.project}.{staging}"
+    )
     row = next(iter(client.query(sql).result()))
     return None if row["low"] is None else (row["low"], row["high"])
 
@@ -56,15 +58,18 @@ def merge_statement(pipeline: Pipeline, target: str, staging: str, bounded: bool
     so merging the same rows again changes nothing. ``bounded`` limits the table side to the
     partitions between ``@partition_low`` and ``@partition_high`` (the staging rows' range).
     """
-    columns = [c.name for c in pipeline.bigquery_columns()]
-    keys = list(pipeline.business_key)
-    newest_first = [f"{pipeline.latest_by} DESC NULLS LAST"] if pipeline.latest_by else []
-    newest_first += ["_ingested_at DESC", "_source_uri DESC", "_source_row DESC"]
-    version = pipeline.latest_by or "_ingested_at"
+    # Every column is quoted: names were checked at config load, and quoting keeps any name
+    # (a keyword BigQuery reserves later, say) an identifier.
+    columns = [quoted(c.name) for c in pipeline.bigquery_columns()]
+    keys = [quoted(k) for k in pipeline.business_key]
+    latest = quoted(pipeline.latest_by) if pipeline.latest_by else None
+    newest_first = [f"{latest} DESC NULLS LAST"] if latest else []
+    newest_first += [f"{quoted(c)} DESC" for c in ("_ingested_at", "_source_uri", "_source_row")]
+    version = latest or quoted("_ingested_at")
     on = [f"target.{k} = source.{k}" for k in keys]
     if bounded:
         assert pipeline.partition_by is not None
-        on.append(f"target.{pipeline.partition_by} BETWEEN @partition_low AND @partition_high")
+        on.append(f"target.{quoted(pipeline.partition_by)} BETWEEN @partition_low AND @partition_high")
     return render(
         "merge",
         target=target,

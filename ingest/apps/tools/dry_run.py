@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING
 
 from ingest.core.config import Lineage, Pipeline
+from ingest.core.settings import Settings
 
 if TYPE_CHECKING:
     from ingest.core.prepare import Prepared
@@ -47,6 +48,7 @@ def dry_run(
         suite,
         lineage,
         temporary,
+        Settings.from_env().limits,  # the bounds a load would read the file within
     )
 
 

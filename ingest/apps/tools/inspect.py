@@ -17,12 +17,15 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
+from ingest.apps.tools.masking import MAX_DEPTH
 from ingest.apps.tools.profiling import MAX_COLUMNS, MAX_LISTED, ColumnProfile, Profiler, RowError
 from ingest.apps.tools.targets import AUTO, InspectError, choose_pipeline, open_target
+from ingest.core.coerce.privacy import mask_free_text
 from ingest.core.config import Pipeline
-from ingest.core.errors import IngestError, NoValidRows
+from ingest.core.errors import IngestError, InternalError, MalformedFile, NoValidRows
 from ingest.core.formats.detect import Detected
 from ingest.core.formats.reader import read_rows
+from ingest.core.settings import Settings
 
 DEFAULT_SAMPLE = 5
 IN_MEMORY_COPY_BYTES = 8 << 20
@@ -101,17 +104,26 @@ def _profile(
     profile = Profiler(sample)
     detected: Detected | None = None
     try:
-        detected, rows = read_rows(stream, pinned_format)
+        # The bounds a load would read the file within: past them, a load fails it as a whole.
+        detected, rows = read_rows(stream, pinned_format, limits=Settings.from_env().limits)
         profile.start(detected.header)
         profile.observe(rows)
     except IngestError as err:
         return profile, detected, FileError.of(err)
+    except (RecursionError, OverflowError) as err:
+        return profile, detected, FileError.of(_beyond_limits(err))
     if profile.rows and profile.error_rows == profile.rows:
         # Under any pipeline such a file fails as a whole, so it is a file error here too.
         first = profile.errors[0]
         message = f"none of {profile.rows} rows can be read; row {first.row}: {first.error}"
         return profile, detected, FileError.of(NoValidRows(message))
     return profile, detected, None
+
+
+def _beyond_limits(err: RecursionError | OverflowError) -> MalformedFile:
+    """As ingestion records it (``ingestion.failure.as_ingest_error``): reading the same bytes
+    again meets the same limit, so the file is malformed, not the tool broken."""
+    return MalformedFile(f"the file does not read within Python's limits ({type(err).__name__}: {err})")
 
 
 def _check(
@@ -135,10 +147,17 @@ def _check(
             prepared = dry_run(stream, pipeline, source, None, temporary)
             tally = prepared.tally
             listed = itertools.islice(quarantined_rows(prepared), MAX_LISTED)
-            quarantined = [Quarantined(row, reason) for row, reason in listed]
+            # A reason quotes the value it refused, which may be a note holding an address.
+            quarantined = [Quarantined(row, mask_free_text(reason)) for row, reason in listed]
             prepared.raise_if_file_fails()
         except IngestError as err:
             error = error or FileError.of(err)
+        except (RecursionError, OverflowError) as err:
+            error = error or FileError.of(_beyond_limits(err))
+        except Exception as err:
+            # ingest_file records an unexpected error as a retryable InternalError
+            # (ingestion.failure.as_ingest_error), so that is what a load would do.
+            error = error or FileError.of(InternalError(f"{type(err).__name__}: {err}"))
     missing: list[str] = []
     unmatched: list[str] = []
     header = detected.header if detected else None
@@ -189,6 +208,11 @@ def inspect_stream(
     warnings = [f"header column {i} has no name" for i, name in enumerate(header or (), 1) if not name]
     if profile.overflow:
         warnings.append(f"more than {MAX_COLUMNS} distinct fields; fields past those are not profiled")
+    if profile.too_deep:
+        warnings.append(
+            f"{profile.too_deep} record(s) cut at {MAX_DEPTH} levels of nesting (first: row "
+            f"{profile.first_too_deep}): deeper objects are profiled as one JSON value and not shown"
+        )
     if profile.error_rows > len(profile.errors):
         warnings.append(f"listing the first {len(profile.errors)} of {profile.error_rows} row errors")
     if check and check.would_quarantine > len(check.quarantined):

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest.core.coerce.arrow_casts import ARROW_TYPES, arrow_type, cast_whole_column
 from ingest.core.coerce.converters import CONVERTERS, failure, json_text, lookup, records_converter, to_json
-from ingest.core.coerce.privacy import pseudonym, redact
+from ingest.core.coerce.privacy import CONTACT_HINT, mask_free_text, mask_json_text, pseudonym, redact
 from ingest.core.config import EXTRA_COLUMN, Column, Pipeline
 from ingest.core.errors import ConfigError, MissingColumn
 from ingest.core.formats.parsed_row import ParsedRow
@@ -116,8 +117,8 @@ class RecordCoercer:
             kept_records.append(kept_json)
             extras_json.append(extra)
         if self.pipeline.record_column:
-            arrays[self.pipeline.record_column] = pa.array(kept_records, ARROW_TYPES["JSON"])
-        arrays[EXTRA_COLUMN] = pa.array(extras_json, ARROW_TYPES["JSON"])
+            arrays[self.pipeline.record_column] = self._json_array(kept_records)
+        arrays[EXTRA_COLUMN] = self._json_array(extras_json)
 
         good = [error is None for error in errors]
         if not all(good):
@@ -156,7 +157,7 @@ class RecordCoercer:
                     errors[index] = f"{column.name}: required value is missing"
         fast = None if column.type == "RECORD" else cast_whole_column(column.type, raw)
         if fast is not None:
-            return self.pseudonymised(column, fast)
+            return self.protected(column, fast)
         values: list[object] = []
         for index, value in enumerate(raw):
             if value is None:
@@ -173,14 +174,32 @@ class RecordCoercer:
                 elif errors[index] is None:
                     errors[index] = f"{column.name}: {failure(value, err)}"
                 values.append([] if column.repeated else None)
-        return self.pseudonymised(column, pa.array(values, arrow_type(column)))
+        return self.protected(column, pa.array(values, arrow_type(column)))
 
-    def pseudonymised(self, column: Column, array: pa.Array) -> pa.Array:
+    def protected(self, column: Column, array: pa.Array) -> pa.Array:
+        """A column's typed values as stored: pseudonymised, or contact details in free text masked.
+
+        Both readers (this one and ``arrow_ndjson``) store through here, so they store the same.
+        """
+        if column.free_text:
+            return masked_texts(array, self.mask_text)
         if not column.pseudonymise:
             return array
         key = self._pseudonym_key
         assert key is not None
         return pa.array([None if v is None else pseudonym(key, v) for v in array.to_pylist()], pa.string())
+
+    def mask_text(self, text: str) -> str:
+        return mask_free_text(text, self._pseudonym_key)
+
+    def mask_json(self, text: str) -> str:
+        """The kept JSON (``_raw``, ``_extra``) with contact details masked in every string value:
+        they hold whatever a producer wrote, notes and descriptions included."""
+        return mask_json_text(text, self._pseudonym_key)
+
+    def _json_array(self, texts: list[str | None]) -> pa.Array:
+        masked = masked_texts(pa.array(texts, pa.string()), self.mask_json)
+        return pa.ExtensionArray.from_storage(ARROW_TYPES["JSON"], masked)
 
     def _kept_and_extras(
         self, record: dict[str, Any], original: dict[str, Any]
@@ -197,3 +216,20 @@ class RecordCoercer:
     def _raw_text(self, record: dict[str, Any]) -> str:
         # Not to_json: a NaN from the source must not stop the quarantine of its row.
         return json_text(redact(record, self.redact_paths))
+
+
+def masked_texts(values: pa.Array, mask: Callable[[str], str]) -> pa.Array:
+    """``values`` (text) with ``mask`` applied to each value that may hold contact details.
+
+    Arrow's regex finds those (next to none); only they go through Python, so a clean column
+    costs one vectorised pass. ``mask`` checks the same hint itself, so the result is what
+    applying it to every value would give.
+    """
+    if not len(values) or values.null_count == len(values):
+        return values
+    hits = pc.match_substring_regex(values, CONTACT_HINT)
+    if not pc.any(hits).as_py():
+        return values
+    texts = values.to_pylist()
+    flags = hits.to_pylist()
+    return pa.array([mask(t) if hit else t for t, hit in zip(texts, flags, strict=True)], values.type)

@@ -37,7 +37,9 @@ class PrefixedStream(io.RawIOBase):
 
     def __init__(self, inner: _Readable, prefix: bytes = b"") -> None:
         self._inner = inner
-        self._prefix = prefix
+        # A view, advanced without copying: slicing the bytes on each read copied what was left
+        # of a 32 MB prefix for every 8 KB read.
+        self._prefix = memoryview(prefix)
 
     def readable(self) -> bool:
         return True

@@ -134,6 +134,8 @@ class _JsonText:
                 )
                 if cut_off and self._read_more(what):
                     continue
+                if cut_off:
+                    raise MalformedFile(f"{what} is cut off by the end of the file: {err}") from err
                 raise MalformedFile(f"{what} does not parse as JSON: {err}") from err
             # A number or literal may go on in the next chunk: read on before trusting it.
             if end == len(self._buffer) and not isinstance(value, dict | list) and self._read_more(what):
