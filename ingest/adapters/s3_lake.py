@@ -6,6 +6,8 @@ Error bucket layout (one bucket may serve several lakes, so the source bucket is
     failed/<bucket>/<key>.error.json         why it failed (ledger key, pipeline, type, message)
     quarantine/<bucket>/<key>.rows.ndjson    rejected rows of a loaded file, one reason per row
     quarantine/<bucket>/<key>.rows.ndjson.error.json   counts of rejected rows by reason
+    drift/<bucket>/<key>.extra_fields.json   every field kept in ``_extra``, when the ledger item
+                                             (DynamoDB's 400 KB) only lists the first ones
 
 A lake key may itself take S3's whole 1,024 bytes, so ``<area>/<bucket>/<key>`` is fitted to the
 limit (``fitted_key``); every sidecar records the original bucket and key.
@@ -60,6 +62,11 @@ def failed_key(ref: FileRef) -> str:
 def quarantine_key(ref: FileRef) -> str:
     """Where a loaded file's rejected rows are kept; their summary is ``sidecar_key`` of this."""
     return fitted_key("quarantine", ref, _ROWS_SUFFIX)
+
+
+def extra_fields_key(ref: FileRef) -> str:
+    """Where the whole list of a loaded file's drift fields is kept when the ledger lists a part."""
+    return fitted_key("drift", ref, ".extra_fields.json")
 
 
 def sidecar_key(kept_key: str) -> str:
@@ -146,6 +153,12 @@ class S3Lake:
             rows_ndjson, self.error_bucket, key, ExtraArgs={"ContentType": "application/x-ndjson"}
         )
         self._put_json(sidecar_key(key), {**summary, "bucket": ref.bucket, "key": ref.key})
+        return key
+
+    def keep_extra_fields(self, ref: FileRef, document: dict[str, Any]) -> str:
+        """Keep ``document`` (a loaded file's whole list of drift fields); its key."""
+        key = extra_fields_key(ref)
+        self._put_json(key, {**document, "bucket": ref.bucket, "key": ref.key})
         return key
 
     def _put_json(self, key: str, document: dict[str, Any]) -> None:

@@ -60,6 +60,8 @@ class LedgerEntry:
     extra_fields: list[str] | None = None
     extra_fields_total: int | None = None
     """How many drift fields there were, when ``extra_fields`` lists only the first."""
+    extra_fields_key: str | None = None
+    """Error-bucket key of the whole list, when ``extra_fields`` lists only the first."""
     validation: dict[str, Any] | None = None
     """The suite's summary: rows checked, rows quarantined, counts per failed expectation id."""
 

@@ -82,6 +82,11 @@ class Orphaned:
     """Claims of the file so far: the ones most often orphaned go last."""
 
 
+EXTRA_FIELDS_LISTED = 100
+"""Drift fields a ledger item names; past that it counts them and points at the whole list (a
+CSV with 10,000 long drift columns took an item past DynamoDB's 400 KB)."""
+
+
 @dataclass(frozen=True)
 class LoadOutcome:
     pipeline: str
@@ -93,6 +98,8 @@ class LoadOutcome:
     file_format: str
     quarantine_key: str | None = None
     extra_fields: tuple[str, ...] = ()
+    extra_fields_key: str | None = None
+    """Where the whole list is kept when the ledger lists only the first ``EXTRA_FIELDS_LISTED``."""
     validation: dict[str, Any] | None = None
     """The suite's summary: rows checked, rows quarantined, counts per failed expectation id."""
     load_files: int = 1

@@ -110,6 +110,7 @@ def _write(
                 file_format=detected.format + (f"+{detected.compression}" if detected.compression else ""),
                 quarantine_key=member.quarantine_key,
                 extra_fields=tuple(sorted(tally.extra_fields)),
+                extra_fields_key=member.extra_fields_key,
                 validation=validation.summary() if validation else None,
                 load_files=len(members),
                 rows_inserted=result.inserted,

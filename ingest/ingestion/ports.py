@@ -54,6 +54,11 @@ class Lake(Protocol):
         """Keep a loaded file's rejected rows, and ``summary`` beside them; the rows' key."""
         ...
 
+    def keep_extra_fields(self, ref: FileRef, document: dict[str, Any]) -> str:
+        """Keep a loaded file's whole list of drift fields (``document``) beside its other kept
+        objects, when the ledger item lists only the first; the key."""
+        ...
+
     def list_objects(
         self, bucket: str, prefix: str = "", since: datetime | None = None, until: datetime | None = None
     ) -> list[FileRef]:

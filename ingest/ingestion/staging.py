@@ -15,7 +15,16 @@ from datetime import UTC, datetime
 
 from ingest.core.config import Lineage, Pipeline
 from ingest.core.errors import PoisonFile
-from ingest.core.model import Claim, Duplicate, FileRef, FileResult, Orphaned, Status, now_iso
+from ingest.core.model import (
+    EXTRA_FIELDS_LISTED,
+    Claim,
+    Duplicate,
+    FileRef,
+    FileResult,
+    Orphaned,
+    Status,
+    now_iso,
+)
 from ingest.core.prepare import Prepared, prepare_file, validate_files
 from ingest.ingestion import memory
 from ingest.ingestion.clock import StageClock
@@ -39,6 +48,8 @@ class Staged:
     claim: Claim
     prepared: Prepared
     quarantine_key: str | None
+    extra_fields_key: str | None = None
+    """Where the whole list of drift fields is kept, when the ledger names only the first."""
 
     @property
     def ref(self) -> FileRef:
@@ -288,4 +299,12 @@ def accept(claim: Claim, prepared: Prepared, pipeline: Pipeline, services: Servi
             "reasons": dict(tally.reasons.most_common()),
         }
         quarantine_key = services.lake.write_quarantine(ref, prepared.rejected, summary)
-    return Staged(claim, prepared, quarantine_key)
+    extra_fields_key = None
+    if len(tally.extra_fields) > EXTRA_FIELDS_LISTED:
+        document = {
+            "ledger_key": ref.identity,
+            "pipeline": pipeline.name,
+            "extra_fields": sorted(tally.extra_fields),
+        }
+        extra_fields_key = services.lake.keep_extra_fields(ref, document)
+    return Staged(claim, prepared, quarantine_key, extra_fields_key)

@@ -9,7 +9,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from ingest.adapters.s3_lake import failed_key, quarantine_key, sidecar_key
+from ingest.adapters.s3_lake import extra_fields_key, failed_key, quarantine_key, sidecar_key
 from ingest.core.errors import ObjectChanged, ObjectGone
 from ingest.core.model import FileRef
 
@@ -87,6 +87,11 @@ class FakeLake:
             sidecar["bytes_kept"] = False
             sidecar["bytes_note"] = f"the failed version no longer exists in {ref.bucket}"
         self._store(sidecar_key(key), json.dumps(sidecar, sort_keys=True).encode())
+        return key
+
+    def keep_extra_fields(self, ref: FileRef, document: dict[str, Any]) -> str:
+        key = extra_fields_key(ref)
+        self._store(key, json.dumps({**document, "bucket": ref.bucket, "key": ref.key}).encode())
         return key
 
     def write_quarantine(self, ref: FileRef, rows_ndjson: IO[bytes], summary: dict[str, Any]) -> str:

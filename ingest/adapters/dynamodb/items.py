@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ingest.core.model import Duplicate, FileRef, LoadOutcome, Status, now_iso
+from ingest.core.model import EXTRA_FIELDS_LISTED, Duplicate, FileRef, LoadOutcome, Status, now_iso
 
 FILE_ITEM = "FILE"
 CONTENT_ITEM = "CONTENT"
@@ -25,7 +25,6 @@ MESSAGE_LIMIT = 2000
 # long column names once made the LOADED write fail after the load, leaving the file IN_PROGRESS.
 # The ledger keeps the first names, each cut short, and how many there were (the rows themselves
 # keep every field in `_extra`).
-EXTRA_FIELDS_LISTED = 100
 FIELD_NAME_LIMIT = 256
 # A claim's outcome replaces these fields of the previous attempt.
 PREVIOUS_OUTCOME = ("error_type", "error_message", "retryable", "finished_at")
@@ -81,6 +80,7 @@ def loaded_fields(outcome: LoadOutcome) -> dict[str, Any]:
         "file_format": outcome.file_format,
         "quarantine_key": outcome.quarantine_key or "",
         **bounded_extra_fields(outcome.extra_fields),
+        **({"extra_fields_key": outcome.extra_fields_key} if outcome.extra_fields_key else {}),
         **({"validation": outcome.validation} if outcome.validation else {}),
         "finished_at": finished_at,
         "updated_at": finished_at,

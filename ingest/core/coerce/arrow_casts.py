@@ -8,6 +8,7 @@ each bad value).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -31,6 +32,11 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "JSON": pa.json_(),
 }
 _FLOAT_EXACT_INT = 2**53
+# BigQuery's TIMESTAMP range, as Arrow values (Arrow's own range is far wider).
+_TIMESTAMP_RANGE = (
+    pa.scalar(datetime(1, 1, 1, tzinfo=UTC), ARROW_TYPES["TIMESTAMP"]),
+    pa.scalar(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), ARROW_TYPES["TIMESTAMP"]),
+)
 # Types whose text Arrow parses itself (see cast_whole_column).
 _ARROW_PARSES_TEXT = {"INT64", "NUMERIC", "FLOAT64", "BOOL", "TIMESTAMP", "DATE"}
 
@@ -93,7 +99,17 @@ def _cast(bq_type: str, source: pa.Array) -> pa.Array | None:
         return None
     if bq_type == "FLOAT64" and not pc.all(pc.is_finite(cast)).as_py():
         return None  # "nan" and "inf" parse, but are refused value by value
+    if bq_type == "TIMESTAMP" and not _within(cast, _TIMESTAMP_RANGE):
+        return None  # Arrow holds year 0 (year 1 at +14:00), BigQuery does not: refused by value
     return cast
+
+
+def _within(values: pa.Array, bounds: tuple[pa.Scalar, pa.Scalar]) -> bool:
+    low, high = pc.min_max(values).values()
+    # Compared as Arrow scalars: as_py() of a year-0 value would itself overflow.
+    if not low.is_valid:
+        return True
+    return bool(pc.greater_equal(low, bounds[0]).as_py() and pc.less_equal(high, bounds[1]).as_py())
 
 
 def to_arrow(pipeline: Pipeline, coerced: Coerced, lineage: Lineage) -> pa.Table:

@@ -143,7 +143,13 @@ def _to_timestamp(value: object) -> datetime:
     else:
         raise ValueError(f"is a {type(value).__name__}, not a timestamp")
     # A timestamp without an offset is taken as UTC, which is what every source here writes.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        # Year 1 at +14:00 is in year 0 in UTC: outside what BigQuery (and Python) holds.
+        raise ValueError(
+            "is before 0001-01-01 or after 9999-12-31 in UTC, outside BigQuery's range"
+        ) from None
 
 
 def _to_date(value: object) -> date:
