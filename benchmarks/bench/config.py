@@ -31,6 +31,8 @@ class Sizes:
     child_timeout_seconds: float
     lambda_cold_starts: int | None = None
     """Fresh Lambda processes timed (each one cold start); None: one per run."""
+    lambda_batch_files: int = 100
+    """Files of the one SQS batch invocation timed after the warm files (the template's BatchSize)."""
 
 
 # Full: the issue's sizes. pandas-gbq does one load job per file (about 6 files/s on the

@@ -161,7 +161,7 @@ def print_report(bench: Bench) -> None:
         table = new_table(
             f"Lambda shape: fresh process, {shape['rows_per_file']}-row PayPal files, direct S3 events,"
             f" {shape['warm_files_per_run']} warm files per run, {cold_starts}",
-            ["step", "seconds (median)", "each run"],
+            ["step", "median", "each run"],
         )
         lines = (
             ("import ingest.apps.lambda_handler", "import_seconds"),
@@ -169,8 +169,12 @@ def print_report(bench: Bench) -> None:
             ("GX import + suite build", "suite_build_seconds"),
             ("cold start: import to ready", "import_to_ready_seconds"),
             ("first file (cold invocation)", "first_file_seconds"),
+            ("first file: import to loaded", "cold_total_seconds"),
             ("warm per file, median", "warm_median_seconds"),
             ("warm per file, p90", "warm_p90_seconds"),
+            ("warm per file: our CPU, ms", "warm_cpu_ms"),
+            (f"batch of {shape.get('batch_files', '?')} files (SQS), seconds", "batch_seconds"),
+            ("batch: our CPU per file, ms", "batch_cpu_per_file_ms"),
         )
         for label, key in lines:
             each_run = ", ".join(f"{value:.3f}" for value in shape[key]["runs"])

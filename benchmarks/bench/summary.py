@@ -116,6 +116,10 @@ TARGETS = (
     Target("memory.ndjson.peak_rss_mb", "NDJSON file peak RSS (1 GB in full mode)", "<", 600, "MB"),
     Target("memory.csv.peak_rss_mb", "CSV file peak RSS (1 GB in full mode)", "<", 600, "MB"),
     Target("validation.seconds", "GX suite on 1M PayPal rows", "<", 5, "s"),
+    Target("lambda.import_to_ready_seconds", "Lambda cold start: import to ready", "<=", 5, "s"),
+    Target("lambda.cold_total_seconds", "Lambda first file: import to loaded", "<=", 6, "s"),
+    Target("lambda.warm_cpu_ms", "Lambda warm 100-row file: our CPU", "<=", 50, "ms"),
+    Target("lambda.batch_cpu_per_file_ms", "Lambda batch of 100 files: our CPU per file", "<=", 10, "ms"),
 )
 
 

@@ -91,6 +91,11 @@ def test_the_issue_targets_are_the_ones_judged():
         "memory.ndjson.peak_rss_mb": ("<", 600),
         "memory.csv.peak_rss_mb": ("<", 600),
         "validation.seconds": ("<", 5),
+        # issue 22: the Lambda path
+        "lambda.import_to_ready_seconds": ("<=", 5),
+        "lambda.cold_total_seconds": ("<=", 6),
+        "lambda.warm_cpu_ms": ("<=", 50),
+        "lambda.batch_cpu_per_file_ms": ("<=", 10),
     }
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from ingest.core.config import Pipeline
+from ingest.core.validate.gx_import import import_great_expectations
 from ingest.core.validate.per_file import add_file_columns, per_file_variant
 from ingest.core.validate.results import SAMPLE_ROWS, BatchOutcome, Check
 
@@ -76,7 +77,7 @@ class Suite:
         return names
 
     def _build(self) -> tuple[ExpectationSuite, BatchDefinition[None]]:
-        import great_expectations as gx
+        gx = import_great_expectations()
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         # GX logs a line per context at INFO ("temporary directory for ephemeral docs site"),
