@@ -100,16 +100,21 @@ def run_worker(args: argparse.Namespace) -> int:
     _no_emf_on_the_console()
     sqs = aws_client("sqs")
     queue_url = sqs.get_queue_url(QueueName=Settings.from_env().queue_name)["QueueUrl"]
-    err_console.print(f"Draining {queue_url} until idle for {args.idle}s ...")
-    stats = worker.drain(
-        sqs,
-        queue_url,
-        handler.handle,
-        workers=args.workers,
-        idle_seconds=args.idle,
-        batch_size=args.batch_size,
-        batching_window=args.batching_window,
-    )
+    options = {
+        "workers": args.workers,
+        "idle_seconds": args.idle,
+        "batch_size": args.batch_size,
+        "batching_window": args.batching_window,
+    }
+    if args.processes > 1:
+        err_console.print(
+            f"Draining {queue_url} with {args.processes} processes of {args.workers} pollers, "
+            f"each until idle for {args.idle}s ..."
+        )
+        stats = worker.drain_processes(queue_url, handler.handle, processes=args.processes, **options)
+    else:
+        err_console.print(f"Draining {queue_url} until idle for {args.idle}s ...")
+        stats = worker.drain(sqs, queue_url, handler.handle, **options)
     console.print(
         f"{stats.messages} messages in {stats.invocations} invocations; "
         f"{stats.failed_messages} left on the queue for retry"
@@ -118,7 +123,13 @@ def run_worker(args: argparse.Namespace) -> int:
 
 
 def _worker_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, default=2, help="concurrent pollers (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="concurrent pollers per process (default 2)")
+    parser.add_argument(
+        "--processes",
+        type=positive,
+        default=1,
+        help="worker processes, each a Lambda container of its own draining until idle (default 1)",
+    )
     parser.add_argument("--idle", type=float, default=5.0, help="stop after this many idle seconds")
     parser.add_argument(
         "--batch-size", type=positive, default=10, help="most messages per invocation (default 10)"

@@ -19,6 +19,14 @@
    stat of each of its ~180 entries) and tries its URL patterns for every request, under a
    lock all requests wait on; the answer depends only on the host it infers (service and
    region), so it is remembered per host.
+6. An SQS message is received by one consumer at a time, and a deleted one stays deleted, as in
+   AWS. moto's queues change their messages without a lock: ``Queue.delete_message`` rebuilds
+   the message list and then assigns it, so two deletes at once bring one of the two messages
+   back (received again once its visibility timeout ends) and a message sent in between is
+   lost; two receives at once can both take one message, since each checks that a message is
+   visible before either marks it received. moto's SQS operations on messages are serialised
+   here. A long poll waits outside the lock, woken by every send and visibility change, so a
+   receiver waiting 20 s holds up no one.
 
 Everything else (S3, SQS long polls) stays concurrent. Run with ``python -P`` so this file's
 folder (the ``ingest`` package) does not shadow standard modules such as ``inspect``.
@@ -30,6 +38,7 @@ import functools
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -42,6 +51,7 @@ from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.s3.exceptions import PreconditionFailed
 from moto.s3.responses import S3Response
+from moto.sqs.models import SQSBackend
 from waitress import create_server
 from waitress.channel import HTTPChannel
 
@@ -55,6 +65,24 @@ ITEM_OPERATIONS = (
     "transact_write_items",
 )
 _item_lock = threading.RLock()
+# Every SQSBackend operation that reads or changes a queue's messages (point 6), and whether it
+# may make a message receivable (and so must wake the long polls waiting).
+SQS_MESSAGE_OPERATIONS = {
+    "send_message": True,
+    "send_message_batch": True,
+    "change_message_visibility": True,
+    "change_message_visibility_batch": True,
+    "delete_message": False,
+    "delete_message_batch": False,
+    "purge_queue": False,
+    "get_queue_attributes": False,
+}
+# Held by one SQS message operation at a time; long polls wait on it, releasing the lock. The
+# lock is reentrant because the batch operations call their one-message forms, patched too.
+_sqs_changed = threading.Condition(threading.RLock())
+# moto's own long-poll loop looks again every second; visibility timeouts that run out and
+# delays that end wake no one, so a waiting receive looks again at least this often.
+SQS_POLL_SECONDS = 1.0
 # Requests served at once: SQS long polls each hold a thread for up to 20 s while runners,
 # tests' concurrent claims and readers keep going.
 SERVER_THREADS = 64
@@ -72,6 +100,59 @@ def _serialised(operation: Callable[..., Any]) -> Callable[..., Any]:
             return operation(*args, **kwargs)
 
     return locked
+
+
+def _sqs_serialised(operation: Callable[..., Any], wakes_receivers: bool) -> Callable[..., Any]:
+    @functools.wraps(operation)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _sqs_changed:
+            try:
+                return operation(*args, **kwargs)
+            finally:
+                if wakes_receivers:
+                    _sqs_changed.notify_all()
+
+    return locked
+
+
+def _long_poll_outside_the_lock(receive_message: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's receive, one short poll at a time under the lock, waiting between polls without it.
+
+    moto's own long poll waits inside ``receive_message``: holding the lock there would stop
+    every other SQS call for up to 20 s, including the send that would end the wait.
+    """
+
+    @functools.wraps(receive_message)
+    def receive(
+        self: SQSBackend,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> Any:
+        deadline = time.monotonic() + (wait_seconds_timeout or 0)
+        with _sqs_changed:
+            while True:
+                received = receive_message(
+                    self, queue_name, count, 0, visibility_timeout, message_attribute_names
+                )
+                left = deadline - time.monotonic()
+                if received or left <= 0:
+                    return received
+                _sqs_changed.wait(min(left, SQS_POLL_SECONDS))
+
+    return receive
+
+
+def serialise_sqs() -> None:
+    """Patch moto's SQS backend as point 6 says (in this process)."""
+    # Patching moto's classes is the point of this launcher; mypy rightly finds it odd.
+    SQSBackend.receive_message = _long_poll_outside_the_lock(  # type: ignore[method-assign]
+        SQSBackend.receive_message
+    )
+    for name, wakes_receivers in SQS_MESSAGE_OPERATIONS.items():
+        setattr(SQSBackend, name, _sqs_serialised(getattr(SQSBackend, name), wakes_receivers))
 
 
 def _conditions_checked_first(transact_write_items: Callable[..., Any]) -> Callable[..., Any]:
@@ -190,6 +271,7 @@ def main(argv: list[str]) -> None:
     DomainDispatcherApplication.get_backend_for_host = _remembered_per_host(  # type: ignore[method-assign]
         DomainDispatcherApplication.get_backend_for_host
     )
+    serialise_sqs()
     parser = argparse.ArgumentParser(description="moto server for the local stack")
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)

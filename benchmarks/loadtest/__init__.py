@@ -18,8 +18,9 @@ is not running (and stops it again afterwards; a running one is reused and left 
    ``--batch-size`` messages gathered for up to ``--batching-window`` seconds.
 3. Sends every file's S3 event (the real notification shape, key URL-encoded) one to three times,
    shuffled, to a queue of the run's own, keeping up to ``--backlog`` messages waiting (files
-   land as fast as they are taken; ``--backlog 0`` sends everything at once), and measures from
-   the first delivery until the queue is drained. A file lands when its first event is sent.
+   land as fast as they are taken; ``--backlog 0`` sends everything at once; ``--rate N`` sends N
+   a second instead, files landing on their own clock), and measures from the first delivery
+   until the queue is drained. A file lands when its first event is sent.
 4. Checks the accounting against what it planted, from the ledger, BigQuery and the error
    bucket: every file has exactly one ledger FILE item with the expected outcome; per loadable file
    ``rows_in = rows_loaded + rows_quarantined`` with the planted bad rows quarantined and kept in
@@ -42,12 +43,13 @@ Isolation: the run uses resources of its own, so runs repeat and never touch the
 a bucket without notifications, a queue and dead-letter queue, a ledger table, and copies of the
 shipped pipelines (same key patterns, transforms, suites and write modes) whose tables, and the
 validation results, go to a BigQuery dataset of the run. Keys are ``<pipeline key space>/
-loadtest-<run id>/...``. All of it is removed afterwards unless ``--keep``. The run's calls to
-moto's SQS are serialised (see ``queue.SerializedSQS``).
+loadtest-<run id>/...``. All of it is removed afterwards unless ``--keep``. The runners and the
+sender call SQS concurrently, as on AWS: the local stack's moto serialises its SQS operations
+itself (``ingest_devstack/moto_emulator.py``, point 6).
 
 The package: ``__main__`` (arguments; also the runner processes' entry), ``config`` (``Config``,
 ``Planned``, the bad-file kinds), ``files`` (planning and building the files), ``resources`` (what
-a run creates and removes), ``queue`` (the serialised SQS client), ``runners`` (the runner
+a run creates and removes), ``queue`` (the queue's counts, the key in a message), ``runners`` (the runner
 processes), ``deliveries`` (uploads and S3 events), ``run`` (one whole run), ``accounting`` (the
 checks and measures) and ``report`` (result.json and the tables).
 """

@@ -40,16 +40,16 @@ def parse_args(argv: list[str] | None = None) -> Config:
         default=defaults.backlog,
         help="messages kept waiting in the queue while sending (0: all at once; default %(default)s)",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=defaults.rate,
+        help="messages sent per second, evenly, in place of --backlog (default: off)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--visibility-timeout", type=int, default=defaults.visibility_timeout)
     parser.add_argument("--retry-delay", type=int, default=defaults.retry_delay)
     parser.add_argument("--timeout", type=float, default=defaults.timeout, help="seconds before giving up")
-    parser.add_argument(
-        "--no-sqs-lock",
-        dest="sqs_lock",
-        action="store_false",
-        help="let the runners call moto's SQS concurrently (it loses and resurrects messages)",
-    )
     parser.add_argument("--keep", action="store_true", help="keep the run's bucket, ledger and dataset")
     parser.add_argument("--out", type=Path, default=defaults.out_dir, help="folder of result.json")
     args = parser.parse_args(argv)
@@ -64,11 +64,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
         bad_share=args.bad_share,
         max_deliveries=args.max_deliveries,
         backlog=args.backlog,
+        rate=args.rate,
         seed=args.seed,
         visibility_timeout=args.visibility_timeout,
         retry_delay=args.retry_delay,
         timeout=args.timeout,
-        sqs_lock=args.sqs_lock,
         keep=args.keep,
         out_dir=args.out,
     )

@@ -39,6 +39,8 @@ class Config:
     max_deliveries: int = 3
     backlog: int = 1_000
     """Messages kept waiting in the queue while sending; 0 sends every delivery at once."""
+    rate: float = 0.0
+    """Messages sent a second, evenly (files landing on their own clock); 0: ``backlog`` decides."""
     seed: int = 7
     upload_threads: int = 16
     idle_seconds: float = 3.0
@@ -47,8 +49,6 @@ class Config:
     """Seconds before a message the handler returned as failed is visible again."""
     timeout: float = 0.0
     """Seconds from the first delivery before the runners are stopped; 0: 600 + 1 per file."""
-    sqs_lock: bool = True
-    """Serialise the run's SQS calls (see ``SerializedSQS``)."""
     keep: bool = False
     out_dir: Path = REPORT_DIR
     run_id: str = ""

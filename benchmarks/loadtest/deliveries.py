@@ -56,12 +56,15 @@ def send_events(
     seed: int,
     backlog: int = 0,
     on_sent: Callable[[int], None] | None = None,
+    rate: float = 0.0,
 ) -> tuple[int, float]:
     """Send each file's event ``copies`` times, shuffled; (messages sent, epoch of the first send).
 
-    ``backlog`` > 0 keeps at most that many messages waiting (visible) in the queue, as files
-    landing at the rate the runners take them; 0 sends everything at once. A file's event time is
-    when its first copy goes out: that is when it "lands" for the pipeline.
+    ``rate`` > 0 sends that many messages a second, evenly, as files landing on their own clock
+    (what the batching window is for); otherwise ``backlog`` > 0 keeps at most that many messages
+    waiting (visible) in the queue, as files landing at the rate the runners take them, and 0
+    sends everything at once. A file's event time is when its first copy goes out: that is when it
+    "lands" for the pipeline.
     """
     region = sqs.meta.region_name or "us-east-1"
     order = [p.number for p in planned for _ in range(p.copies)]
@@ -96,6 +99,15 @@ def send_events(
             on_sent(len(chunk))
         return len(chunk)
 
+    if rate > 0:
+        # One message a send below 10 a second, so a batch fills as files land, not in bursts.
+        size = 1 if rate < 10 else 10
+        started = time.monotonic()
+        sent = 0
+        for start in range(0, len(order), size):
+            time.sleep(max(0.0, started + start / rate - time.monotonic()))
+            sent += send(order[start : start + size])
+        return sent, first_send
     chunks = [order[start : start + 10] for start in range(0, len(order), 10)]
     if backlog <= 0:
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="send") as pool:

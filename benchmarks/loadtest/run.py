@@ -16,7 +16,7 @@ from typing import Any
 from benchmarks.loadtest.accounting import account, check
 from benchmarks.loadtest.config import Config
 from benchmarks.loadtest.deliveries import send_events, upload
-from benchmarks.loadtest.queue import SerializedSQS, queue_counts
+from benchmarks.loadtest.queue import queue_counts
 from benchmarks.loadtest.report import print_result, write_result
 from benchmarks.loadtest.resources import Resources, cleanup, create_resources
 from benchmarks.loadtest.runners import log_tail, start_runners, stop, wait_ready
@@ -54,7 +54,7 @@ def run_loadtest(config: Config, console: Any = None, stack: Any = None) -> dict
             planned, upload_seconds = upload(res, config, lambda: progress.advance(task))
         wait_ready(res, processes)
 
-        sqs = SerializedSQS(aws_client("sqs"), res.control / "sqs.lock" if config.sqs_lock else None)
+        sqs = aws_client("sqs")
         total = sum(p.copies for p in planned)
         with progress_bar(console) as progress:
             sending = progress.add_task("send events", total=total)
@@ -64,7 +64,13 @@ def run_loadtest(config: Config, console: Any = None, stack: Any = None) -> dict
             def send() -> None:
                 try:
                     outcome["sent"], outcome["first_send"] = send_events(
-                        sqs, res, planned, config.seed, config.backlog, lambda n: progress.advance(sending, n)
+                        sqs,
+                        res,
+                        planned,
+                        config.seed,
+                        config.backlog,
+                        lambda n: progress.advance(sending, n),
+                        rate=config.rate,
                     )
                 except BaseException as err:
                     outcome["error"] = err

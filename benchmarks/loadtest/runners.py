@@ -1,5 +1,4 @@
-"""The runner processes, each playing one Lambda container fed by the run's queue, and the
-SQS client they share."""
+"""The runner processes, each playing one Lambda container fed by the run's queue."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.loadtest.config import PAYMENTS, PAYPAL, ROOT, Config
-from benchmarks.loadtest.queue import SerializedSQS, event_key, queue_counts
+from benchmarks.loadtest.queue import event_key, queue_counts
 from benchmarks.loadtest.resources import Resources, runner_environment
 
 
@@ -32,7 +31,7 @@ def runner_main(control: Path, index: int) -> None:
     handler.logger.setLevel(logging.WARNING)
     config = json.loads((control / "config.json").read_text())
     queue_url = config["queue_url"]
-    sqs = SerializedSQS(aws_client("sqs"), control / "sqs.lock" if config["sqs_lock"] else None)
+    sqs = aws_client("sqs")
 
     # Cold start before the clock runs: clients, pipelines, GX suites, pseudonym key.
     services = handler.services()
@@ -178,7 +177,6 @@ def start_runners(res: Resources, settings: Any, config: Config) -> list[subproc
                 "pollers": config.pollers,
                 "idle_seconds": config.idle_seconds,
                 "retry_delay": config.retry_delay,
-                "sqs_lock": config.sqs_lock,
             }
         )
     )

@@ -327,6 +327,9 @@ def test_template_is_sam_with_the_documented_parameters(template):
         "CreateLakeBucket",
         "BatchSize",
         "ReservedConcurrency",
+        "ProvisionedConcurrency",
+        "MemorySize",
+        "MaximumBatchingWindowInSeconds",
         "QuarantineRatePercent",
     }
     assert parameters["BigQueryLocation"]["Default"] == "US"
@@ -341,7 +344,7 @@ def test_function_is_the_container_image_with_one_full_lambda_timeout(template):
     assert props["PackageType"] == "Image"
     assert props["ImageUri"] == {"Ref": "ImageUri"}
     assert props["Timeout"] == 900
-    assert props["MemorySize"] == 1024
+    assert props["MemorySize"] == {"Ref": "MemorySize"}
 
 
 # ---------------------------------------------------------------- IAM
@@ -604,9 +607,11 @@ def test_claim_lease_lasts_at_least_one_function_timeout(template):
 
 def test_queue_visibility_covers_six_function_timeouts_and_the_batching_window(template):
     queue = queue_properties(template, "payments-lake-events")
-    window = sqs_event(template)["MaximumBatchingWindowInSeconds"]
-    assert window > 0
-    assert 6 * function(template)["Timeout"] + window <= queue["VisibilityTimeout"] <= 43200
+    assert sqs_event(template)["MaximumBatchingWindowInSeconds"] == {"Ref": "MaximumBatchingWindowInSeconds"}
+    # The queue cannot add the parameter to 6 x Timeout, so it covers the largest window allowed.
+    window = template["Parameters"]["MaximumBatchingWindowInSeconds"]
+    assert 0 < window["MinValue"] <= window["Default"] <= window["MaxValue"] <= 300  # Lambda's range
+    assert 6 * function(template)["Timeout"] + window["MaxValue"] <= queue["VisibilityTimeout"] <= 43200
 
 
 def test_dead_letter_queue_takes_over_after_five_receives_and_keeps_messages_longest(template):
@@ -633,8 +638,8 @@ def test_batch_size_is_a_parameter_of_the_event_source(template):
     assert (parameter["MinValue"], parameter["Default"], parameter["MaxValue"]) == (1, 100, 10000)
     event = sqs_event(template)
     assert event["BatchSize"] == {"Ref": "BatchSize"}
-    # Lambda takes more than 10 messages a batch only with a batching window.
-    assert event["MaximumBatchingWindowInSeconds"] > 0
+    # Lambda takes more than 10 messages a batch only with a batching window of 1 s or more.
+    assert template["Parameters"]["MaximumBatchingWindowInSeconds"]["MinValue"] >= 1
 
 
 def test_reserved_concurrency_is_a_parameter_that_also_caps_the_event_source(template):
@@ -646,6 +651,86 @@ def test_reserved_concurrency_is_a_parameter_that_also_caps_the_event_source(tem
     assert function(template)["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
     # More pollers than reserved concurrency would throttle, and throttles count as receives.
     assert sqs_event(template)["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "ReservedConcurrency"}
+
+
+def test_provisioned_concurrency_is_off_by_default_and_set_on_the_alias_only_when_asked(template):
+    parameter = template["Parameters"]["ProvisionedConcurrency"]
+    assert parameter["Type"] == "Number"
+    assert (parameter["MinValue"], parameter["Default"]) == (0, 0), "billed while configured: opt in"
+    assert parameter["MaxValue"] <= template["Parameters"]["ReservedConcurrency"]["MaxValue"]
+    props = function(template)
+    # Provisioned concurrency lives on an alias; the event source invokes the alias SAM makes.
+    assert props["AutoPublishAlias"] == "live"
+    condition, when_set, otherwise = props["ProvisionedConcurrencyConfig"]["Fn::If"]
+    assert template["Conditions"][condition] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ProvisionedConcurrency"}, "0"]}]
+    }
+    assert when_set == {"ProvisionedConcurrentExecutions": {"Ref": "ProvisionedConcurrency"}}
+    assert otherwise == {"Ref": "AWS::NoValue"}
+
+
+def condition_holds(condition: Any, parameters: dict[str, str]) -> bool:
+    """The Fn::Not / Fn::Equals conditions of this template, for parameter values as strings
+    (CloudFormation hands every parameter value to a condition as a string)."""
+    if "Fn::Not" in condition:
+        return not condition_holds(condition["Fn::Not"][0], parameters)
+    left, right = (parameters[v["Ref"]] if isinstance(v, dict) else v for v in condition["Fn::Equals"])
+    return left == right
+
+
+@pytest.mark.parametrize(("value", "provisioned"), [("0", False), ("1", True), ("5", True)])
+def test_zero_provisioned_concurrency_means_no_provisioned_concurrency_config(template, value, provisioned):
+    condition = function(template)["ProvisionedConcurrencyConfig"]["Fn::If"][0]
+    assert (
+        condition_holds(template["Conditions"][condition], {"ProvisionedConcurrency": value}) is provisioned
+    )
+
+
+# Function properties a published version does not keep: they belong to the function, its alias
+# or its event source, or are the version's own description.
+NOT_IN_A_VERSION = {
+    "Events",
+    "ReservedConcurrentExecutions",
+    "ProvisionedConcurrencyConfig",
+    "VersionDescription",
+}
+
+
+def test_every_parameter_in_the_function_configuration_publishes_a_new_version(template):
+    # The alias runs a published version, which keeps the configuration it was published with.
+    # SAM publishes one when the properties as written change, not when a parameter's value
+    # does; the version's description (fixed at creation) names each such value instead.
+    props = function(template)
+    configuration = {key: value for key, value in props.items() if key not in NOT_IN_A_VERSION}
+    parameters = set(template["Parameters"])
+    named = referenced_names(configuration)
+    # A resource the environment names is named from a parameter (bucket, table).
+    for name in referenced_names(props["Environment"]) - parameters:
+        named |= referenced_names(template["Resources"][name].get("Properties", {})) & parameters
+    needed = (named & parameters) - {"ImageUri"}  # a new image publishes a version by itself
+    assert props["AutoPublishAliasAllProperties"] is True  # template edits publish too
+    assert needed <= referenced_names(props["VersionDescription"])
+    assert {"MemorySize", "BigQueryProject", "ErrorBucketName", "LedgerTableName"} <= needed
+
+
+def test_version_description_fits_lambdas_256_characters_with_the_documented_values(template):
+    readme = (DEPLOY_DIR / "README.md").read_text()
+    examples = dict(re.findall(r"^\| `(\w+)` \| `([^`]+)`", readme, flags=re.MULTILINE))
+    text = function(template)["VersionDescription"]["Fn::Sub"]
+    described = re.sub(r"\$\{(\w+)\}", lambda m: examples[m.group(1)], text)
+    assert len(described) <= 256, described
+
+
+def test_memory_size_is_a_parameter_no_lower_than_the_measured_peaks_allow(template):
+    parameter = template["Parameters"]["MemorySize"]
+    assert parameter["Type"] == "Number"
+    assert parameter["Default"] == 1024
+    # deploy/README.md, "Levers": a batch of large files peaked at ~700 MB (make bench, big set).
+    assert parameter["MinValue"] >= 1024 and parameter["MaxValue"] == 10240
+
+
+def test_outputs_name_the_alias_the_event_source_invokes(template):
+    assert {"Ref": "IngestFunction.Alias"} in [o["Value"] for o in template["Outputs"].values()]
 
 
 def test_queue_accepts_messages_only_from_the_lake_bucket(template):

@@ -77,6 +77,30 @@ def print_batch_summary(account: dict[str, Any]) -> None:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
+def print_backfill(account: dict[str, Any]) -> None:
+    """A backfill's account (``Backfill.to_dict()``): listed, skipped, enqueued, and what SQS refused."""
+    title = f"Backfill of {escape(account['source'])} to {escape(account['queue_url'])}"
+    console.print(title + (" (dry run: nothing sent)" if account["dry_run"] else ""))
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column("what")
+    table.add_column("files", justify="right")
+    table.add_row("listed", f"{account['listed']:,}")
+    if account["noncurrent"]:
+        table.add_row("not current (delete markers, old versions), left out", f"{account['noncurrent']:,}")
+    table.add_row("already in the ledger, skipped", f"{account['already_in_ledger']:,}")
+    if account["dry_run"]:
+        table.add_row("would be enqueued", f"{account['to_enqueue']:,}")
+    else:
+        calls = account["send_calls"]
+        table.add_row(f"enqueued ({calls:,} SendMessageBatch calls)", f"{account['enqueued']:,}")
+        table.add_row("not enqueued", f"{len(account['failed']):,}")
+    console.print(table)
+    for failure in account["failed"][:20]:
+        console.print(f"[red]NOT ENQUEUED[/] {escape(failure['uri'])}: {escape(failure['reason'])}")
+    if len(account["failed"]) > 20:
+        console.print(f"... and {len(account['failed']) - 20} more (--json lists them all)")
+
+
 def print_replayed(results: Sequence[tuple[FileRef, FileResult | None]], dry_run: bool) -> None:
     table = Table(title=("Would replay" if dry_run else "Replayed") + f": {len(results)} files")
     for column in ("key", "outcome", "rows_loaded", "rows_quarantined", "error"):

@@ -1,4 +1,5 @@
-"""``ingest load|run|batch|replay|ledger``: land files now, in batches, again; read the ledger."""
+"""``ingest load|run|batch|backfill|replay|ledger``: land files now, in batches, through the fleet,
+again; read the ledger."""
 
 from __future__ import annotations
 
@@ -155,6 +156,71 @@ def _batch_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def backfill(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ingest.adapters.clients import aws_client
+    from ingest.adapters.dynamodb.ledger import Ledger
+    from ingest.adapters.s3_lake import S3Lake
+    from ingest.apps.ops.backfill import BackfillError, run_backfill
+    from ingest.core.settings import Settings
+
+    settings = Settings.from_env()
+    s3 = aws_client("s3")
+    # An inventory names its bucket; a listing needs one.
+    bucket = args.bucket if args.manifest else (args.bucket or settings.lake_bucket)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    # The bar only where someone watches it: a scheduler's log gets the summary alone.
+    quiet = args.json or not err_console.is_terminal
+    with Progress(*columns, console=err_console, disable=quiet) as progress:
+        task = progress.add_task("listing" if not args.manifest else "reading the inventory", total=None)
+
+        def listed(total: int | None) -> None:
+            progress.update(task, total=total, description="skipping loaded files, enqueueing the rest")
+
+        try:
+            result = run_backfill(
+                lake=S3Lake(s3, settings.error_bucket),
+                ledger=Ledger.from_settings(aws_client("dynamodb"), settings),
+                sqs=aws_client("sqs"),
+                s3=s3,
+                queue=args.queue or settings.queue_name,
+                bucket=bucket,
+                prefix=args.prefix,
+                since=_utc_midnight(args.since),
+                until=_utc_midnight(args.until),
+                manifest_uri=args.manifest,
+                dry_run=args.dry_run,
+                on_total=listed,
+                on_progress=lambda files: progress.advance(task, files),
+            )
+        except (BackfillError, BotoCoreError) as err:
+            progress.stop()
+            print_error(f"backfill: {err}")
+            return 2
+    if args.json:
+        rendering.print_json(result.to_dict(), ensure_ascii=False)
+    else:
+        rendering.print_backfill(result.to_dict())
+    return 1 if result.failed else 0
+
+
+def _backfill_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bucket", help="the lake bucket to list (default INGEST_LAKE_BUCKET)")
+    parser.add_argument("--prefix", default="", help="only keys under this prefix")
+    parser.add_argument("--since", type=day, help="only objects last modified on or after YYYY-MM-DD (UTC)")
+    parser.add_argument("--until", type=day, help="only objects last modified before YYYY-MM-DD (UTC)")
+    parser.add_argument(
+        "--manifest",
+        metavar="S3_URI",
+        help="read an S3 Inventory report (s3://.../manifest.json, CSV or Parquet) instead of listing",
+    )
+    parser.add_argument("--queue", help="the ingest queue's name or URL (default INGEST_QUEUE_NAME)")
+    parser.add_argument("--dry-run", action="store_true", help="count what would be enqueued, send nothing")
+    parser.add_argument("--json", action="store_true", help="the account as JSON, no progress bar")
+
+
 def replay(args: argparse.Namespace) -> int:
     from ingest.ingestion.runs import replay_failed
     from ingest.ingestion.services import Services
@@ -231,6 +297,18 @@ COMMANDS = (
         "notebook says why).",
         run=batch,
         arguments=_batch_arguments,
+    ),
+    Command(
+        "backfill",
+        help="hand existing lake files to the Lambda fleet: one S3 event per new file on the ingest queue",
+        description="Lists objects under a prefix (or reads an S3 Inventory manifest), skips what the "
+        "ledger already has, and sends one S3-event-shaped message per remaining file to the ingest "
+        "queue, ten per SendMessageBatch, so the ingest function loads them with its own ledger, error "
+        "bucket and load-job batching. Exit code 0: everything enqueued (or, with --dry-run, counted); "
+        "1: SQS refused some files (listed); 2: the backfill could not run (no such queue, bucket or "
+        "ledger table, a bad manifest).",
+        run=backfill,
+        arguments=_backfill_arguments,
     ),
     Command(
         "replay",
