@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import yaml
+from support.cloudformation import load_template
 
 from ingest.adapters.dynamodb.table import table_definition
 from ingest.apps.ops import health, metrics
@@ -43,30 +43,9 @@ PIPELINES = load_pipelines(Settings().pipelines_dir)
 FRESHNESS_MINUTES = {p.name: p.freshness_minutes for p in PIPELINES if p.freshness_minutes}
 
 
-class CloudFormationLoader(yaml.SafeLoader):
-    """A SafeLoader that reads ``!Ref x`` as ``{"Ref": "x"}``, ``!Sub s`` as ``{"Fn::Sub": s}``..."""
-
-
-def _construct_intrinsic(loader: CloudFormationLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix in ("Ref", "Condition"):
-        return {suffix: value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return yaml.load((DEPLOY_DIR / "template.yaml").read_text(), Loader=CloudFormationLoader)
+    return load_template(DEPLOY_DIR / "template.yaml")
 
 
 # ---------------------------------------------------------------- helpers
