@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Context, Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -166,8 +166,11 @@ def _json_default(value: object) -> str:
     # Parquet and Avro sources hand over typed values; JSON keeps their canonical text.
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        # ISO 8601 duration, exact to the microsecond (Parquet and Arrow durations).
+        return f"P{value.days}DT{value.seconds}.{value.microseconds:06d}S"
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -112,7 +112,8 @@ class RecordCoercer:
                 try:
                     kept_json, extra, names = self._kept_and_extras(record, row.original or record)
                     extra_fields |= names
-                except ValueError as err:
+                except (ValueError, TypeError) as err:
+                    # A value JSON cannot hold is the row's fault, not a failure worth a retry.
                     errors[index] = str(err)
             kept_records.append(kept_json)
             extras_json.append(extra)
