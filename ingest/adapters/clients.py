@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     from google.cloud import bigquery
 
 
+def aws_error_code(err: Exception) -> str:
+    """The AWS error code of a botocore ClientError (``NoSuchKey``, ``QueueDoesNotExist``); "" for
+    any other exception."""
+    response = getattr(err, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
 def aws_client(service: str) -> Any:
     """A boto3 client with standard retries and enough connections for concurrent workers."""
     import boto3

@@ -21,6 +21,7 @@ import re
 from datetime import datetime
 from typing import IO, Any
 
+from ingest.adapters.clients import aws_error_code
 from ingest.core.errors import ObjectChanged, ObjectGone, TransientError
 from ingest.core.model import FileRef
 
@@ -29,11 +30,6 @@ MAX_KEY_BYTES = 1024
 SIDECAR_SUFFIX = ".error.json"
 _ROWS_SUFFIX = ".rows.ndjson"
 _DIGEST = re.compile(r"~[0-9a-f]{64}\Z")
-
-
-def _error_code(err: Exception) -> str:
-    response = getattr(err, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
 
 
 def fitted_key(area: str, ref: FileRef, suffix: str = "") -> str:
@@ -88,7 +84,7 @@ class S3Lake:
         try:
             response = self.s3.get_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{ref.etag}"')
         except ClientError as err:
-            code = _error_code(err)
+            code = aws_error_code(err)
             if code in {"NoSuchKey", "404"}:
                 raise ObjectGone(f"{ref.uri} no longer exists (deleted after its event)") from err
             if code in {"PreconditionFailed", "412"}:
@@ -137,10 +133,12 @@ class S3Lake:
             )
             sidecar["bytes_kept"] = True
         except ClientError as err:
-            if _error_code(err) not in {"NoSuchKey", "404", "PreconditionFailed", "412"}:
+            if aws_error_code(err) not in {"NoSuchKey", "404", "PreconditionFailed", "412"}:
                 raise
             sidecar["bytes_kept"] = False
-            sidecar["bytes_note"] = f"the failed version no longer exists in {ref.bucket}: {_error_code(err)}"
+            sidecar["bytes_note"] = (
+                f"the failed version no longer exists in {ref.bucket}: {aws_error_code(err)}"
+            )
         self._put_json(sidecar_key(key), sidecar)
         return key
 
@@ -194,7 +192,7 @@ class S3Lake:
                     ref = FileRef.of(bucket, item["Key"], item["ETag"], int(item["Size"]), landed)
                     found.append((modified, item["Key"], ref))
         except ClientError as err:
-            if _error_code(err) == "NoSuchBucket":
+            if aws_error_code(err) == "NoSuchBucket":
                 raise ObjectGone(f"bucket {bucket} does not exist") from err
             raise TransientError(f"listing s3://{bucket}/{prefix} failed: {err}") from err
         except BotoCoreError as err:

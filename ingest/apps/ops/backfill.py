@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from itertools import batched
 from typing import Any
 
+from ingest.adapters.clients import aws_error_code
 from ingest.apps.ops import inventory
 from ingest.core.errors import IngestError
 from ingest.core.model import FileRef
@@ -70,11 +71,6 @@ class Backfill:
         return asdict(self)
 
 
-def _error_code(err: Exception) -> str:
-    response = getattr(err, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
 def _one_line(err: Exception) -> str:
     response = getattr(err, "response", None) or {}
     message = response.get("Error", {}).get("Message") or str(err)
@@ -93,9 +89,9 @@ def resolve_queue(sqs: Any, queue: str) -> tuple[str, str]:
         )
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     except ClientError as err:
-        if _error_code(err) in _NO_QUEUE:
+        if aws_error_code(err) in _NO_QUEUE:
             raise BackfillError(f"no such queue: {queue}") from None
-        raise BackfillError(f"queue {queue}: {_error_code(err)}: {_one_line(err)}") from None
+        raise BackfillError(f"queue {queue}: {aws_error_code(err)}: {_one_line(err)}") from None
     except BotoCoreError as err:
         raise BackfillError(f"queue {queue}: {_one_line(err)}") from None
     return url, str(arn).split(":")[3]
@@ -153,10 +149,10 @@ def send_batch(
                 Entries=[{"Id": entry_id, "MessageBody": body} for entry_id, (_, body) in pending.items()],
             )
         except ClientError as err:
-            if _error_code(err) in _NO_QUEUE:
+            if aws_error_code(err) in _NO_QUEUE:
                 raise BackfillError(f"no such queue: {queue_url}") from None
             raise BackfillError(
-                f"sending to {queue_url} failed: {_error_code(err)}: {_one_line(err)}"
+                f"sending to {queue_url} failed: {aws_error_code(err)}: {_one_line(err)}"
             ) from None
         except BotoCoreError as err:
             raise BackfillError(f"sending to {queue_url} failed: {_one_line(err)}") from None
@@ -233,9 +229,9 @@ def _to_claim(ledger: Ledger, refs: list[FileRef]) -> list[FileRef]:
     try:
         return ledger.to_claim(refs)
     except ClientError as err:
-        if _error_code(err) in _NO_TABLE:
+        if aws_error_code(err) in _NO_TABLE:
             raise BackfillError(f"no such ledger table: {getattr(ledger, 'table', '')}") from None
-        raise BackfillError(f"reading the ledger failed: {_error_code(err)}: {_one_line(err)}") from None
+        raise BackfillError(f"reading the ledger failed: {aws_error_code(err)}: {_one_line(err)}") from None
     except BotoCoreError as err:
         raise BackfillError(f"reading the ledger failed: {_one_line(err)}") from None
 

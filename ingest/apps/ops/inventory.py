@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
+from ingest.adapters.clients import aws_error_code
 from ingest.core.model import FileRef
 
 FORMATS = ("CSV", "Parquet")
@@ -194,7 +195,7 @@ def read_manifest(s3: Any, uri: str) -> Manifest:
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as err:
-        code = err.response.get("Error", {}).get("Code", "")
+        code = aws_error_code(err)
         if code in {"NoSuchKey", "404", "NoSuchBucket"}:
             raise ManifestError(f"no such manifest: {uri} ({code})") from None
         raise ManifestError(f"reading {uri} failed: {code or err}") from None
@@ -221,7 +222,7 @@ def inventory_refs(s3: Any, manifest: Manifest, counts: Counts) -> Iterator[File
                 continue
             body = s3.get_object(Bucket=manifest.destination_bucket, Key=key)["Body"]
         except ClientError as err:
-            code = err.response.get("Error", {}).get("Code", "")
+            code = aws_error_code(err)
             raise ManifestError(f"inventory data file {where} unreadable ({code or err})") from None
         # AWS writes CSV inventories gzipped (.csv.gz); a plain .csv is read as it is.
         raw: Any = gzip.GzipFile(fileobj=body) if key.endswith(".gz") else body

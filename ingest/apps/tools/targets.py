@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, Any
 
+from ingest.adapters.clients import aws_error_code
 from ingest.core.config import Pipeline, load_pipelines, route
 from ingest.core.errors import UnknownPipeline
 
@@ -41,7 +42,7 @@ def open_s3(uri: str, s3: Any) -> tuple[IO[bytes], int | None, str | None, list[
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
     except ClientError as err:
-        code = str(err.response.get("Error", {}).get("Code", ""))
+        code = aws_error_code(err)
         if code in {"NoSuchKey", "NoSuchBucket", "404"}:
             raise InspectError(f"{uri} does not exist ({code})") from err
         raise
