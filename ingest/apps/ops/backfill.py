@@ -13,6 +13,7 @@ run and S3 itself) loads once; its second delivery is recorded as SKIPPED_DUPLIC
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -77,23 +78,31 @@ def _one_line(err: Exception) -> str:
     return " ".join(str(message).split())
 
 
-def resolve_queue(sqs: Any, queue: str) -> tuple[str, str]:
-    """The queue's URL and region, from its name or URL; BackfillError when there is no such queue."""
+@contextlib.contextmanager
+def _aws_errors(failed: str, missing_codes: set[str], missing: str) -> Iterator[None]:
+    """botocore's errors as one-line BackfillErrors: ``missing`` for the codes that mean the
+    resource does not exist, else ``failed`` with the code and AWS's message."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
+        yield
+    except ClientError as err:
+        if aws_error_code(err) in missing_codes:
+            raise BackfillError(missing) from None
+        raise BackfillError(f"{failed}: {aws_error_code(err)}: {_one_line(err)}") from None
+    except BotoCoreError as err:
+        raise BackfillError(f"{failed}: {_one_line(err)}") from None
+
+
+def resolve_queue(sqs: Any, queue: str) -> tuple[str, str]:
+    """The queue's URL and region, from its name or URL; BackfillError when there is no such queue."""
+    with _aws_errors(f"queue {queue}", _NO_QUEUE, f"no such queue: {queue}"):
         url = (
             queue
             if queue.startswith(("https://", "http://"))
             else sqs.get_queue_url(QueueName=queue)["QueueUrl"]
         )
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    except ClientError as err:
-        if aws_error_code(err) in _NO_QUEUE:
-            raise BackfillError(f"no such queue: {queue}") from None
-        raise BackfillError(f"queue {queue}: {aws_error_code(err)}: {_one_line(err)}") from None
-    except BotoCoreError as err:
-        raise BackfillError(f"queue {queue}: {_one_line(err)}") from None
     return url, str(arn).split(":")[3]
 
 
@@ -131,8 +140,6 @@ def send_batch(
     Returns (sent, failed ``{uri, reason}``, calls made). A whole call refused after botocore's
     own retries (no such queue, access denied) is a BackfillError: every later call would be too.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
-
     if len(bodies) > MESSAGES_PER_CALL:
         raise ValueError(f"at most {MESSAGES_PER_CALL} messages per call, got {len(bodies)}")
     pending = {str(index): entry for index, entry in enumerate(bodies)}
@@ -143,19 +150,11 @@ def send_batch(
         if attempt:
             sleep(min(0.2 * 2**attempt, 5.0))
         calls += 1
-        try:
+        with _aws_errors(f"sending to {queue_url} failed", _NO_QUEUE, f"no such queue: {queue_url}"):
             response = sqs.send_message_batch(
                 QueueUrl=queue_url,
                 Entries=[{"Id": entry_id, "MessageBody": body} for entry_id, (_, body) in pending.items()],
             )
-        except ClientError as err:
-            if aws_error_code(err) in _NO_QUEUE:
-                raise BackfillError(f"no such queue: {queue_url}") from None
-            raise BackfillError(
-                f"sending to {queue_url} failed: {aws_error_code(err)}: {_one_line(err)}"
-            ) from None
-        except BotoCoreError as err:
-            raise BackfillError(f"sending to {queue_url} failed: {_one_line(err)}") from None
         retry: dict[str, tuple[FileRef, str]] = {}
         for refused in response.get("Failed", []):
             entry_id = refused["Id"]
@@ -224,16 +223,10 @@ def _source_refs(
 
 
 def _to_claim(ledger: Ledger, refs: list[FileRef]) -> list[FileRef]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
+    with _aws_errors(
+        "reading the ledger failed", _NO_TABLE, f"no such ledger table: {getattr(ledger, 'table', '')}"
+    ):
         return ledger.to_claim(refs)
-    except ClientError as err:
-        if aws_error_code(err) in _NO_TABLE:
-            raise BackfillError(f"no such ledger table: {getattr(ledger, 'table', '')}") from None
-        raise BackfillError(f"reading the ledger failed: {aws_error_code(err)}: {_one_line(err)}") from None
-    except BotoCoreError as err:
-        raise BackfillError(f"reading the ledger failed: {_one_line(err)}") from None
 
 
 def run_backfill(
