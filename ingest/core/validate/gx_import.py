@@ -68,10 +68,3 @@ def import_great_expectations() -> types.ModuleType:
         finally:
             sys.meta_path.remove(finder)
         return great_expectations
-
-
-def still_deferred() -> list[str]:
-    """The ``DEFERRED`` modules imported but not yet executed (a lazy module's type is not
-    ``ModuleType`` until its first attribute access)."""
-    loaded = (sys.modules[name] for name in DEFERRED if name in sys.modules)
-    return [module.__name__ for module in loaded if type(module) is not types.ModuleType]
