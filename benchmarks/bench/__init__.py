@@ -22,7 +22,7 @@ for DuckDB. Sections (``sections/``, one module each):
               tool's machinery, ``peak_memory/``; one run each).
   lambda      in a fresh process: ``import ingest.apps.lambda_handler``, Services and the GX suite
               (the cold start), then one direct S3 invocation per new 100-row file (warm per-file overhead).
-  validation  the GX suite on 1M typed PayPal rows (``gx_suite``'s data).
+  validation  the PayPal suite, Arrow and GX engines, on 1M typed PayPal rows (``gx_suite``'s data).
 
 Every figure is the median of ``--runs`` runs (each run's raw value kept in the JSON). Prints one
 table per section and a summary of ratios and targets, and writes ``reports/bench/results.json``.

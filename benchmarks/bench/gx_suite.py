@@ -7,8 +7,10 @@ coerced first would time the coercion, not the suite).
 Side by side in one run:
 
   A. the same checks hand-written in vectorised pandas: the floor for this machine;
-  B. the GX suite on the whole 1M-row frame in one run;
-  C. the GX suite as ingestion runs it: windows of ``VALIDATION_ROWS`` rows.
+  B. the suite on Arrow (ingestion's default engine) on the whole 1M-row table in one run;
+  C. the suite on Arrow as ingestion runs it: windows of ``VALIDATION_ROWS`` rows;
+  D. the suite on GX (``INGEST_VALIDATION_ENGINE=gx``), one run;
+  E. the suite on GX in windows.
 
 Every line must find the same failing rows; the table prints seconds, rows/s and time vs A.
 """
@@ -29,7 +31,7 @@ from rich.table import Table
 from ingest.core import paypal
 from ingest.core.prepare import VALIDATION_ROWS
 from ingest.core.settings import EXPECTATIONS_DIR
-from ingest.core.validate.suite import load_suite, validation_frame
+from ingest.core.validate.suite import Suite, validation_frame
 
 TARGET_SECONDS = 5.0
 DEFECT_RATE = 0.001
@@ -111,29 +113,34 @@ def main() -> int:
     args = parser.parse_args()
     console = Console()
 
-    suite, import_seconds = timed(lambda: load_suite(EXPECTATIONS_DIR / "paypal_transactions.json"))
+    path = EXPECTATIONS_DIR / "paypal_transactions.json"
+    arrow_suite, arrow_build_seconds = timed(lambda: Suite(path, "arrow"))
+    gx_suite, gx_build_seconds = timed(lambda: Suite(path, "gx"))
     table, defects = paypal_columns(args.rows)
     expected = set(defects.tolist())
-    frame, frame_seconds = timed(lambda: validation_frame(table, suite.columns()))
+    frame, frame_seconds = timed(lambda: validation_frame(table, arrow_suite.columns()))
     numbers = table.column("_source_row").to_pylist()
 
-    def whole() -> set[int]:
-        return set(suite.run(frame, numbers).bad_positions)
+    def whole(suite: Suite) -> Callable[[], set[int]]:
+        return lambda: set(suite.run(table, numbers).bad_positions)
 
-    def windowed() -> set[int]:
-        bad: set[int] = set()
-        for offset in range(0, args.rows, VALIDATION_ROWS):
-            window = table.slice(offset, VALIDATION_ROWS)
-            outcome = suite.run(
-                validation_frame(window, suite.columns()), numbers[offset : offset + VALIDATION_ROWS]
-            )
-            bad |= {offset + position for position in outcome.bad_positions}
-        return bad
+    def windowed(suite: Suite) -> Callable[[], set[int]]:
+        def run() -> set[int]:
+            bad: set[int] = set()
+            for offset in range(0, args.rows, VALIDATION_ROWS):
+                window = table.slice(offset, VALIDATION_ROWS)
+                outcome = suite.run(window, numbers[offset : offset + VALIDATION_ROWS])
+                bad |= {offset + position for position in outcome.bad_positions}
+            return bad
+
+        return run
 
     lines = [
         ("A. hand-written pandas checks (floor)", lambda: pandas_checks(frame)),
-        ("B. GX suite, one 1M-row run", whole),
-        (f"C. GX suite, windows of {VALIDATION_ROWS:,} (as ingestion)", windowed),
+        ("B. suite on Arrow, one run", whole(arrow_suite)),
+        (f"C. suite on Arrow, windows of {VALIDATION_ROWS:,} (as ingestion)", windowed(arrow_suite)),
+        ("D. suite on GX, one run", whole(gx_suite)),
+        (f"E. suite on GX, windows of {VALIDATION_ROWS:,}", windowed(gx_suite)),
     ]
     results = []
     for name, action in lines:
@@ -160,10 +167,12 @@ def main() -> int:
         )
     console.print(report)
     console.print(
-        f"once per process: GX import + suite build {import_seconds:.1f} s; "
-        f"Arrow -> pandas frame {frame_seconds:.2f} s"
+        f"once per process: suite build on Arrow {arrow_build_seconds:.3f} s, "
+        f"on GX (import + context) {gx_build_seconds:.1f} s; "
+        f"Arrow -> pandas frame for A {frame_seconds:.2f} s"
     )
-    return 0 if all(s < TARGET_SECONDS for n, s in results if not n.startswith("A.")) else 1
+    # The target is ingestion's: its default engine (B, C). GX's lines are for comparison.
+    return 0 if all(s < TARGET_SECONDS for n, s in results if n.startswith(("B.", "C."))) else 1
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,10 +33,7 @@ from ingest.core.formats.reader import open_rows
 from ingest.core.limits import MIN_BAD_ROWS_FOR_SHARE, Limits
 from ingest.core.transforms.apply import apply_transform, arrow_transform
 from ingest.core.validate.results import Validation
-from ingest.core.validate.suite import Suite, row_reason, validation_frame
-
-if TYPE_CHECKING:
-    import pandas as pd
+from ingest.core.validate.suite import Suite, row_reason
 
 # Records coerced at a time: enough for vectorised Arrow conversion, small enough that a wide
 # nested PayPal chunk stays within tens of MB.
@@ -275,11 +272,11 @@ def validate_files(members: list[Prepared], suite: Suite, temporary: contextlib.
 
 def _suite_batches(
     prepared: Prepared, suite: Suite, batch_size: int
-) -> Iterator[tuple[pd.DataFrame, list[int]]]:
+) -> Iterator[tuple[pa.RecordBatch, list[int]]]:
     """The file's rows, only the columns the suite reads, ``batch_size`` rows at a time."""
     wanted = suite.columns() | {"_source_row"}
     for batch in prepared.batches(batch_size, _present(prepared, wanted)):
-        yield validation_frame(batch, wanted), batch.column("_source_row").to_pylist()
+        yield batch, batch.column("_source_row").to_pylist()
 
 
 def _present(prepared: Prepared, wanted: set[str]) -> list[str]:
@@ -293,12 +290,11 @@ def _validate_together(members: list[Prepared], suite: Suite, temporary: context
     tables = []
     for member in members:
         tables.append(pa.Table.from_batches(list(member.batches(VALIDATION_ROWS, _present(member, wanted)))))
-    # One conversion to pandas for the whole window: per file, it costs more than GX's run.
+    # One pass for the whole window (on GX, one conversion to pandas: per file, it costs more
+    # than GX's run).
     combined = pa.concat_tables(tables, promote_options="permissive")
     numbers = [table.column("_source_row").to_pylist() for table in tables]
-    outcomes = suite.run_concatenated(
-        validation_frame(combined, wanted), [table.num_rows for table in tables], numbers
-    )
+    outcomes = suite.run_concatenated(combined, [table.num_rows for table in tables], numbers)
     for member, outcome, rows in zip(members, outcomes, numbers, strict=True):
         validation = Validation(suite.name)
         validation.add(outcome.checks, len(rows), len(outcome.bad_positions))

@@ -41,6 +41,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "INGEST_MAX_BAD_ROW_SHARE": str(limits.MAX_BAD_ROW_SHARE),
     "INGEST_PIPELINES_DIR": "",
     "INGEST_EXPECTATIONS_DIR": "",
+    "INGEST_VALIDATION_ENGINE": "arrow",
     "INGEST_OPS_DATASET": "ops",
     "INGEST_STAGING_DATASET": "staging",
     "INGEST_RECON_DATASET": "recon",
@@ -85,6 +86,9 @@ class Settings:
     """Folder of pipeline YAML files."""
     expectations_dir: Path = EXPECTATIONS_DIR
     """Folder of Great Expectations suites (JSON), next to the package in a checkout and in the image."""
+    validation_engine: str = field(default=ENVIRONMENT_VARIABLES["INGEST_VALIDATION_ENGINE"])
+    """``arrow``: suites GX's results can be had from with Arrow kernels run on them, the others on
+    GX; ``gx``: every suite on GX (``ingest.core.validate.arrow_checks``)."""
     ops_dataset: str = field(default=ENVIRONMENT_VARIABLES["INGEST_OPS_DATASET"])
     """BigQuery dataset of the tool's own tables (validation results)."""
     staging_dataset: str = field(default=ENVIRONMENT_VARIABLES["INGEST_STAGING_DATASET"])
@@ -99,6 +103,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         """Refuse a name that reaches SQL unless BigQuery's naming rules allow it unquoted."""
+        if self.validation_engine not in ("arrow", "gx"):
+            raise ConfigError(f"INGEST_VALIDATION_ENGINE must be arrow or gx, not {self.validation_engine!r}")
         for attribute, variable, problem_of in _SQL_NAMES:
             if problem := problem_of(getattr(self, attribute)):
                 raise ConfigError(f"{variable} ({attribute}): {problem}")
@@ -130,6 +136,7 @@ class Settings:
             ),
             pipelines_dir=Path(pipelines_dir) if pipelines_dir else PACKAGE_DIR / "pipelines",
             expectations_dir=Path(expectations_dir) if expectations_dir else EXPECTATIONS_DIR,
+            validation_engine=get("INGEST_VALIDATION_ENGINE"),
             ops_dataset=get("INGEST_OPS_DATASET"),
             staging_dataset=get("INGEST_STAGING_DATASET"),
             recon_dataset=get("INGEST_RECON_DATASET"),

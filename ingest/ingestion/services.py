@@ -62,7 +62,7 @@ class Services:
         )
 
     def suite(self, pipeline: Pipeline) -> Suite | None:
-        return suite_for(pipeline, self.settings.expectations_dir)
+        return suite_for(pipeline, self.settings.expectations_dir, self.settings.validation_engine)
 
     def coercer(self, pipeline: Pipeline, empty_is_null: bool) -> RecordCoercer:
         key = self.pseudonym_key() if pipeline.pseudonymises else None

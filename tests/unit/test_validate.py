@@ -17,7 +17,7 @@ from ingest.core.config import load_pipelines
 from ingest.core.formats.parsed_row import ParsedRow
 from ingest.core.settings import EXPECTATIONS_DIR, PACKAGE_DIR
 from ingest.core.transforms.apply import apply_transform
-from ingest.core.validate.suite import Suite, SuiteError, load_suite, validation_frame
+from ingest.core.validate.suite import Suite, SuiteError, load_suite
 
 PIPELINES = {p.name: p for p in load_pipelines(PACKAGE_DIR / "pipelines")}
 LINEAGE = {"_source_uri": "s3://lake/k", "_source_etag": "e", "_ingested_at": None}
@@ -32,7 +32,7 @@ def run_suite(pipeline_name: str, records: list[dict[str, Any]], suite: Suite | 
     assert coerced.rejected == [], coerced.rejected
     table = to_arrow(pipeline, coerced, LINEAGE)
     suite = suite or load_suite(EXPECTATIONS_DIR / f"{pipeline.suite}.json")
-    return suite.run(validation_frame(table, suite.columns()), coerced.row_numbers)
+    return suite.run(table, coerced.row_numbers)
 
 
 def payment(number: int, **fields: Any) -> dict[str, Any]:
@@ -300,7 +300,7 @@ def suite_frame(pipeline_name: str, records: list[dict[str, Any]], suite: Suite)
     pipeline = PIPELINES[pipeline_name]
     coercer = RecordCoercer(pipeline, empty_is_null=False, pseudonym_key=b"k")
     coerced = coercer.coerce(apply_transform(pipeline, [ParsedRow(n, r) for n, r in enumerate(records, 1)]))
-    return validation_frame(to_arrow(pipeline, coerced, LINEAGE), suite.columns()), coerced.row_numbers
+    return to_arrow(pipeline, coerced, LINEAGE), coerced.row_numbers
 
 
 def test_files_validated_together_are_judged_as_if_each_were_alone():

@@ -84,7 +84,7 @@ def validate_file(
     if chosen is None:
         stream.close()
         raise InspectError(str(routing_error))
-    suite = suite_for(chosen, settings.expectations_dir)
+    suite = suite_for(chosen, settings.expectations_dir, settings.validation_engine)
     report = FileValidation(source=text, pipeline=chosen.name, suite=suite.name if suite else None)
     with contextlib.ExitStack() as temporary:
         try:
