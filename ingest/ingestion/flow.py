@@ -142,7 +142,7 @@ def _fail_unroutable(ref: FileRef, error: UnknownPipeline, services: Services, r
 
 def _quota_warning(services: Services, pipeline: Pipeline) -> str | None:
     """A warning, also logged, once the table has had 80% of its daily load jobs; else None."""
-    used = services.ledger.loads_on(pipeline.table_id, now_iso()[:10])
+    used = services.loads_on(pipeline.table_id, now_iso()[:10])
     limit = services.warehouse.table_operations_per_day
     if used < QUOTA_WARNING_SHARE * limit:
         return None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.core.coerce.rows import RecordCoercer
@@ -12,6 +13,11 @@ from ingest.core.settings import Settings
 from ingest.core.validate.suite import Suite, suite_for
 from ingest.ingestion import memory
 from ingest.ingestion.ports import Lake, Ledger, ValidationSink, Warehouse
+
+# How long a process trusts its count of a table's load jobs today before asking the ledger
+# again: the count only decides a warning at 80% of the quota, and asking costs a query per
+# warm Lambda invocation.
+LOAD_COUNT_SECONDS = 60.0
 
 # Secrets Manager errors a retry may cure; any other (not found, access denied) is configuration.
 SECRET_TRANSIENT_CODES = frozenset({"ThrottlingException", "InternalServiceError", "RequestTimeout"})
@@ -35,6 +41,7 @@ class Services:
     dynamodb: Any = None
     bigquery: Any = None
     _pseudonym_key: bytes | None = None
+    _load_counts: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> Services:
@@ -67,6 +74,16 @@ class Services:
     def coercer(self, pipeline: Pipeline, empty_is_null: bool) -> RecordCoercer:
         key = self.pseudonym_key() if pipeline.pseudonymises else None
         return RecordCoercer(pipeline, empty_is_null=empty_is_null, pseudonym_key=key)
+
+    def loads_on(self, table: str, day: str) -> int:
+        """The ledger's count of load jobs on ``table`` that ``day``, read again at most every
+        ``LOAD_COUNT_SECONDS`` by this process (a warm Lambda container asks once a minute)."""
+        now = time.monotonic()
+        read_at, count = self._load_counts.get((table, day), (None, 0))
+        if read_at is None or now - read_at >= LOAD_COUNT_SECONDS:
+            count = self.ledger.loads_on(table, day)
+            self._load_counts[(table, day)] = (now, count)
+        return count
 
     def pseudonym_key(self) -> bytes:
         """The pseudonym key from the settings, else from Secrets Manager (read once).

@@ -3,7 +3,7 @@ row per business key in the pipeline's table (``sql/merge.sql``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ingest.adapters.bigquery.errors import classify
 from ingest.adapters.bigquery.sql import quoted, render
@@ -13,12 +13,22 @@ if TYPE_CHECKING:
     from google.cloud import bigquery
 
 
-def merge_staging(client: bigquery.Client, pipeline: Pipeline, staging: str) -> tuple[int | None, int | None]:
-    """MERGE a staging table into the pipeline's table; (rows inserted, rows updated)."""
+def merge_staging(
+    client: bigquery.Client, pipeline: Pipeline, staging: str, loaded: IO[bytes] | None = None
+) -> tuple[int | None, int | None]:
+    """MERGE a staging table into the pipeline's table; (rows inserted, rows updated).
+
+    ``loaded`` is the Parquet file the staging table was loaded from: its statistics give the
+    partition bounds without a query job (one job fewer per load: about 5 ms of our CPU and a
+    job's latency per warm Lambda file). Without it, or without statistics, staging is queried.
+    """
     from google.api_core import exceptions
     from google.cloud import bigquery
 
-    bounds = _partition_bounds(client, pipeline, staging) if pipeline.partition_by else None
+    bounds = None
+    if pipeline.partition_by:
+        known = parquet_bounds(loaded, pipeline.partition_by) if loaded is not None else UNKNOWN
+        bounds = _partition_bounds(client, pipeline, staging) if isinstance(known, _Unknown) else known
     parameters = []
     if bounds is not None:
         partition_type = next(c.type for c in pipeline.columns if c.name == pipeline.partition_by)
@@ -38,6 +48,55 @@ def merge_staging(client: bigquery.Client, pipeline: Pipeline, staging: str) -> 
     if stats is None:
         return None, None
     return int(stats.inserted_row_count or 0), int(stats.updated_row_count or 0)
+
+
+class _Unknown:
+    """``parquet_bounds``' answer when the file's statistics cannot say."""
+
+
+UNKNOWN = _Unknown()
+
+
+def parquet_bounds(parquet: IO[bytes], column: str) -> tuple[Any, Any] | _Unknown | None:
+    """The lowest and highest value of ``column`` in a Parquet file, from its row groups'
+    statistics; None if it holds no value; ``UNKNOWN`` if a row group has values but no
+    statistics or the column's type is one whose statistics BigQuery may round (not a DATE,
+    an integer, or a TIMESTAMP in whole microseconds or coarser)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet.seek(0)
+    metadata = pq.ParquetFile(parquet).metadata
+    parquet.seek(0)
+    schema = metadata.schema.to_arrow_schema()
+    if column not in schema.names:
+        return UNKNOWN
+    field = schema.field(column)
+    exact = pa.types.is_date32(field.type) or pa.types.is_integer(field.type)
+    exact |= pa.types.is_timestamp(field.type) and field.type.unit in ("s", "ms", "us")
+    if not exact:
+        return UNKNOWN
+    low = high = None
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        chunk = next(
+            (
+                row_group.column(i)
+                for i in range(row_group.num_columns)
+                if row_group.column(i).path_in_schema == column
+            ),
+            None,
+        )
+        if chunk is None:
+            return UNKNOWN
+        statistics = chunk.statistics
+        if statistics is not None and statistics.null_count == row_group.num_rows:
+            continue  # every value null: nothing to bound
+        if statistics is None or not statistics.has_min_max:
+            return UNKNOWN
+        low = statistics.min if low is None else min(low, statistics.min)
+        high = statistics.max if high is None else max(high, statistics.max)
+    return None if low is None else (low, high)
 
 
 def _partition_bounds(client: bigquery.Client, pipeline: Pipeline, staging: str) -> tuple[Any, Any] | None:

@@ -65,6 +65,6 @@ class BigQueryWarehouse:
             loaded = load_jobs.run_load_job(
                 client, pipeline, parquet, load_identity, staging, truncate=True, fresh=True
             )
-        inserted, updated = merge_staging(client, pipeline, staging)
+        inserted, updated = merge_staging(client, pipeline, staging, parquet)
         tables.drop_table(client, staging)
         return LoadResult(loaded.job_id, loaded.output_rows, loaded.reused, inserted, updated)
