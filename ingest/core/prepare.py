@@ -166,8 +166,72 @@ def prepare_file(
     Raises the reader's errors (undecodable, malformed) and MissingColumn. Memory holds one
     chunk of records, or one validation window of the suite's columns, at a time.
     """
-    source, etag = lineage["_source_uri"], lineage["_source_etag"]
-    tally = Tally()
+    reading = start_file(body, pipeline, make_coercer, lineage, temporary, limits)
+    whole = None
+    content = reading.whole_content()
+    if content is not None and len(content) >= ARROW_MIN_BYTES:
+        whole = arrow_ndjson.load_table(
+            content, pipeline, reading.coercer, lineage, arrow_transform(pipeline)
+        )
+    reading.finish(whole, temporary)
+    if suite is not None:
+        validate_files([reading.prepared], suite, temporary)
+    return reading.prepared
+
+
+@dataclass
+class Reading:
+    """A file opened and detected, its rows not yet read: Arrow may read it with others."""
+
+    prepared: Prepared
+    pipeline: Pipeline
+    coercer: RecordCoercer
+    lineage: Lineage
+    content: bytes | None
+    rows: Iterator[ParsedRow]
+
+    def whole_content(self) -> bytes | None:
+        """The plain NDJSON text, if Arrow may read it: a file whose nesting is known to be within
+        the limit (Arrow's JSON reader recurses without a bound: 100,000 levels crash the process)."""
+        content = self.content
+        if content is None or may_be_deeper_than(content, self.prepared.limits.max_nesting):
+            return None
+        return content
+
+    def finish_alone(self, temporary: contextlib.ExitStack) -> None:
+        """Read the rows: by Arrow if the file is large enough to repay its fixed cost."""
+        whole = None
+        content = self.whole_content()
+        if content is not None and len(content) >= ARROW_MIN_BYTES:
+            transform = arrow_transform(self.pipeline)
+            whole = arrow_ndjson.load_table(content, self.pipeline, self.coercer, self.lineage, transform)
+        self.finish(whole, temporary)
+
+    def finish(self, whole: tuple[pa.Table, set[str]] | None, temporary: contextlib.ExitStack) -> None:
+        """Keep the rows Arrow read (``whole``), or read them row by row."""
+        prepared, tally = self.prepared, self.prepared.tally
+        self.content = None  # the text is no longer needed: let it go with the reading
+        if whole is not None:
+            table, tally.extra_fields = whole
+            tally.rows_in = tally.rows_loaded = table.num_rows
+            _keep(prepared, table, temporary)
+            return
+        rows = apply_transform(self.pipeline, self.rows)
+        _coerce_rows(prepared, rows, self.coercer, self.pipeline, self.lineage, temporary)
+
+
+def start_file(
+    body: IO[bytes],
+    pipeline: Pipeline,
+    make_coercer: Callable[[Detected], RecordCoercer],
+    lineage: Lineage,
+    temporary: contextlib.ExitStack,
+    limits: Limits | None = None,
+) -> Reading:
+    """Open a file: detect its format, check a tabular header; its whole text if Arrow may read it.
+
+    Raises the reader's errors (undecodable) and MissingColumn.
+    """
     # Quarantined rows are few: in memory unless they are not.
     rejected = temporary.enter_context(tempfile.SpooledTemporaryFile(IN_MEMORY_BYTES))  # noqa: SIM115 - the stack closes it
     limits = limits or Limits()
@@ -176,26 +240,9 @@ def prepare_file(
     coercer = make_coercer(detected)
     if detected.header is not None:
         coercer.check_header(detected.header)
-    prepared = Prepared(detected, tally, rejected, source, etag, limits)
-    whole = None
-    content = opened.content
-    # Arrow's JSON reader recurses without a bound (100,000 levels crash the process), so only
-    # a file whose nesting is known to be within the limit goes to it.
-    if (
-        content is not None
-        and len(content) >= ARROW_MIN_BYTES
-        and not may_be_deeper_than(content, limits.max_nesting)
-    ):
-        whole = arrow_ndjson.load_table(content, pipeline, coercer, lineage, arrow_transform(pipeline))
-    if whole is not None:
-        table, tally.extra_fields = whole
-        tally.rows_in = tally.rows_loaded = table.num_rows
-        _keep(prepared, table, temporary)
-    else:
-        _coerce_rows(prepared, apply_transform(pipeline, opened.rows), coercer, pipeline, lineage, temporary)
-    if suite is not None:
-        validate_files([prepared], suite, temporary)
-    return prepared
+    source, etag = lineage["_source_uri"], lineage["_source_etag"]
+    prepared = Prepared(detected, Tally(), rejected, source, etag, limits)
+    return Reading(prepared, pipeline, coercer, lineage, opened.content, opened.rows)
 
 
 def _coerce_rows(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import IO
 
 from ingest.core.config import Lineage, Pipeline
 from ingest.core.errors import PoisonFile
@@ -25,7 +26,8 @@ from ingest.core.model import (
     Status,
     now_iso,
 )
-from ingest.core.prepare import Prepared, prepare_file, validate_files
+from ingest.core.prepare import Prepared, Reading, start_file, validate_files
+from ingest.core.prepare_together import finish_together, may_read_together
 from ingest.ingestion import memory
 from ingest.ingestion.clock import StageClock
 from ingest.ingestion.failure import as_ingest_error, fail
@@ -122,22 +124,43 @@ def _stage_into(
     readers = READERS_SMALL_FILES if mean_size <= SMALL_FILE_BYTES else READERS_LARGE_FILES
     temporary = group.temporary
 
+    # Small NDJSON files of a group wait to be read by Arrow together (prepare_together).
+    together = len(claims) > 1
+
     with ThreadPoolExecutor(readers, thread_name_prefix="stage") as pool:
 
-        def read_one(claim: Claim) -> tuple[Claim, Prepared] | FileResult:
+        def read_one(claim: Claim) -> tuple[Claim, Prepared | Reading] | FileResult:
             try:
                 with clock("read"):
-                    source = read_from.get(claim.ref, claim.ref)
-                    return claim, read(claim, source, pipeline, services, temporary)
+                    body = services.lake.open(read_from.get(claim.ref, claim.ref))
+                    try:
+                        reading = open_file(claim, body, pipeline, services, temporary)
+                        if together and may_read_together(reading):
+                            return claim, reading  # its whole text is in memory
+                        reading.finish_alone(temporary)
+                        return claim, reading.prepared
+                    finally:
+                        body.close()
             except Exception as err:  # recorded in the ledger with its type
                 return fail(claim, pipeline, as_ingest_error(err, claim.ref), services)
 
         read_files: list[tuple[Claim, Prepared]] = []
+        waiting: list[tuple[Claim, Reading]] = []
         for outcome in pool.map(read_one, claims):
             if isinstance(outcome, FileResult):
                 group.ended.append(outcome)
+            elif isinstance(outcome[1], Reading):
+                waiting.append((outcome[0], outcome[1]))
             else:
-                read_files.append(outcome)
+                read_files.append((outcome[0], outcome[1]))
+        if waiting:
+            with clock("read"):
+                errors = finish_together([reading for _, reading in waiting], temporary)
+            for (claim, reading), error in zip(waiting, errors, strict=True):
+                if error is None:
+                    read_files.append((claim, reading.prepared))
+                else:
+                    group.ended.append(fail(claim, pipeline, as_ingest_error(error, claim.ref), services))
         if not read_files:
             return
         try:
@@ -240,28 +263,21 @@ def _skip_if_same_bytes(claim: Claim, pipeline: Pipeline, services: Services) ->
     )
 
 
-def read(
-    claim: Claim, source: FileRef, pipeline: Pipeline, services: Services, temporary: contextlib.ExitStack
-) -> Prepared:
-    """Stream the file (its bytes from ``source``) through coercion into a Parquet load file.
-
-    Memory holds one chunk of records at a time. Raises what fails the whole file to read.
-    """
+def open_file(
+    claim: Claim, body: IO[bytes], pipeline: Pipeline, services: Services, temporary: contextlib.ExitStack
+) -> Reading:
+    """Open the file's bytes for reading: detected, and its whole text kept when it is NDJSON
+    small enough for Arrow; ``Reading.finish`` reads the rows (from ``body`` unless kept)."""
     ref = claim.ref
     lineage: Lineage = {"_source_uri": ref.uri, "_source_etag": ref.etag, "_ingested_at": datetime.now(UTC)}
-    body = services.lake.open(source)
-    try:
-        return prepare_file(
-            body,
-            pipeline,
-            lambda detected: services.coercer(pipeline, empty_is_null=detected.format == "csv"),
-            None,
-            lineage,
-            temporary,
-            services.settings.limits,
-        )
-    finally:
-        body.close()
+    return start_file(
+        body,
+        pipeline,
+        lambda detected: services.coercer(pipeline, empty_is_null=detected.format == "csv"),
+        lineage,
+        temporary,
+        services.settings.limits,
+    )
 
 
 def _validate(

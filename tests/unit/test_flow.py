@@ -208,7 +208,7 @@ def test_a_file_beyond_pythons_limits_fails_for_good_with_its_bytes_kept(fakes, 
     def beyond_the_limit(*args, **kwargs):
         raise limit
 
-    monkeypatch.setattr(staging, "prepare_file", beyond_the_limit)
+    monkeypatch.setattr(staging, "start_file", beyond_the_limit)
     ref = put(fakes, "orders/deep.ndjson", orders_ndjson(2))
 
     result = ingest_file(ref, fakes.services)
