@@ -19,15 +19,18 @@ import pyarrow.parquet as pq
 import pytest
 from test_arrow_ndjson import (
     CASES,
+    ITEMS,
     KEY,
     PAYMENTS,
     PAYPAL,
+    SALE,
     Outcome,
     _parsed,
     assert_same,
     edited,
     ndjson,
     payment,
+    paypal_file,
     paypal_records,
 )
 
@@ -225,3 +228,34 @@ def test_gzip_pages_are_read_together_from_their_plain_text(monkeypatch):
 
     assert taken == [3]
     assert_each_file_same(got, reference(monkeypatch, files, PAYPAL))
+
+
+def test_product_names_read_together_are_the_row_readers_for_odd_names(monkeypatch):
+    # Unicode spaces, a trailing newline, a suffix in the middle, repeats and no name at all: the
+    # suffix rule is Python's regex, applied once per distinct name.
+    names = [
+        "Gem Pack (ID: #2202)",
+        "Gem Pack (ID: #2202)\u00a0",
+        "Gem\u2003(ID: #7)\n",
+        "A (ID: #1) B",
+    ]
+    files = [
+        paypal_file(
+            edited(
+                SALE,
+                ITEMS,
+                [
+                    *({"item_code": str(n), "item_name": name} for n, name in enumerate(names)),
+                    {"item_code": "x"},
+                ],
+            )
+        ),
+        paypal_file(edited(SALE, ITEMS, [{"item_code": "9", "item_name": names[0]}])),
+    ]
+
+    got, taken = together(monkeypatch, files, PAYPAL)
+
+    assert taken == [2]
+    assert_each_file_same(got, reference(monkeypatch, files, PAYPAL))
+    products = [item["product_name"] for item in got[0].rows[3]["cart_items"]]
+    assert products == ["Gem Pack", "Gem Pack", "Gem", "A (ID: #1) B", None]

@@ -188,7 +188,12 @@ class RecordCoercer:
             return array
         key = self._pseudonym_key
         assert key is not None
-        return pa.array([None if v is None else pseudonym(key, v) for v in array.to_pylist()], pa.string())
+        # One HMAC per distinct value: a page repeats its payers.
+        distinct = pc.unique(array)
+        hashed = pa.array(
+            [None if v is None else pseudonym(key, v) for v in distinct.to_pylist()], pa.string()
+        )
+        return pc.take(hashed, pc.index_in(array, value_set=distinct))
 
     def mask_text(self, text: str) -> str:
         return mask_free_text(text, self._pseudonym_key)

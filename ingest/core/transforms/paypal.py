@@ -60,12 +60,7 @@ def flatten_transactions_arrow(records: pa.StructArray) -> pa.StructArray | None
         names = field_of(elements, "item_name")
         if names is not None and not (pa.types.is_string(names.type) or pa.types.is_null(names.type)):
             return None
-        products = pa.array(
-            [product_name(name) for name in names.to_pylist()]
-            if names is not None
-            else [None] * len(elements),
-            pa.string(),
-        )
+        products = _product_names(names) if names is not None else pa.nulls(len(elements), pa.string())
         kept = [f for f in elements.type if f.name != "product_name"]
         children = [field_of(elements, f.name) for f in kept] + [products]
         fields = [*kept, pa.field("product_name", pa.string())]
@@ -77,3 +72,11 @@ def flatten_transactions_arrow(records: pa.StructArray) -> pa.StructArray | None
         [field_of(records, f.name) for f in others] + [items],
         fields=[*others, pa.field("cart_items", items.type)],
     )
+
+
+def _product_names(names: pa.Array) -> pa.Array:
+    """``product_name`` of each name, computed once per distinct name (a catalogue's few)."""
+    names = names.cast(pa.string())
+    distinct = pc.unique(names)
+    products = pa.array([product_name(name) for name in distinct.to_pylist()], pa.string())
+    return pc.take(products, pc.index_in(names, value_set=distinct))
