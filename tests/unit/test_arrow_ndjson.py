@@ -101,28 +101,33 @@ def prepare_once(
             outcome.taken = any(returned)
             return outcome
         outcome.taken = any(returned)
-        tally = prepared.tally
-        outcome.tally = {
-            "rows_in": tally.rows_in,
-            "rows_loaded": tally.rows_loaded,
-            "rows_quarantined": tally.rows_quarantined,
-            "reasons": dict(tally.reasons),
-            "extra_fields": sorted(tally.extra_fields),
-        }
-        prepared.rejected.seek(0)
-        outcome.rejected = [json.loads(line) for line in prepared.rejected.read().splitlines()]
-        try:
-            prepared.raise_if_file_fails()
-        except Exception as err:
-            outcome.error = (type(err).__name__, str(err))
-        parquet = prepared.parquet  # what the load job reads
-        parquet.seek(0)
-        if parquet.read(1):
-            parquet.seek(0)
-            table = pq.read_table(parquet)
-            outcome.schema = [(f.name, str(f.type), f.nullable) for f in table.schema]
-            outcome.rows = [_parsed(row) for row in table.to_pylist()]
+        record_prepared(outcome, prepared)
     return outcome
+
+
+def record_prepared(outcome: Outcome, prepared: prepare.Prepared) -> None:
+    """Fill ``outcome`` from a prepared file: tally, quarantined rows, the file's error, its rows."""
+    tally = prepared.tally
+    outcome.tally = {
+        "rows_in": tally.rows_in,
+        "rows_loaded": tally.rows_loaded,
+        "rows_quarantined": tally.rows_quarantined,
+        "reasons": dict(tally.reasons),
+        "extra_fields": sorted(tally.extra_fields),
+    }
+    prepared.rejected.seek(0)
+    outcome.rejected = [json.loads(line) for line in prepared.rejected.read().splitlines()]
+    try:
+        prepared.raise_if_file_fails()
+    except Exception as err:
+        outcome.error = (type(err).__name__, str(err))
+    parquet = prepared.parquet  # what the load job reads
+    parquet.seek(0)
+    if parquet.read(1):
+        parquet.seek(0)
+        table = pq.read_table(parquet)
+        outcome.schema = [(f.name, str(f.type), f.nullable) for f in table.schema]
+        outcome.rows = [_parsed(row) for row in table.to_pylist()]
 
 
 def prepare_both(

@@ -15,7 +15,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 from test_arrow_ndjson import (
     CASES,
@@ -25,13 +24,13 @@ from test_arrow_ndjson import (
     PAYPAL,
     SALE,
     Outcome,
-    _parsed,
     assert_same,
     edited,
     ndjson,
     payment,
     paypal_file,
     paypal_records,
+    record_prepared,
 )
 
 from ingest.core import arrow_ndjson, prepare, prepare_together
@@ -51,28 +50,8 @@ def outcome_of(prepared: prepare.Prepared | None, error: Exception | None) -> Ou
     outcome = Outcome(taken=False)
     if error is not None or prepared is None:
         outcome.error = (type(error).__name__, str(error))
-        return outcome
-    tally = prepared.tally
-    outcome.tally = {
-        "rows_in": tally.rows_in,
-        "rows_loaded": tally.rows_loaded,
-        "rows_quarantined": tally.rows_quarantined,
-        "reasons": dict(tally.reasons),
-        "extra_fields": sorted(tally.extra_fields),
-    }
-    prepared.rejected.seek(0)
-    outcome.rejected = [json.loads(line) for line in prepared.rejected.read().splitlines()]
-    try:
-        prepared.raise_if_file_fails()
-    except Exception as err:
-        outcome.error = (type(err).__name__, str(err))
-    parquet = prepared.parquet
-    parquet.seek(0)
-    if parquet.read(1):
-        parquet.seek(0)
-        table = pq.read_table(parquet)
-        outcome.schema = [(f.name, str(f.type), f.nullable) for f in table.schema]
-        outcome.rows = [_parsed(row) for row in table.to_pylist()]
+    else:
+        record_prepared(outcome, prepared)
     return outcome
 
 
