@@ -372,3 +372,33 @@ def test_a_suite_that_cannot_be_judged_per_file_in_one_run_runs_file_by_file(tmp
 
     assert not suite.validates_files_together
     assert [o.bad_positions for o in suite.run_files(frames, numbers)] == [{}, {}]
+
+
+def test_validate_file_says_which_engine_evaluates_the_suite_and_why_gx(tmp_path, monkeypatch):
+    page = tmp_path / "page.json"
+    page.write_text(json.dumps([paypal_transaction(transaction_id="A")]))
+
+    shipped = validate_file(page, "paypal_transactions")
+    assert (shipped.engine, shipped.engine_reason) == ("arrow", None)
+
+    # A suite with an expectation Arrow has no evaluation for runs on GX, and says so.
+    suites = tmp_path / "expectations"
+    suites.mkdir()
+    write_suite(
+        suites,
+        "payment_transactions",
+        {
+            "type": "expect_column_value_lengths_to_be_between",
+            "kwargs": {"column": "currency_code", "min_value": 3, "max_value": 3},
+            "meta": {"id": "currency_length"},
+        },
+    )
+    monkeypatch.setenv("INGEST_EXPECTATIONS_DIR", str(suites))
+    payments = tmp_path / "payments.ndjson"
+    payments.write_text(json.dumps(payment(1)) + "\n")
+
+    report = validate_file(payments, "payment_transactions")
+
+    assert report.engine == "gx"
+    assert "expect_column_value_lengths_to_be_between" in (report.engine_reason or "")
+    assert " on gx (Arrow does not evaluate" in to_html(report)

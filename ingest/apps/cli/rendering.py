@@ -257,8 +257,11 @@ def print_inspection(report: Report) -> None:
 
 def print_validation(report: FileValidation, html_path: Path | None) -> None:
     """``ingest validate``: rows that would load and be quarantined, expectations failed."""
+    from ingest.apps.tools.validate_file import engine_text
+
     console.print(
-        f"[bold]{escape(report.source)}[/]  pipeline {report.pipeline}  suite {report.suite or 'none'}"
+        f"[bold]{escape(report.source)}[/]  pipeline {report.pipeline}  "
+        f"suite {report.suite or 'none'}{escape(engine_text(report))}"
     )
     if report.file_error:
         console.print(f"[red]would fail: {escape(report.file_error)}")

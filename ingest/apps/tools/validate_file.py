@@ -32,6 +32,10 @@ class FileValidation:
     source: str
     pipeline: str
     suite: str | None
+    engine: str | None = None
+    """What evaluates the suite: ``arrow`` or ``gx`` (``INGEST_VALIDATION_ENGINE``)."""
+    engine_reason: str | None = None
+    """Why GX evaluates it, when GX does."""
     rows: int = 0
     good: int = 0
     bad: int = 0
@@ -86,6 +90,9 @@ def validate_file(
         raise InspectError(str(routing_error))
     suite = suite_for(chosen, settings.expectations_dir, settings.validation_engine)
     report = FileValidation(source=text, pipeline=chosen.name, suite=suite.name if suite else None)
+    if suite is not None:
+        report.engine = suite.engine
+        report.engine_reason = suite.gx_reason if suite.engine == "gx" else None
     with contextlib.ExitStack() as temporary:
         try:
             prepared = dry_run(stream, chosen, text, suite, temporary)
@@ -113,6 +120,13 @@ def validate_file(
         report.quarantined_rows = [{"row": row, "reason": reason} for row, reason in listed]
     report.quarantined_rows.sort(key=lambda r: r["row"])
     return report
+
+
+def engine_text(report: FileValidation) -> str:
+    """ " on arrow", or " on gx (why)"; "" without a suite."""
+    if report.engine is None:
+        return ""
+    return f" on {report.engine}" + (f" ({report.engine_reason})" if report.engine_reason else "")
 
 
 def to_html(report: FileValidation) -> str:
@@ -156,7 +170,7 @@ def to_html(report: FileValidation) -> str:
 <html lang="en"><head><meta charset="utf-8">{CSP_META}<title>Validation of {e(report.source)}</title>
 <style>{REPORT_CSS}</style></head><body>
 <h1>Validation: {e(report.source)}</h1>
-<p>Pipeline <b>{e(report.pipeline)}</b>, suite <b>{e(report.suite or "none")}</b>,
+<p>Pipeline <b>{e(report.pipeline)}</b>, suite <b>{e(report.suite or "none")}</b>{e(engine_text(report))},
 validated {e(report.validated_at)}.</p>
 {verdict}
 <div class="cards">{cards}</div>
