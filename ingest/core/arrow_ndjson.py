@@ -101,7 +101,7 @@ def load_tables(
         if len(contents) == 1
         else b"".join(c if c.endswith(b"\n") else c + b"\n" for c in contents)
     )
-    records = read_records(joined)
+    records = read_records(joined, sum(counts))
     if records is None:
         return None
     try:
@@ -135,8 +135,10 @@ def load_tables(
     return tables
 
 
-def read_records(content: bytes) -> pa.StructArray | None:
-    """Each line's object as one struct, every text value as text; None if Arrow cannot vouch."""
+def read_records(content: bytes, lines: int | None = None) -> pa.StructArray | None:
+    """Each line's object as one struct, every text value as text; None if Arrow cannot vouch.
+
+    ``lines``: the lines holding text, when the caller has counted them (files joined)."""
     # The checks below read the text in place: a copy of a large file would stay in the heap.
     if b"\r" in content and content.count(b"\r") != content.count(b"\r\n"):
         return None  # a lone CR splits lines for the row reader, not for Arrow
@@ -156,7 +158,9 @@ def read_records(content: bytes) -> pa.StructArray | None:
             table = _read(content, _text_schema(table.schema))
     except (pa.ArrowException, OSError, RecursionError):
         return None
-    if table.num_rows != _lines_with_text(content) or not table.num_rows:
+    if lines is None:
+        lines = _lines_with_text(content)
+    if table.num_rows != lines or not table.num_rows:
         return None  # two objects on a line: one bad row for the row reader
     table = table.combine_chunks()
     return pa.StructArray.from_arrays([column.chunk(0) for column in table.columns], table.column_names)
