@@ -27,6 +27,9 @@
    visible before either marks it received. moto's SQS operations on messages are serialised
    here. A long poll waits outside the lock, woken by every send and visibility change, so a
    receiver waiting 20 s holds up no one.
+7. Receiving a message costs what it does on AWS, not a pass over every message of the queue per
+   message received (plus a ``datetime`` pair per message looked at): ``moto_sqs_costs.py`` says
+   how, with the profile that found it.
 
 Everything else (S3, SQS long polls) stays concurrent. Run with ``python -P`` so this file's
 folder (the ``ingest`` package) does not shadow standard modules such as ``inspect``.
@@ -54,6 +57,8 @@ from moto.s3.responses import S3Response
 from moto.sqs.models import SQSBackend
 from waitress import create_server
 from waitress.channel import HTTPChannel
+
+from ingest_devstack.moto_sqs_costs import cheapen_sqs
 
 ITEM_OPERATIONS = (
     "put_item",
@@ -271,6 +276,7 @@ def main(argv: list[str]) -> None:
     DomainDispatcherApplication.get_backend_for_host = _remembered_per_host(  # type: ignore[method-assign]
         DomainDispatcherApplication.get_backend_for_host
     )
+    cheapen_sqs()  # before serialise_sqs, which wraps what this replaces
     serialise_sqs()
     parser = argparse.ArgumentParser(description="moto server for the local stack")
     parser.add_argument("-H", "--host", default="127.0.0.1")
