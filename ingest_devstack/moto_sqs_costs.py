@@ -36,20 +36,21 @@ def _unix_time(dt: Any = None) -> float:
     """moto's ``unix_time``: seconds since the epoch; now unless given a (naive UTC) datetime."""
     if dt is None:
         return time.time()
-    return _moto_unix_time(dt)
+    return float(_moto_unix_time(dt))
 
 
 def _unix_time_millis(dt: Any = None) -> float:
     return _unix_time(dt) * 1000.0
 
 
-_moto_unix_time = sqs_models.unix_time
+_moto_unix_time = getattr(sqs_models, "unix_time")  # noqa: B009 - moto does not export it
 
 
 def _valid_based_on_retention_period(self: SQSBackend, queue_name: str, message: Message) -> bool:
     """moto's check (point 1), reading the one attribute it needs instead of building them all."""
-    retention = int(self.get_queue(queue_name).message_retention_period)
-    return bool(retention + message.sent_timestamp / 1000 > time.time())
+    # Set from the queue's attributes by moto (its MessageRetentionPeriod, in seconds).
+    retention = int(getattr(self.get_queue(queue_name), "message_retention_period"))  # noqa: B009
+    return bool(retention + (message.sent_timestamp or 0) / 1000 > time.time())
 
 
 def _queue_attributes(self: SQSBackend, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def _queue_attributes(self: SQSBackend, queue_name: str, attribute_names: list[s
 def cheapen_sqs() -> None:
     """Patch moto's SQS models as the module's docstring says (in this process)."""
     # Patching moto is the point of this module; mypy rightly finds it odd.
-    sqs_models.unix_time = _unix_time  # type: ignore[assignment]
-    sqs_models.unix_time_millis = _unix_time_millis  # type: ignore[assignment]
+    setattr(sqs_models, "unix_time", _unix_time)  # noqa: B010 - the name moto's models call
+    setattr(sqs_models, "unix_time_millis", _unix_time_millis)  # noqa: B010
     SQSBackend.is_message_valid_based_on_retention_period = _valid_based_on_retention_period  # type: ignore[method-assign]
     SQSBackend.get_queue_attributes = _queue_attributes  # type: ignore[method-assign]

@@ -21,6 +21,7 @@ from benchmarks.bench.harness import Bench
 from benchmarks.bench.processes import machine_info, peer_versions, peers_python, versions
 from benchmarks.bench.report import print_report
 from benchmarks.bench.sections.lambda_shape import lambda_shape
+from benchmarks.bench.sections.loadtest import loadtest
 from benchmarks.bench.sections.memory import memory
 from benchmarks.bench.sections.ours import end_to_end
 from benchmarks.bench.sections.peers import dlt, limit, pandas_gbq
@@ -64,7 +65,9 @@ def run_sections(bench: Bench) -> None:
     """The peers' venv, the stack and the file sets as far as the chosen sections need them; then
     each section in turn. The stack goes down and the work folder goes, whatever happened."""
     console = bench.console
-    needs_stack = any(bench.wants(s) for s in ("e2e", "dlt", "pandas", "limit", "memory", "lambda"))
+    needs_stack = any(
+        bench.wants(s) for s in ("e2e", "dlt", "pandas", "limit", "memory", "lambda", "loadtest")
+    )
     needs_sets = any(bench.wants(s) for s in ("e2e", "dlt", "pandas", "limit"))
     try:
         if bench.wants("dlt") or bench.wants("limit"):
@@ -81,6 +84,7 @@ def run_sections(bench: Bench) -> None:
         bench.section("memory", memory)
         bench.section("lambda", lambda_shape)
         bench.section("validation", validation)
+        bench.section("loadtest", loadtest)
     finally:
         if bench.stack is not None:
             local.down(Path(bench.stack.state_dir))

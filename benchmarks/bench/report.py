@@ -201,6 +201,9 @@ def print_report(bench: Bench) -> None:
             )
         console.print(table)
 
+    if load := sections.get("loadtest"):
+        print_loadtest(bench, load)
+
     ratios = new_table(
         "Summary: ours against the peers on the same files (throughput; above 1x ours is faster)",
         ["ours against", "set", "per second", "ours", "peer", "ours / peer", "note"],
@@ -233,3 +236,40 @@ def print_report(bench: Bench) -> None:
             f"[{colour}]{judged['verdict']}[/]",
         )
     console.print(targets)
+
+
+def print_loadtest(bench: Bench, load: dict[str, Any]) -> None:
+    """The load test and the backfill side by side: one run each, with the CPU of each process."""
+    table = new_table(
+        "Load test (4 runner processes through the Lambda handler), one run each",
+        [
+            "mode",
+            "files",
+            "deliveries",
+            "wall s",
+            "files/s",
+            "lost",
+            "duplicated",
+            "checks",
+            "load jobs",
+            "CPU s: runners / moto / BigQuery emulator",
+            "share of the machine",
+        ],
+    )
+    for mode, node in load.items():
+        cpu, share = node["cpu_seconds"], node["cpu_share_of_machine"]
+        names = ("runners", "moto_emulator", "bigquery_emulator")
+        table.add_row(
+            mode,
+            number(node["files"]),
+            number(node["deliveries"]),
+            number(node["wall_seconds"], 1),
+            number(med(node, "files_per_s"), 1),
+            number(node["lost"]),
+            number(node["duplicated"]),
+            "PASS" if node["checks_passed"] else "[red]FAIL[/]",
+            number(node["load_jobs"]),
+            " / ".join(number(cpu.get(name), 1) for name in names),
+            " / ".join(f"{share[name]:.0%}" if name in share else "-" for name in names),
+        )
+    bench.console.print(table)

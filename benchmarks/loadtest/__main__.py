@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import benchmarks.loadtest
-from benchmarks.loadtest.config import Config
+from benchmarks.loadtest.config import MODES, Config
 from benchmarks.loadtest.run import run_loadtest
 from benchmarks.loadtest.runners import runner_main
 
@@ -21,6 +21,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
     )
     parser.add_argument(
         "--files", type=int, default=defaults.files, help="files to upload (default %(default)s)"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default=defaults.mode,
+        help="event: S3 events sent 1-3 times each; backfill: enqueued by ingest backfill",
     )
     parser.add_argument("--runners", type=int, default=defaults.runners, help="runner processes")
     parser.add_argument(
@@ -56,6 +62,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     if args.files < 1 or args.runners < 1 or args.batch_size < 1 or args.max_deliveries < 1:
         parser.error("--files, --runners, --batch-size and --max-deliveries must be at least 1")
     return Config(
+        mode=args.mode,
         files=args.files,
         runners=args.runners,
         batch_size=args.batch_size,

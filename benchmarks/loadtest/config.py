@@ -25,8 +25,13 @@ GOOD = "good"
 MAX_ROWS = 50
 
 
+MODES = ("event", "backfill")
+
+
 @dataclass
 class Config:
+    mode: str = "event"
+    """event: each file's S3 event sent 1-3 times; backfill: ``ingest backfill``'s code enqueues them."""
     files: int = 10_000
     runners: int = 4
     batch_size: int = 500

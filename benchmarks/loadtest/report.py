@@ -36,7 +36,9 @@ def write_result(result: dict[str, Any], out_dir: Path) -> Path:
 def print_result(result: dict[str, Any], console: Any) -> None:
     from rich.table import Table
 
-    summary = Table(title=f"Load test {result['run_id']}", show_header=False)
+    summary = Table(
+        title=f"Load test {result['run_id']}, {result.get('mode', 'event')} mode", show_header=False
+    )
     summary.add_column("measure")
     summary.add_column("value", justify="right")
     latency = result["latency_seconds"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.loadtest.accounting import account, check
+from benchmarks.loadtest.backfill import run_backfill_of
 from benchmarks.loadtest.config import Config
 from benchmarks.loadtest.deliveries import send_events, upload
 from benchmarks.loadtest.queue import queue_counts
@@ -52,6 +53,9 @@ def run_loadtest(config: Config, console: Any = None, stack: Any = None) -> dict
         with progress_bar(console) as progress:
             task = progress.add_task("plan + upload files", total=config.files)
             planned, upload_seconds = upload(res, config, lambda: progress.advance(task))
+        if config.mode == "backfill":
+            for file in planned:
+                file.copies = 1  # ingest backfill sends one event per file
         wait_ready(res, processes)
 
         sqs = aws_client("sqs")
@@ -63,6 +67,13 @@ def run_loadtest(config: Config, console: Any = None, stack: Any = None) -> dict
 
             def send() -> None:
                 try:
+                    if config.mode == "backfill":
+                        outcome["first_send"] = time.time()
+                        outcome["backfill"] = run_backfill_of(
+                            res, settings, lambda n: progress.advance(sending, n)
+                        )
+                        outcome["sent"] = outcome["backfill"]["enqueued"]
+                        return
                     outcome["sent"], outcome["first_send"] = send_events(
                         sqs,
                         res,
@@ -115,6 +126,9 @@ def run_loadtest(config: Config, console: Any = None, stack: Any = None) -> dict
         first_send = outcome.get("first_send", time.time())
         result = account(res, settings, config, planned, runners, sent, first_send, stopped_at)
         result["upload_seconds"] = round(upload_seconds, 1)
+        result["mode"] = config.mode
+        if config.mode == "backfill":
+            _check_backfill(result, res, settings, outcome["backfill"], len(planned))
         result["cpu_seconds"] = {
             "runners": round(sum(r["cpu_seconds"] for r in runners), 1),
             **{f"{name}_emulator": seconds for name, seconds in emulators.items()},
@@ -141,6 +155,29 @@ def run_loadtest(config: Config, console: Any = None, stack: Any = None) -> dict
     finally:
         stop(processes)
         cleanup(res, settings, config.keep)
+
+
+def _check_backfill(
+    result: dict[str, Any], res: Resources, settings: Any, first: dict[str, Any], files: int
+) -> None:
+    """The backfill's own checks: it enqueued every file once, and a rerun enqueues nothing."""
+    again = run_backfill_of(res, settings)
+    result["backfill"] = {"first": first, "rerun": again}
+    result["checks"] += [
+        check(
+            "backfill enqueued every file once, nothing refused",
+            first["listed"] == files and first["enqueued"] == files and not first["failed"],
+            f"listed {first['listed']:,}, enqueued {first['enqueued']:,}, refused {len(first['failed'])}, "
+            f"{first['send_calls']:,} SendMessageBatch calls in {first['seconds']:.1f}s",
+        ),
+        check(
+            "a rerun of the backfill enqueues nothing (the ledger has every file)",
+            again["enqueued"] == 0 and again["already_in_ledger"] == files,
+            f"listed {again['listed']:,}, already in the ledger {again['already_in_ledger']:,}, "
+            f"enqueued {again['enqueued']:,}",
+        ),
+    ]
+    result["passed"] = all(c["passed"] for c in result["checks"])
 
 
 def _emulator_cpu(stack: Any) -> dict[str, float]:

@@ -96,7 +96,56 @@ def test_the_issue_targets_are_the_ones_judged():
         "lambda.cold_total_seconds": ("<=", 6),
         "lambda.warm_cpu_ms": ("<=", 50),
         "lambda.batch_cpu_per_file_ms": ("<=", 10),
+        # issue 22, item 5: the load test and the backfill, at 10,000 files each in full mode
+        "loadtest.event.files_per_s": (">=", 25),
+        "loadtest.event.lost": ("==", 0),
+        "loadtest.event.duplicated": ("==", 0),
+        "loadtest.backfill.files_per_s": (">=", 25),
+        "loadtest.backfill.lost": ("==", 0),
+        "loadtest.backfill.duplicated": ("==", 0),
     }
+
+
+def test_a_load_test_passes_only_with_nothing_lost_or_duplicated():
+    """The load test's accounting as the bench reads it: rows neither loaded nor quarantined are
+    lost, rows loaded twice are duplicated; either one fails its target, and so does a slow run."""
+    from benchmarks.bench.sections.loadtest import measures
+
+    def result(rows_in_bigquery: int, twice: int, files_per_second: float) -> dict:
+        return {
+            "files": 1_000,
+            "deliveries": 2_000,
+            "wall_seconds": 40.0,
+            "files_per_second": files_per_second,
+            "rows_in": 100,
+            "rows_in_bigquery": rows_in_bigquery,
+            "rows_quarantined": 10,
+            "duplicates_loaded": twice,
+            "rows_loaded_twice": 0,
+            "passed": rows_in_bigquery == 90 and not twice,
+            "load_jobs": 12,
+            "latency_seconds": {"landed_to_loaded": {"p50": 20.0}},
+            "cpu_seconds": {"runners": 20.0, "moto_emulator": 28.0},
+            "machine": {"cores": 2},
+        }
+
+    good = measures(result(90, 0, 27.0))
+    short = measures(result(87, 0, 27.0))
+    doubled = measures(result(90, 2, 20.0))
+    assert good["cpu_share_of_machine"] == {"runners": 0.25, "moto_emulator": 0.35}
+    verdicts = {
+        name: {line["key"]: line["verdict"] for line in summary.judge({"loadtest": {"event": node}})}
+        for name, node in (("good", good), ("short", short), ("doubled", doubled))
+    }
+    assert [verdicts["good"][f"loadtest.event.{k}"] for k in ("files_per_s", "lost", "duplicated")] == [
+        "PASS",
+        "PASS",
+        "PASS",
+    ]
+    assert (short["lost"], verdicts["short"]["loadtest.event.lost"]) == (3, "FAIL")
+    assert verdicts["doubled"]["loadtest.event.duplicated"] == "FAIL"
+    assert verdicts["doubled"]["loadtest.event.files_per_s"] == "FAIL"
+    assert verdicts["good"]["loadtest.backfill.files_per_s"] == "not measured"
 
 
 def sections() -> dict:
