@@ -260,3 +260,50 @@ def test_a_long_poll_waits_without_holding_up_other_calls(serialised_backend) ->
     assert [m.body for m in got] == ["late"]
     assert sent_at < 1.5, f"the send waited {sent_at:.1f} s for the long poll"
     assert time.monotonic() - started < 3
+
+
+def test_the_cheaper_receive_answers_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto_sqs_costs.py changes what a receive costs, not what it answers: the same messages
+    received, the same counts and attributes, the same refusal of an unknown attribute name."""
+    import moto.sqs.models as sqs_models
+    from moto.sqs.exceptions import InvalidAttributeName
+    from moto.sqs.models import SQSBackend
+
+    from ingest_devstack import moto_sqs_costs
+
+    def exercise() -> tuple[Any, ...]:
+        backend = SQSBackend("us-east-1", "123456789012")
+        backend.create_queue("q", VisibilityTimeout="30")
+        for number in range(25):
+            backend.send_message("q", f"message {number}")
+        backend.send_message("q", "later", delay_seconds=60)
+        received = [m.body for m in backend.receive_message("q", 10, 0, 30)]
+        counts = backend.get_queue_attributes(
+            "q",
+            [
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+                "MessageRetentionPeriod",
+            ],
+        )
+        everything = backend.get_queue_attributes("q", ["All"])
+        with pytest.raises(InvalidAttributeName):
+            backend.get_queue_attributes("q", ["ApproximateNumberOfMessages", "NoSuchName"])
+        stable = {k: v for k, v in everything.items() if "Timestamp" not in k}
+        return received, counts, stable, backend.get_queue_attributes("q", [])
+
+    as_shipped = exercise()
+    for name in ("is_message_valid_based_on_retention_period", "get_queue_attributes"):
+        monkeypatch.setattr(SQSBackend, name, getattr(SQSBackend, name))  # restored afterwards
+    for name in ("unix_time", "unix_time_millis"):
+        monkeypatch.setattr(sqs_models, name, getattr(sqs_models, name))
+    moto_sqs_costs.cheapen_sqs()
+    cheaper = exercise()
+    assert cheaper == as_shipped
+    assert as_shipped[1] == {
+        "ApproximateNumberOfMessages": 15,
+        "ApproximateNumberOfMessagesNotVisible": 10,
+        "ApproximateNumberOfMessagesDelayed": 1,
+        "MessageRetentionPeriod": 345600,
+    }
