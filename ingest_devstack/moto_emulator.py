@@ -27,8 +27,8 @@
    visible before either marks it received. moto's SQS operations on messages are serialised
    here. A long poll waits outside the lock, woken by every send and visibility change, so a
    receiver waiting 20 s holds up no one.
-7. Receiving a message costs what it does on AWS, not a pass over every message of the queue per
-   message received (plus a ``datetime`` pair per message looked at): ``moto_sqs_costs.py`` says
+7. Receiving or sending a message costs what it does on AWS, not passes over every message of the
+   queue per message (plus a ``datetime`` pair per message looked at): ``moto_sqs_costs.py`` says
    how, with the profile that found it.
 
 Everything else (S3, SQS long polls) stays concurrent. Run with ``python -P`` so this file's

@@ -267,7 +267,7 @@ def test_the_cheaper_receive_answers_as_moto_does(monkeypatch: pytest.MonkeyPatc
     received, the same counts and attributes, the same refusal of an unknown attribute name."""
     import moto.sqs.models as sqs_models
     from moto.sqs.exceptions import InvalidAttributeName
-    from moto.sqs.models import SQSBackend
+    from moto.sqs.models import Queue, SQSBackend
 
     from ingest_devstack import moto_sqs_costs
 
@@ -287,10 +287,12 @@ def test_the_cheaper_receive_answers_as_moto_does(monkeypatch: pytest.MonkeyPatc
                 "MessageRetentionPeriod",
             ],
         )
-        everything = backend.get_queue_attributes("q", ["All"])
         with pytest.raises(InvalidAttributeName):
             backend.get_queue_attributes("q", ["ApproximateNumberOfMessages", "NoSuchName"])
-        stable = {k: v for k, v in everything.items() if "Timestamp" not in k}
+        backend.create_queue("q.fifo", FifoQueue="true", ContentBasedDeduplication="true")
+        backend.send_message("q.fifo", "once", group_id="g")
+        every = [backend.get_queue_attributes(name, ["All"]) for name in ("q", "q.fifo")]
+        stable = [{k: v for k, v in each.items() if "Timestamp" not in k} for each in every]
         return received, counts, stable, backend.get_queue_attributes("q", [])
 
     as_shipped = exercise()
@@ -298,6 +300,7 @@ def test_the_cheaper_receive_answers_as_moto_does(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setattr(SQSBackend, name, getattr(SQSBackend, name))  # restored afterwards
     for name in ("unix_time", "unix_time_millis"):
         monkeypatch.setattr(sqs_models, name, getattr(sqs_models, name))
+    monkeypatch.setattr(Queue, "attributes", Queue.attributes)
     moto_sqs_costs.cheapen_sqs()
     cheaper = exercise()
     assert cheaper == as_shipped
