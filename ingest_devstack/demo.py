@@ -48,6 +48,9 @@ def progress_bar(console: Console) -> Progress:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
+        # rich redraws 10 times a second by default: in the load test that took a quarter of a
+        # core of a 2-core machine the stack and the runners need (py-spy); twice is plenty.
+        refresh_per_second=2,
     )
 
 
