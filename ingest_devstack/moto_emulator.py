@@ -30,6 +30,8 @@
 7. Receiving or sending a message costs what it does on AWS, not passes over every message of the
    queue per message (plus a ``datetime`` pair per message looked at): ``moto_sqs_costs.py`` says
    how, with the profile that found it.
+8. A DynamoDB ``Query`` on the table's key reads its partition, not every item of the table
+   sorted: ``moto_dynamodb_costs.py``.
 
 Everything else (S3, SQS long polls) stays concurrent. Run with ``python -P`` so this file's
 folder (the ``ingest`` package) does not shadow standard modules such as ``inspect``.
@@ -58,6 +60,7 @@ from moto.sqs.models import SQSBackend
 from waitress import create_server
 from waitress.channel import HTTPChannel
 
+from ingest_devstack.moto_dynamodb_costs import cheapen_dynamodb_queries
 from ingest_devstack.moto_sqs_costs import cheapen_sqs
 
 ITEM_OPERATIONS = (
@@ -276,6 +279,7 @@ def main(argv: list[str]) -> None:
     DomainDispatcherApplication.get_backend_for_host = _remembered_per_host(  # type: ignore[method-assign]
         DomainDispatcherApplication.get_backend_for_host
     )
+    cheapen_dynamodb_queries()
     cheapen_sqs()  # before serialise_sqs, which wraps what this replaces
     serialise_sqs()
     parser = argparse.ArgumentParser(description="moto server for the local stack")
