@@ -56,7 +56,7 @@ bench: $(STAMP) ## Benchmarks against dlt, pandas-gbq and DuckDB; memory, Lambda
 bench-quick: $(STAMP) ## The same benchmarks at small sizes, 2 runs each (~3 min)
 	$(BIN)/python -m benchmarks.bench --quick $(BENCH_ARGS)
 
-loadtest: $(STAMP) ## Load test on the local stack: 10,000 files delivered 1-3 times, 4 runners, exact accounting (~65 min; LOADTEST_ARGS="--files 1000")
+loadtest: $(STAMP) ## Load test on the local stack: 10,000 files delivered 1-3 times, 4 runners, exact accounting (~8 min; LOADTEST_ARGS="--files 1000 --mode backfill")
 	$(BIN)/python -m benchmarks.loadtest $(LOADTEST_ARGS)
 
 clean: ## Remove the venv, local stack state and generated reports

@@ -21,6 +21,9 @@ is not running (and stops it again afterwards; a running one is reused and left 
    land as fast as they are taken; ``--backlog 0`` sends everything at once; ``--rate N`` sends N
    a second instead, files landing on their own clock), and measures from the first delivery
    until the queue is drained. A file lands when its first event is sent.
+   ``--mode backfill`` instead uploads the files with no event and enqueues them with
+   ``ingest backfill``'s own code (``backfill.py``): one message per file; after the accounting,
+   the backfill is run again and must enqueue nothing.
 4. Checks the accounting against what it planted, from the ledger, BigQuery and the error
    bucket: every file has exactly one ledger FILE item with the expected outcome; per loadable file
    ``rows_in = rows_loaded + rows_quarantined`` with the planted bad rows quarantined and kept in
@@ -34,10 +37,10 @@ load jobs used, where the CPU went (runners, moto, BigQuery emulator; the GX sui
 BigQuery calls in the runners) and the checks, and writes ``reports/loadtest/result.json``.
 Exits 0 if every check passes, 1 if not (a run that outlasts ``--timeout`` fails).
 
-Cost, measured on 2 cores: 10,000 files take about 65 minutes, 1,000 about 5. The machine is
-CPU-bound: per file, about 0.22 CPU-s of Great Expectations (one suite run per file, whatever its
-size), 0.25 CPU-s in moto and 0.11 in the BigQuery emulator (mostly the per-file streaming insert
-of validation results), against about 2 s per load job (338 jobs for 10,000 files).
+Cost, measured on 2 cores (README, "Tests and benchmarks"): 10,000 files in event mode took 372 s
+from the first delivery to drained (26.9 files/s) plus 79 s of upload; 1,000 files 37 s. moto is
+the largest consumer (274 CPU-s of 608 at 10,000 files), then the runners (200) and the BigQuery
+emulator (134).
 
 Isolation: the run uses resources of its own, so runs repeat and never touch the demo's data:
 a bucket without notifications, a queue and dead-letter queue, a ledger table, and copies of the
@@ -50,6 +53,6 @@ itself (``ingest_devstack/moto_emulator.py``, point 6).
 The package: ``__main__`` (arguments; also the runner processes' entry), ``config`` (``Config``,
 ``Planned``, the bad-file kinds), ``files`` (planning and building the files), ``resources`` (what
 a run creates and removes), ``queue`` (the queue's counts, the key in a message), ``runners`` (the runner
-processes), ``deliveries`` (uploads and S3 events), ``run`` (one whole run), ``accounting`` (the
-checks and measures) and ``report`` (result.json and the tables).
+processes), ``deliveries`` (uploads and S3 events), ``backfill`` (backfill mode), ``run`` (one
+whole run), ``accounting`` (the checks and measures) and ``report`` (result.json and the tables).
 """
