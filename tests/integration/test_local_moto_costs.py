@@ -7,6 +7,7 @@ items in the same order, page by page (the SQS ones are held to moto in ``test_l
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -78,6 +79,9 @@ def test_a_query_on_the_key_reads_one_partition_and_answers_as_moto_does(
 
     from ingest_devstack import moto_dynamodb_costs
 
+    # In process: an endpoint left by another test's stack would send these calls to its server.
+    for name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")]:
+        monkeypatch.delenv(name)
     as_shipped = _answers()
     monkeypatch.setattr(Table, "query", Table.query)  # restored afterwards
     moto_dynamodb_costs.cheapen_dynamodb_queries()
