@@ -50,10 +50,10 @@ lab: $(STAMP) ## JupyterLab on notebooks/, pointed at the local stack (started i
 	eval "$$($(BIN)/ingest local env)" && export INGEST_LOCAL_DIR="$${INGEST_LOCAL_DIR:-$(CURDIR)/.local}" PATH="$(CURDIR)/$(BIN):$$PATH" \
 		&& $(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-bench: $(STAMP) ## Benchmarks against dlt, pandas-gbq and DuckDB; memory, Lambda, GX; reports/bench/results.json (~1 hour)
+bench: $(STAMP) ## Benchmarks against dlt, pandas-gbq and DuckDB; memory, Lambda, GX; reports/bench/results.json (~80 min)
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
-bench-quick: $(STAMP) ## The same benchmarks at small sizes, 2 runs each (~3 min)
+bench-quick: $(STAMP) ## The same benchmarks at small sizes, 2 runs each (a few minutes)
 	$(BIN)/python -m benchmarks.bench --quick $(BENCH_ARGS)
 
 loadtest: $(STAMP) ## Load test on the local stack: 10,000 files delivered 1-3 times, 4 runners, exact accounting (~8 min; LOADTEST_ARGS="--files 1000 --mode backfill")

@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.bench", description=(benchmarks.bench.__doc__ or "").splitlines()[0]
     )
-    parser.add_argument("--quick", action="store_true", help="small sizes (under 3 minutes)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, 2 runs per figure (a few minutes)")
     parser.add_argument(
         "--runs",
         type=int,
