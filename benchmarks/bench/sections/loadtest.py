@@ -15,12 +15,10 @@ from typing import Any
 
 from benchmarks.bench import summary
 from benchmarks.bench.harness import Bench
-
-MODES = ("event", "backfill")
+from benchmarks.loadtest.config import MODES, Config
 
 
 def loadtest(bench: Bench) -> None:
-    from benchmarks.loadtest.config import Config
     from benchmarks.loadtest.run import run_loadtest
 
     files = bench.sizes.loadtest_files
