@@ -61,6 +61,7 @@ def test_s3_event_names_the_object_as_s3_does() -> None:
     assert event_key(json.dumps(event)) == plan.key
 
 
+@pytest.mark.alone
 def test_small_load_test_accounts_for_every_row(stack: local.Stack, tmp_path: Path) -> None:
     from rich.console import Console
 
@@ -94,6 +95,7 @@ def _many_files(mode: str, files: int, tmp_path: Path) -> Config:
     return Config(mode=mode, files=files, runners=4, idle_seconds=1.5, timeout=900, out_dir=tmp_path)
 
 
+@pytest.mark.alone
 @pytest.mark.timeout(900)
 def test_thousand_files_in_event_mode_lose_nothing_and_load_nothing_twice(
     stack: local.Stack, tmp_path: Path
@@ -112,6 +114,7 @@ def test_thousand_files_in_event_mode_lose_nothing_and_load_nothing_twice(
     assert result["messages_failed"] == 0
 
 
+@pytest.mark.alone
 @pytest.mark.timeout(900)
 def test_backfill_loads_each_file_once_and_a_rerun_enqueues_nothing(
     stack: local.Stack, tmp_path: Path
