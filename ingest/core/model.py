@@ -137,6 +137,17 @@ class FileResult:
 
 
 @dataclass(frozen=True)
+class LoadJobNote:
+    """A load job into ``table`` as the ledger notes it: its member files' identities and rows
+    (the day's load jobs per table are counted from these notes)."""
+
+    table: str
+    job_id: str
+    members: tuple[str, ...]
+    rows: int
+
+
+@dataclass(frozen=True)
 class LoadRecord:
     """One load job of a batch run."""
 

@@ -89,6 +89,12 @@ class Tally:
         )
 
 
+# The load file of rows held in memory is written on the load's critical path, once per warm
+# Lambda file: for a 100-row PayPal page snappy without dictionaries took 1.9 ms of CPU against
+# zstd's 4.7 (50 KB against 36 KB). Spilled and combined files, which are large, stay zstd.
+IN_MEMORY_LOAD_FILE = {"compression": "snappy", "use_dictionary": False}
+
+
 @dataclass
 class Prepared:
     """A file's rows to load (coerced, and passed by the suite) and its quarantined rows.
@@ -116,7 +122,7 @@ class Prepared:
         if self.spilled is None:
             self.spilled = io.BytesIO()
             if self.table is not None:
-                pq.write_table(self.table, self.spilled, compression="zstd")
+                pq.write_table(self.table, self.spilled, **IN_MEMORY_LOAD_FILE)
                 self.table = None
         return self.spilled
 

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from ingest.core.config import Pipeline
 from ingest.core.errors import IngestError, LoadFailed
-from ingest.core.model import Claim, FileResult, LoadOutcome, LoadRecord, Status, now_iso
+from ingest.core.model import Claim, FileResult, LoadJobNote, LoadOutcome, LoadRecord, Status, now_iso
 from ingest.core.prepare import CHUNK_ROWS
 from ingest.ingestion.clock import StageClock
 from ingest.ingestion.failure import as_ingest_error, fail
@@ -43,7 +43,7 @@ def load_staged(
     """
     try:
         with clock("load"):
-            outcomes = _write(services, pipeline, staged, temporary)
+            outcomes, note = _write(services, pipeline, staged, temporary)
     except Exception as err:  # recorded in the ledger with its type
         error = as_ingest_error(err, staged[0].ref)
         if len(staged) > 1 and not error.retryable:
@@ -70,7 +70,7 @@ def load_staged(
     )
     with clock("ledger"):
         recorded = services.ledger.complete_many(
-            [(m.claim, o) for m, o in zip(staged, outcomes, strict=True)]
+            [(m.claim, o) for m, o in zip(staged, outcomes, strict=True)], load=note
         )
     for member, outcome, ok in zip(staged, outcomes, recorded, strict=True):
         report(_loaded_result(member.claim, outcome, ok))
@@ -78,8 +78,9 @@ def load_staged(
 
 def _write(
     services: Services, pipeline: Pipeline, members: list[Staged], temporary: contextlib.ExitStack
-) -> list[LoadOutcome]:
-    """Load the staged files' rows with one load job; each file's outcome, in order."""
+) -> tuple[list[LoadOutcome], LoadJobNote]:
+    """Load the staged files' rows with one load job; each file's outcome, in order, and the
+    job's note for the ledger (written with the outcomes, one ledger request fewer)."""
     warehouse = services.warehouse
     warehouse.ensure_table(pipeline)
     parquet = members[0].prepared.parquet if len(members) == 1 else _combine(members, temporary)
@@ -92,8 +93,9 @@ def _write(
         job_id = warehouse.load_job_id(load_identity, pipeline.table_id)
         services.ledger.record_load(pipeline.table_id, job_id, identities, 0, succeeded=False, error=str(err))
         raise
-    services.ledger.record_load(pipeline.table_id, result.job_id, identities, result.output_rows, True)
+    note = LoadJobNote(pipeline.table_id, result.job_id, tuple(identities), result.output_rows)
     if result.output_rows != expected:
+        services.ledger.record_load(pipeline.table_id, result.job_id, identities, result.output_rows, True)
         raise LoadFailed(f"load job {result.job_id} wrote {result.output_rows} rows, expected {expected}")
     outcomes = []
     for member in members:
@@ -117,7 +119,7 @@ def _write(
                 rows_updated=result.updated,
             )
         )
-    return outcomes
+    return outcomes, note
 
 
 def _combine(members: list[Staged], temporary: contextlib.ExitStack) -> IO[bytes]:

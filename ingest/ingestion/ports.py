@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from ingest.core.config import Pipeline
     from ingest.core.ledger_entry import LedgerEntry
-    from ingest.core.model import Claim, Duplicate, FileRef, LoadOutcome, Orphaned, Status
+    from ingest.core.model import Claim, Duplicate, FileRef, LoadJobNote, LoadOutcome, Orphaned, Status
     from ingest.core.validate.results import Validation
 
 
@@ -108,8 +108,11 @@ class Ledger(Protocol):
         """Record LOADED; False when the claim was lost meanwhile."""
         ...
 
-    def complete_many(self, outcomes: list[tuple[Claim, LoadOutcome]]) -> list[bool]:
-        """Record LOADED for many claims; False where a claim was lost."""
+    def complete_many(
+        self, outcomes: list[tuple[Claim, LoadOutcome]], load: LoadJobNote | None = None
+    ) -> list[bool]:
+        """Record LOADED for many claims, and the note of the ``load`` job that loaded them
+        (in the same write where it can be); False where a claim was lost."""
         ...
 
     def fail(self, claim: Claim, error_type: str, message: str, retryable: bool, **details: Any) -> bool:

@@ -198,12 +198,14 @@ def claim_group(
 ) -> list[Claim]:
     """Claims on the files (and their bytes) this run may load; the others reported skipped.
 
-    Two or more new files are claimed many to a transaction (which saves round trips only when
-    it carries many); any other goes through the one-by-one claim, which knows redeliveries,
-    retries, expired leases, replays and files with the same bytes. Without ``take_over``, a
-    file whose worker died holding it is added to ``orphans`` instead of being claimed.
+    Files never seen before are claimed many to a transaction, each with its bytes: one
+    request where the one-by-one claim makes two per file (a warm Lambda file's usual case). A
+    file the transaction cannot take goes through the one-by-one claim, which knows
+    redeliveries, retries, expired leases, replays and files with the same bytes. Without
+    ``take_over``, a file whose worker died holding it is added to ``orphans`` instead of being
+    claimed.
     """
-    if replay or len(refs) == 1:
+    if replay:
         claims: list[Claim] = []
         one_by_one = refs
     else:

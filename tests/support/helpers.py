@@ -191,6 +191,9 @@ def dying_before_ledger_update(services: Any) -> Any:
         def complete(self, claim, outcome):
             raise ProcessDied
 
+        def complete_many(self, outcomes, load=None):
+            raise ProcessDied
+
     ledger = LedgerThatDiesBeforeRecording(services.dynamodb, services.settings.ledger_table, 1)
     return dataclasses.replace(services, ledger=ledger)
 

@@ -23,7 +23,7 @@ from ingest.adapters.dynamodb.claim_rules import (
     owner_holds_content,
 )
 from ingest.core.ledger_entry import LedgerEntry
-from ingest.core.model import Claim, Duplicate, FileRef, LoadOutcome, Orphaned, Status
+from ingest.core.model import Claim, Duplicate, FileRef, LoadJobNote, LoadOutcome, Orphaned, Status
 
 START = 1_625_097_600.0  # 2021-07-01T00:00:00Z
 
@@ -131,8 +131,13 @@ class FakeLedger:
     def complete(self, claim: Claim, outcome: LoadOutcome) -> bool:
         return self._finish(claim, items.loaded_fields(outcome))
 
-    def complete_many(self, outcomes: list[tuple[Claim, LoadOutcome]]) -> list[bool]:
-        return [self.complete(claim, outcome) for claim, outcome in outcomes]
+    def complete_many(
+        self, outcomes: list[tuple[Claim, LoadOutcome]], load: LoadJobNote | None = None
+    ) -> list[bool]:
+        done = [self.complete(claim, outcome) for claim, outcome in outcomes]
+        if load is not None:
+            self.record_load(load.table, load.job_id, list(load.members), load.rows, True)
+        return done
 
     def fail(self, claim: Claim, error_type: str, message: str, retryable: bool, **details: Any) -> bool:
         return self._finish(claim, items.failed_fields(error_type, message, retryable, details))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import logging
 from typing import TYPE_CHECKING
 
 from ingest.adapters.bigquery.errors import classify
@@ -11,6 +12,8 @@ from ingest.core.config import Column, Pipeline
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
+
+log = logging.getLogger(__name__)
 
 STAGING_EXPIRY = datetime.timedelta(days=1)
 
@@ -34,6 +37,50 @@ def ensure_dataset(client: bigquery.Client, dataset: str) -> None:
     client.create_dataset(ref, exists_ok=True)
 
 
+def ensure_staging_dataset(client: bigquery.Client, dataset: str) -> None:
+    """The staging dataset, whose tables expire ``STAGING_EXPIRY`` after they are created.
+
+    Load jobs create the staging tables (one request per load fewer than creating each first),
+    so the expiry is the dataset's default: it cleans up after a crash between a load and its
+    MERGE, once no retry will come. A dataset made before it had the default gets it here.
+    """
+    from google.api_core import exceptions
+    from google.cloud import bigquery
+
+    expiry_ms = int(STAGING_EXPIRY.total_seconds() * 1000)
+    wanted = bigquery.Dataset(f"{client.project}.{dataset}")
+    wanted.location = client.location
+    wanted.default_table_expiration_ms = expiry_ms
+    existing = client.create_dataset(wanted, exists_ok=True)
+    if existing.default_table_expiration_ms == expiry_ms:
+        return
+    existing.default_table_expiration_ms = expiry_ms
+    try:
+        client.update_dataset(existing, ["default_table_expiration_ms"])
+    except exceptions.Forbidden:
+        # roles/bigquery.dataEditor may not update a dataset. Loads still work; only a staging
+        # table left by a crash between its load and its MERGE would stay until dropped.
+        log.warning(
+            "staging dataset %s has no default table expiration and this account may not set it: "
+            "run `bq update --default_table_expiration %d %s`",
+            dataset,
+            expiry_ms // 1000,
+            dataset,
+        )
+
+
+def staging_table_exists(client: bigquery.Client, table_id: str) -> bool:
+    from google.api_core import exceptions
+
+    try:
+        client.get_table(f"{client.project}.{table_id}")
+    except exceptions.NotFound:
+        return False
+    except exceptions.GoogleAPICallError as err:
+        raise classify(err, f"looking up staging table {table_id}") from err
+    return True
+
+
 def ensure_table(client: bigquery.Client, pipeline: Pipeline) -> None:
     """Create the pipeline's table, partitioned and clustered as configured, if it does not exist.
 
@@ -54,25 +101,6 @@ def staging_table_id(pipeline: Pipeline, staging_dataset: str, load_identity: st
     """A staging table of its own per load, so concurrent loads never see each other's rows."""
     digest = hashlib.sha256(f"{load_identity}|{pipeline.table_id}".encode()).hexdigest()[:32]
     return f"{staging_dataset}.{pipeline.dataset}__{pipeline.table}__{digest}"
-
-
-def create_staging_table(client: bigquery.Client, pipeline: Pipeline, table_id: str) -> bool:
-    """Create a staging table that expires on its own; False if it already existed.
-
-    The expiry cleans up after a crash between load and MERGE, once no retry will come.
-    """
-    from google.api_core import exceptions
-    from google.cloud import bigquery
-
-    table = bigquery.Table(f"{client.project}.{table_id}", schema=schema_fields(pipeline))
-    table.expires = datetime.datetime.now(datetime.UTC) + STAGING_EXPIRY
-    try:
-        client.create_table(table)
-    except exceptions.Conflict:
-        return False
-    except exceptions.GoogleAPICallError as err:
-        raise classify(err, f"creating staging table {table_id}") from err
-    return True
 
 
 def drop_table(client: bigquery.Client, table_id: str) -> None:

@@ -36,7 +36,7 @@ class BigQueryWarehouse:
             if pipeline.table_id not in self._tables_ready:
                 tables.ensure_table(self.client, pipeline)
                 if pipeline.write_mode == "merge":
-                    tables.ensure_dataset(self.client, self.staging_dataset)
+                    tables.ensure_staging_dataset(self.client, self.staging_dataset)
                 self._tables_ready.add(pipeline.table_id)
 
     def batch_identity(self, file_identities: list[str]) -> str:
@@ -57,11 +57,12 @@ class BigQueryWarehouse:
                 client, pipeline, parquet, load_identity, pipeline.table_id, truncate=truncate
             )
         staging = tables.staging_table_id(pipeline, self.staging_dataset, load_identity)
-        created = tables.create_staging_table(client, pipeline, staging)
+        # The load job creates the staging table (expiring with the dataset's default).
         loaded = load_jobs.run_load_job(client, pipeline, parquet, load_identity, staging, truncate=True)
-        if loaded.reused and created:
-            # The earlier attempt's staging table is gone: dropped after its MERGE, or expired
-            # before one. Which, we cannot tell; loading again is safe because the MERGE is idempotent.
+        if loaded.reused and not tables.staging_table_exists(client, staging):
+            # An earlier attempt's load job, whose staging table is gone: dropped after its MERGE,
+            # or expired before one. Which, we cannot tell; loading again is safe because the
+            # MERGE is idempotent.
             loaded = load_jobs.run_load_job(
                 client, pipeline, parquet, load_identity, staging, truncate=True, fresh=True
             )

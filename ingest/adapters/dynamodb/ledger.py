@@ -34,10 +34,11 @@ from ingest.adapters.dynamodb.transactions import (
     chunked,
     claim_actions,
     outcome_action,
+    record_action,
     transact,
 )
 from ingest.core.ledger_entry import LedgerEntry
-from ingest.core.model import Claim, Duplicate, FileRef, LoadOutcome, Orphaned, Status
+from ingest.core.model import Claim, Duplicate, FileRef, LoadJobNote, LoadOutcome, Orphaned, Status
 
 if TYPE_CHECKING:
     from ingest.core.settings import Settings
@@ -262,15 +263,23 @@ class Ledger:
         """Record LOADED; False when the claim was lost to another worker meanwhile."""
         return self._finish(claim, items.loaded_fields(outcome))
 
-    def complete_many(self, outcomes: list[tuple[Claim, LoadOutcome]]) -> list[bool]:
-        """Record LOADED for many claims, 100 to a transaction; False where the claim was lost."""
+    def complete_many(
+        self, outcomes: list[tuple[Claim, LoadOutcome]], load: LoadJobNote | None = None
+    ) -> list[bool]:
+        """Record LOADED for many claims, 100 to a transaction; False where the claim was lost.
+
+        The ``load`` job's note goes into the last transaction when it has room (a warm Lambda
+        file's outcome and its load's note are then one request, not two), else on its own.
+        """
         done: dict[int, bool] = {}
         # A batch claim knows its whole FILE item, so its outcome replaces the item in a transaction.
         whole = [(n, claim, outcome) for n, (claim, outcome) in enumerate(outcomes) if claim.item is not None]
         for n, (claim, outcome) in enumerate(outcomes):
             if claim.item is None:
                 done[n] = self.complete(claim, outcome)
-        for chunk in chunked(whole, OUTCOMES_PER_TRANSACTION):
+        chunks = list(chunked(whole, OUTCOMES_PER_TRANSACTION))
+        note_pending = load is not None
+        for index, chunk in enumerate(chunks):
             actions = [
                 outcome_action(
                     self.table,
@@ -279,9 +288,15 @@ class Ledger:
                 )
                 for _, claim, outcome in chunk
             ]
+            if load is not None and index == len(chunks) - 1 and len(actions) < OUTCOMES_PER_TRANSACTION:
+                # Unconditional: it never cancels the transaction, and is written whatever the claims.
+                actions.append(record_action(self.table, _load_item(load)))
+                note_pending = False
             written = transact(self._db, actions, group=1)
             for position, (n, _, _) in enumerate(chunk):
                 done[n] = position in written
+        if load is not None and note_pending:
+            self._db.put_item(TableName=self.table, Item=marshal(_load_item(load)))
         return [done[n] for n in range(len(outcomes))]
 
     def fail(self, claim: Claim, error_type: str, message: str, retryable: bool, **details: Any) -> bool:
@@ -418,6 +433,10 @@ class Ledger:
             for item in page["Items"]
         ]
         return sorted(entries, key=lambda e: e.started_at or "", reverse=True)
+
+
+def _load_item(load: LoadJobNote) -> dict[str, Any]:
+    return items.load_record(load.table, load.job_id, list(load.members), load.rows, True, "")
 
 
 def _pages(operation: Callable[..., dict[str, Any]], kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:

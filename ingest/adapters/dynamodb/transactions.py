@@ -46,6 +46,11 @@ def outcome_action(ledger_table: str, item: dict[str, Any], token: str) -> dict[
     return _put(ledger_table, item, holds_the_claim(token))
 
 
+def record_action(ledger_table: str, item: dict[str, Any]) -> dict[str, Any]:
+    """An unconditional write of a record item (a load job's note) beside the outcomes."""
+    return {"Put": {"TableName": ledger_table, "Item": marshal(item)}}
+
+
 def _put(ledger_table: str, item: dict[str, Any], condition: Condition) -> dict[str, Any]:
     put: dict[str, Any] = {
         "TableName": ledger_table,
