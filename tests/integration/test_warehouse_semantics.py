@@ -309,3 +309,66 @@ def test_a_large_page_read_whole_by_arrow_lands_the_same_rows_as_one_read_row_by
     assert by_page["a"].keys() == by_page["b"].keys()
     differing = [n for n in by_page["a"] if repr(by_page["a"][n]) != repr(by_page["b"][n])]
     assert not differing, (by_page["a"][differing[0]], by_page["b"][differing[0]])
+
+
+def test_a_staging_table_left_by_a_crash_before_its_merge_expires_a_day_after_its_load(
+    make_services, paypal_table, prefix, scratch_bucket
+):
+    # GIVEN a worker that loaded a page into staging (its load job made the table) and died
+    # before the MERGE, so nothing dropped the staging table
+    services = make_services()
+    first, _ = overlapping_pages(scratch_bucket, prefix)
+    dying = BigQueryWarehouse(BigQueryThatDiesAtMerge(services.bigquery), services.settings.staging_dataset)
+    with pytest.raises(ProcessDied):
+        ingest_file(first, dataclasses.replace(services, warehouse=dying))
+
+    # THEN the table it left expires on its own, a day after it was made
+    client = services.bigquery
+    left = [t for t in client.list_tables(services.settings.staging_dataset) if prefix in t.table_id]
+    assert len(left) == 1
+    table = client.get_table(left[0].reference)
+    assert table.num_rows == 2
+    lifetime = (table.expires - table.created).total_seconds()
+    assert abs(lifetime - 86_400) < 60
+
+
+def test_a_staging_dataset_made_without_an_expiration_is_given_one_of_a_day(
+    make_services, paypal_table, prefix
+):
+    # GIVEN a staging dataset someone made by hand, with no default table expiration
+    services = make_services()
+    client = services.bigquery
+    dataset = f"staging_{prefix}"
+    client.create_dataset(f"{client.project}.{dataset}")
+    assert client.get_dataset(dataset).default_table_expiration_ms is None
+
+    # WHEN a merge pipeline's table is made ready against it
+    pipeline = next(p for p in services.pipelines if p.table_id == paypal_table)
+    BigQueryWarehouse(client, dataset).ensure_table(pipeline)
+
+    # THEN tables the load jobs make there expire after a day
+    assert client.get_dataset(dataset).default_table_expiration_ms == 86_400_000
+
+
+def test_a_single_file_load_is_noted_for_the_days_quota_with_its_file(
+    make_services, paypal_table, prefix, scratch_bucket
+):
+    # GIVEN one new page, loaded as a warm Lambda file is (a batch of one)
+    services = make_services()
+    first, _ = overlapping_pages(scratch_bucket, prefix)
+
+    result = ingest_file(first, services)
+
+    # THEN its FILE item is LOADED and the day's load-job notes hold its job, naming the file,
+    # which is what the quota warning counts
+    assert result.status == Status.LOADED
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    notes = services.dynamodb.query(
+        TableName=services.settings.ledger_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"loads#{paypal_table}#{day}"}},
+    )["Items"]
+    assert [n["load_job_id"]["S"] for n in notes] == [result.load_job_id]
+    assert notes[0]["members"]["L"] == [{"S": first.identity}]
+    assert int(notes[0]["rows"]["N"]) == 2
+    assert services.ledger.loads_on(paypal_table, day) == 1
