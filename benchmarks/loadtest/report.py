@@ -99,5 +99,6 @@ def print_result(result: dict[str, Any], console: Any) -> None:
         console.print("Failed load jobs (retried):", *result["load_job_errors"], sep="\n  ")
     if result.get("runner_log_warnings"):
         console.print("Runner log warnings:", result["runner_log_warnings"])
+        console.print("First message of each:", result.get("runner_log_samples", {}))
     verdict = "[bold green]PASS[/]" if result["passed"] else "[bold red]FAIL[/]"
     console.print(f"Accounting: {verdict}. Result: {result.get('result_path', '')}")

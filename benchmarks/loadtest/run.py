@@ -119,7 +119,7 @@ def run_loadtest(config: Config, console: Any = None, stack: Any = None) -> dict
             if not path.exists():
                 raise RuntimeError(f"runner {index} left no result:\n{log_tail(res, index)}")
             runners.append(json.loads(path.read_text()))
-        warnings = _runner_warnings(res, config.runners)
+        warnings, samples = _runner_warnings(res, config.runners)
 
         console.print("Checking the accounting (ledger, BigQuery, error bucket)...")
         sent = outcome.get("sent", sum(p.copies for p in planned))
@@ -146,6 +146,7 @@ def run_loadtest(config: Config, console: Any = None, stack: Any = None) -> dict
         }
         result["timed_out"] = timed_out
         result["runner_log_warnings"] = warnings
+        result["runner_log_samples"] = samples
         if timed_out:
             result["checks"].insert(0, check("finished within --timeout", False, f"{timeout:.0f}s"))
             result["passed"] = False
@@ -191,11 +192,14 @@ def _emulator_cpu(stack: Any) -> dict[str, float]:
     return {name: seconds for name, seconds in used.items() if seconds is not None}
 
 
-def _runner_warnings(res: Resources, runners: int) -> dict[str, int]:
-    """The runners' warning and error log lines, counted by kind ("failed: <error type>", ...)."""
+def _runner_warnings(res: Resources, runners: int) -> tuple[dict[str, int], dict[str, str]]:
+    """The runners' warning and error log lines, counted by kind ("failed: <error type>", ...),
+    and the first message of each kind: the runners' logs go with the run's control folder, and
+    a count of retried ``TransientError``s alone does not say which request failed."""
     import re
 
     counts: Counter[str] = Counter()
+    samples: dict[str, str] = {}
     for index in range(runners):
         for line in log_tail(res, index, chars=1 << 30).splitlines():
             try:
@@ -211,4 +215,5 @@ def _runner_warnings(res: Resources, runners: int) -> dict[str, int]:
             failed = re.match(r"failed s3://.*?: (\w+): ", message)
             kind = f"failed: {failed.group(1)}" if failed else re.sub(r"s3://\S+|\d+", "#", message)[:80]
             counts[f"{level} {kind}"] += 1
-    return dict(counts.most_common())
+            samples.setdefault(f"{level} {kind}", message[:400])
+    return dict(counts.most_common()), samples

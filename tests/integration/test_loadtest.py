@@ -88,6 +88,9 @@ def test_small_load_test_accounts_for_every_row(stack: local.Stack, tmp_path: Pa
     assert result["rows_quarantined"] > 0
     assert result["duplicates_loaded"] == 0
     assert result["load_jobs"] >= 2  # both pipelines
+    # Each kind of warning the runners logged comes with its first message, which says why.
+    assert set(result["runner_log_samples"]) == set(result["runner_log_warnings"])
+    assert "UnknownPipeline" in result["runner_log_samples"]["WARNING failed: UnknownPipeline"]
 
 
 def _many_files(mode: str, files: int, tmp_path: Path) -> Config:
