@@ -29,9 +29,10 @@ demo: $(STAMP) ## Run a month of data end to end on the local emulators (KEEP=1 
 	$(BIN)/ingest demo $(if $(KEEP),--keep)
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist, whole files per worker), each with its
-# own local stack: on 2 cores it took 709 s in one process and 401 s in two. The load tests then
-# run alone: four runner processes of their own beside another worker's emulators made their
-# handler calls slow enough to time out and be retried. Exit code 5 is "no test selected".
+# own local stack: on 2 cores it took 709 s in one process, 345 s in two plus 110 s for the load
+# tests, which run alone after the rest: their four runner processes beside another worker's
+# emulators made handler calls slow enough to time out and be retried. Exit code 5 is "no test
+# selected".
 TEST_WORKERS ?= 2
 test: $(STAMP) ## Run the test suite (starts its own emulators; TEST_WORKERS=2 processes)
 	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not alone" $(PYTEST_ARGS); rc=$$?; \

@@ -17,6 +17,7 @@ from support.helpers import (
 from ingest.adapters.bigquery import queries
 from ingest.adapters.bigquery.warehouse import BigQueryWarehouse
 from ingest.adapters.clients import aws_client
+from ingest.adapters.dynamodb.items import loads_pk
 from ingest.core.model import FileRef, Status
 from ingest.ingestion.flow import ingest_file
 from ingest.ingestion.runs import run_batch
@@ -366,7 +367,7 @@ def test_a_single_file_load_is_noted_for_the_days_quota_with_its_file(
     notes = services.dynamodb.query(
         TableName=services.settings.ledger_table,
         KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"loads#{paypal_table}#{day}"}},
+        ExpressionAttributeValues={":pk": {"S": loads_pk(paypal_table, day)}},
     )["Items"]
     assert [n["load_job_id"]["S"] for n in notes] == [result.load_job_id]
     assert notes[0]["members"]["L"] == [{"S": first.identity}]

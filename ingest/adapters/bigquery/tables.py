@@ -29,12 +29,17 @@ def schema_field(column: Column) -> bigquery.SchemaField:
     return bigquery.SchemaField(column.name, column.type, mode=column.mode, fields=nested)
 
 
-def ensure_dataset(client: bigquery.Client, dataset: str) -> None:
+def ensure_dataset(
+    client: bigquery.Client, dataset: str, table_expiry: datetime.timedelta | None = None
+) -> bigquery.Dataset:
+    """The dataset, created if missing (its tables expiring after ``table_expiry``, if given)."""
     from google.cloud import bigquery
 
     ref = bigquery.Dataset(f"{client.project}.{dataset}")
     ref.location = client.location
-    client.create_dataset(ref, exists_ok=True)
+    if table_expiry is not None:
+        ref.default_table_expiration_ms = int(table_expiry.total_seconds() * 1000)
+    return client.create_dataset(ref, exists_ok=True)
 
 
 def ensure_staging_dataset(client: bigquery.Client, dataset: str) -> None:
@@ -45,13 +50,9 @@ def ensure_staging_dataset(client: bigquery.Client, dataset: str) -> None:
     MERGE, once no retry will come. A dataset made before it had the default gets it here.
     """
     from google.api_core import exceptions
-    from google.cloud import bigquery
 
     expiry_ms = int(STAGING_EXPIRY.total_seconds() * 1000)
-    wanted = bigquery.Dataset(f"{client.project}.{dataset}")
-    wanted.location = client.location
-    wanted.default_table_expiration_ms = expiry_ms
-    existing = client.create_dataset(wanted, exists_ok=True)
+    existing = ensure_dataset(client, dataset, STAGING_EXPIRY)
     if existing.default_table_expiration_ms == expiry_ms:
         return
     existing.default_table_expiration_ms = expiry_ms

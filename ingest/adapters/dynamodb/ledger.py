@@ -278,7 +278,7 @@ class Ledger:
             if claim.item is None:
                 done[n] = self.complete(claim, outcome)
         chunks = list(chunked(whole, OUTCOMES_PER_TRANSACTION))
-        note_pending = load is not None
+        note_fits = bool(chunks) and len(chunks[-1]) < OUTCOMES_PER_TRANSACTION
         for index, chunk in enumerate(chunks):
             actions = [
                 outcome_action(
@@ -288,15 +288,15 @@ class Ledger:
                 )
                 for _, claim, outcome in chunk
             ]
-            if load is not None and index == len(chunks) - 1 and len(actions) < OUTCOMES_PER_TRANSACTION:
+            if load is not None and note_fits and index == len(chunks) - 1:
                 # Unconditional: it never cancels the transaction, and is written whatever the claims.
-                actions.append(record_action(self.table, _load_item(load)))
-                note_pending = False
+                item = items.load_record(load.table, load.job_id, list(load.members), load.rows, True, "")
+                actions.append(record_action(self.table, item))
             written = transact(self._db, actions, group=1)
             for position, (n, _, _) in enumerate(chunk):
                 done[n] = position in written
-        if load is not None and note_pending:
-            self._db.put_item(TableName=self.table, Item=marshal(_load_item(load)))
+        if load is not None and not note_fits:
+            self.record_load(load.table, load.job_id, list(load.members), load.rows, True)
         return [done[n] for n in range(len(outcomes))]
 
     def fail(self, claim: Claim, error_type: str, message: str, retryable: bool, **details: Any) -> bool:
@@ -433,10 +433,6 @@ class Ledger:
             for item in page["Items"]
         ]
         return sorted(entries, key=lambda e: e.started_at or "", reverse=True)
-
-
-def _load_item(load: LoadJobNote) -> dict[str, Any]:
-    return items.load_record(load.table, load.job_id, list(load.members), load.rows, True, "")
 
 
 def _pages(operation: Callable[..., dict[str, Any]], kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:

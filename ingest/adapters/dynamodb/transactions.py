@@ -48,15 +48,14 @@ def outcome_action(ledger_table: str, item: dict[str, Any], token: str) -> dict[
 
 def record_action(ledger_table: str, item: dict[str, Any]) -> dict[str, Any]:
     """An unconditional write of a record item (a load job's note) beside the outcomes."""
-    return {"Put": {"TableName": ledger_table, "Item": marshal(item)}}
+    return _put(ledger_table, item, None)
 
 
-def _put(ledger_table: str, item: dict[str, Any], condition: Condition) -> dict[str, Any]:
-    put: dict[str, Any] = {
-        "TableName": ledger_table,
-        "Item": marshal(item),
-        "ConditionExpression": condition.expression,
-    }
+def _put(ledger_table: str, item: dict[str, Any], condition: Condition | None) -> dict[str, Any]:
+    put: dict[str, Any] = {"TableName": ledger_table, "Item": marshal(item)}
+    if condition is None:
+        return {"Put": put}
+    put["ConditionExpression"] = condition.expression
     if condition.names:
         put["ExpressionAttributeNames"] = condition.names
     if condition.values:
