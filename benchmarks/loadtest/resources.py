@@ -71,7 +71,7 @@ def create_resources(res: Resources, settings: Any, config: Config) -> None:
         raw["table"] = f"{res.dataset}.{raw['table'].rsplit('.', 1)[-1]}"
         (res.pipelines_dir / path.name).write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     client = bigquery_client(settings.bq_project, settings.bq_location)
-    tables.ensure_dataset(client, settings.staging_dataset)
+    tables.ensure_staging_dataset(client, settings.staging_dataset)  # as the runners' warehouse makes it
     for pipeline in load_pipelines(res.pipelines_dir):
         res.tables[pipeline.name] = pipeline.table_id
         if pipeline.name in {PAYPAL, PAYMENTS}:

@@ -373,3 +373,34 @@ def test_a_single_file_load_is_noted_for_the_days_quota_with_its_file(
     assert notes[0]["members"]["L"] == [{"S": first.identity}]
     assert int(notes[0]["rows"]["N"]) == 2
     assert services.ledger.loads_on(paypal_table, day) == 1
+
+
+def test_setting_the_staging_expiration_survives_another_worker_changing_the_dataset_meanwhile(
+    make_services, paypal_table, prefix
+):
+    # GIVEN a staging dataset without an expiration, read by this worker (its etag) just before
+    # another worker changed it: many Lambda cold starts run this at once
+    services = make_services()
+    client = services.bigquery
+    dataset = f"staging_{prefix}"
+    client.create_dataset(f"{client.project}.{dataset}")
+    stale = client.get_dataset(dataset)
+    changed = client.get_dataset(dataset)
+    changed.description = "changed by another worker"
+    client.update_dataset(changed, ["description"])
+
+    class SeesTheStaleDataset:
+        def __getattr__(self, name):
+            return getattr(client, name)
+
+        def create_dataset(self, *args, **kwargs):
+            return stale
+
+    # WHEN this worker makes its merge pipeline's table ready
+    pipeline = next(p for p in services.pipelines if p.table_id == paypal_table)
+    BigQueryWarehouse(SeesTheStaleDataset(), dataset).ensure_table(pipeline)
+
+    # THEN the expiration is set, and the other worker's change kept
+    after = client.get_dataset(dataset)
+    assert after.default_table_expiration_ms == 86_400_000
+    assert after.description == "changed by another worker"

@@ -50,14 +50,18 @@ def ensure_staging_dataset(client: bigquery.Client, dataset: str) -> None:
     MERGE, once no retry will come. A dataset made before it had the default gets it here.
     """
     from google.api_core import exceptions
+    from google.cloud import bigquery
 
     expiry_ms = int(STAGING_EXPIRY.total_seconds() * 1000)
     existing = ensure_dataset(client, dataset, STAGING_EXPIRY)
     if existing.default_table_expiration_ms == expiry_ms:
         return
-    existing.default_table_expiration_ms = expiry_ms
+    # Without the etag read above: many cold starts may set this at once, all to the same value,
+    # and an etag would fail every one but the first (412 Precondition Failed).
+    patch = bigquery.Dataset(existing.reference)
+    patch.default_table_expiration_ms = expiry_ms
     try:
-        client.update_dataset(existing, ["default_table_expiration_ms"])
+        client.update_dataset(patch, ["default_table_expiration_ms"])
     except exceptions.Forbidden:
         # roles/bigquery.dataEditor may not update a dataset. Loads still work; only a staging
         # table left by a crash between its load and its MERGE would stay until dropped.
