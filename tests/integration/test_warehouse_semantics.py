@@ -333,15 +333,21 @@ def test_a_staging_table_left_by_a_crash_before_its_merge_expires_a_day_after_it
     assert abs(lifetime - 86_400) < 60
 
 
+def staging_dataset_without_expiration(client, prefix: str) -> str:
+    """A staging dataset of this test's own, made as before ingest set an expiration on it."""
+    dataset = f"staging_{prefix}"
+    client.create_dataset(f"{client.project}.{dataset}")
+    assert client.get_dataset(dataset).default_table_expiration_ms is None
+    return dataset
+
+
 def test_a_staging_dataset_made_without_an_expiration_is_given_one_of_a_day(
     make_services, paypal_table, prefix
 ):
     # GIVEN a staging dataset someone made by hand, with no default table expiration
     services = make_services()
     client = services.bigquery
-    dataset = f"staging_{prefix}"
-    client.create_dataset(f"{client.project}.{dataset}")
-    assert client.get_dataset(dataset).default_table_expiration_ms is None
+    dataset = staging_dataset_without_expiration(client, prefix)
 
     # WHEN a merge pipeline's table is made ready against it
     pipeline = next(p for p in services.pipelines if p.table_id == paypal_table)
@@ -382,8 +388,7 @@ def test_setting_the_staging_expiration_survives_another_worker_changing_the_dat
     # another worker changed it: many Lambda cold starts run this at once
     services = make_services()
     client = services.bigquery
-    dataset = f"staging_{prefix}"
-    client.create_dataset(f"{client.project}.{dataset}")
+    dataset = staging_dataset_without_expiration(client, prefix)
     stale = client.get_dataset(dataset)
     changed = client.get_dataset(dataset)
     changed.description = "changed by another worker"
