@@ -16,12 +16,15 @@ limit (``fitted_key``); every sidecar records the original bucket and key.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
+import threading
 from datetime import datetime
 from typing import IO, Any
 
 from ingest.adapters.clients import aws_error_code
+from ingest.adapters.native_reads import NativeReads, may_read_natively
 from ingest.core.errors import ObjectChanged, ObjectGone, TransientError
 from ingest.core.model import FileRef
 
@@ -76,11 +79,18 @@ class S3Lake:
     def __init__(self, s3: Any, error_bucket: str) -> None:
         self.s3 = s3
         self.error_bucket = error_bucket
+        self._native: NativeReads | None = None
+        self._native_lock = threading.Lock()
 
     def open(self, ref: FileRef) -> IO[bytes]:
-        """A stream of exactly the announced version's bytes, or ObjectGone / ObjectChanged."""
+        """A stream of exactly the announced version's bytes, or ObjectGone / ObjectChanged.
+
+        A small object is read whole by the native client (``native_reads``); a large one, or one
+        whose key only boto3 sends as it is, is streamed through boto3."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        if may_read_natively(ref):
+            return io.BytesIO(self._native_reads().read(ref))
         try:
             response = self.s3.get_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{ref.etag}"')
         except ClientError as err:
@@ -96,6 +106,12 @@ class S3Lake:
             raise TransientError(f"reading {ref.uri} failed: {err}") from err
         body: IO[bytes] = response["Body"]
         return body
+
+    def _native_reads(self) -> NativeReads:
+        with self._native_lock:  # the readers of a load group open files at once
+            if self._native is None:
+                self._native = NativeReads(self.s3)
+            return self._native
 
     def replay_source(self, ref: FileRef) -> FileRef:
         """Where a failed file's bytes are now: the lake if that version is still there, else the

@@ -21,6 +21,7 @@ import re
 import traceback
 from collections.abc import Callable
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
@@ -112,7 +113,7 @@ def load_tables(
             column.name: _column(column, _leaf(derived, column.source_path), coercer)
             for column in pipeline.columns
         }
-        kept, extras, extra_values = _kept_json(records, derived, pipeline, coercer)
+        kept, extras, extra_values = _kept_json(joined, records, derived, pipeline, coercer)
     except (_Declined, RecursionError):  # nesting deeper than Python's stack: row by row
         return None
     except pa.ArrowException:
@@ -201,6 +202,16 @@ def _has_timestamp(type_: pa.DataType) -> bool:
     return bool(_as_text(type_) != type_)
 
 
+def _has_float(type_: pa.DataType) -> bool:
+    if pa.types.is_floating(type_):
+        return True
+    if pa.types.is_struct(type_):
+        return any(_has_float(f.type) for f in type_)
+    if pa.types.is_list(type_):
+        return _has_float(type_.value_type)
+    return False
+
+
 def _as_text(type_: pa.DataType) -> pa.DataType:
     if pa.types.is_timestamp(type_):
         return pa.string()
@@ -283,13 +294,21 @@ def empty_lists(count: int, type_: pa.DataType) -> pa.Array:
 
 
 def _kept_json(
-    records: pa.StructArray, derived: pa.StructArray, pipeline: Pipeline, coercer: RecordCoercer
+    content: bytes,
+    records: pa.StructArray,
+    derived: pa.StructArray,
+    pipeline: Pipeline,
+    coercer: RecordCoercer,
 ) -> tuple[pa.Array, pa.Array, list[tuple[str, pa.Array]]]:
     """The record column (the source record, redacted) and ``_extra`` (unknown fields), as JSON,
     and each unknown field's values (a file kept one if any of its rows has a value)."""
     nothing = pa.nulls(len(records), ARROW_TYPES["JSON"])
     if pipeline.record_column:
-        kept_text = json_text(_redacted(records, coercer.redact_paths))
+        if _has_float(records.type):
+            # Arrow reads a fraction, an exponent or an integer beyond 64 bits as a double:
+            # orjson would write 1e400 as null and 2**64 rounded, the reference exactly.
+            raise _Declined("a number that is not a 64-bit integer")
+        kept_text = _source_records(content, len(records), coercer.redact_paths)
         return _as_json(masked_texts(kept_text, coercer.mask_json)), nothing, []
     kept = _redacted(derived, coercer.redact_paths)
     extra = [f for f in kept.type if f.name not in coercer.known_roots]
@@ -303,6 +322,46 @@ def _kept_json(
     text = pc.if_else(has_any, json_text(struct), pa.scalar(None, pa.string()))
     named = [(f.name, value) for f, value in zip(extra, values, strict=True)]
     return nothing, _as_json(masked_texts(text, coercer.mask_json)), named
+
+
+def _source_records(content: bytes, rows: int, redact_paths: list[tuple[str, ...]]) -> pa.Array:
+    """Each line's record as compact JSON, without the redacted paths, keys in the line's order.
+
+    orjson parses and writes each line: for 10,000 PayPal records about 0.6 of the time Arrow's
+    kernels took to build the text column by column (plus their fixed ~10 ms per file). Arrow
+    has already vouched for the lines; what orjson reads differently (an integer beyond 64 bits,
+    a lone surrogate) declines the file.
+    """
+    redactions = _by_parent(redact_paths)
+    texts = []
+    try:
+        for line in content.split(b"\n"):
+            if not line or line.isspace():
+                continue
+            record = orjson.loads(line)
+            if type(record) is not dict:
+                raise _Declined("a line is not one JSON object")
+            for parent_path, keys in redactions:
+                parent: object = record
+                for part in parent_path:
+                    parent = parent.get(part) if isinstance(parent, dict) else None
+                if isinstance(parent, dict):
+                    for key in keys:
+                        parent.pop(key, None)
+            texts.append(orjson.dumps(record))
+    except orjson.JSONDecodeError as err:
+        raise _Declined(f"orjson cannot read a line: {err}") from err
+    if len(texts) != rows:
+        raise _Declined("lines and records differ")
+    return pa.array(texts, pa.binary()).cast(pa.string())
+
+
+def _by_parent(paths: list[tuple[str, ...]]) -> list[tuple[tuple[str, ...], list[str]]]:
+    """Redacted paths grouped by the object holding them: each object is looked up once a record."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for path in paths:
+        groups.setdefault(path[:-1], []).append(path[-1])
+    return list(groups.items())
 
 
 def _as_json(text: pa.Array) -> pa.Array:

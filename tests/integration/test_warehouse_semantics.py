@@ -19,7 +19,7 @@ from ingest.adapters.bigquery.warehouse import BigQueryWarehouse
 from ingest.adapters.clients import aws_client
 from ingest.adapters.dynamodb.items import loads_pk
 from ingest.core.model import FileRef, Status
-from ingest.ingestion.flow import ingest_file
+from ingest.ingestion.flow import ingest_file, ingest_files
 from ingest.ingestion.runs import run_batch
 from ingest.ingestion.services import Services
 
@@ -97,6 +97,23 @@ def test_overlapping_pages_keep_each_transaction_once_with_its_latest_status(
         f"{prefix}-B": ("S", "100", "page-0001.json"),
         f"{prefix}-C": ("S", "100", "page-0002.json"),
     }
+
+
+def test_each_load_reports_the_merges_own_counts_of_new_and_changed_rows(
+    make_services, paypal_table, prefix, scratch_bucket
+):
+    # GIVEN the two overlapping pages
+    services = make_services()
+    first, second = overlapping_pages(scratch_bucket, prefix)
+
+    # WHEN each is loaded by its own run
+    loads = [ingest_files([first], services).loads, ingest_files([second], services).loads]
+
+    # THEN the first inserts A and B; the second changes A and inserts C
+    assert [[(load.rows_inserted, load.rows_updated) for load in run] for run in loads] == [
+        [(2, 0)],
+        [(1, 1)],
+    ]
 
 
 def test_an_older_page_arriving_late_does_not_undo_a_newer_status(

@@ -41,7 +41,10 @@ def merge_staging(
     )
     try:
         job = client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=parameters))
-        job.result()
+        # A job that came back done (a small MERGE can) already holds its statistics: waiting
+        # would ask for its results once more, a request the warm Lambda file does not need.
+        if job.state != "DONE" or job.error_result is not None:
+            job.result()
     except exceptions.GoogleAPICallError as err:
         raise classify(err, f"merging {staging} into {pipeline.table_id}") from err
     stats = job.dml_stats

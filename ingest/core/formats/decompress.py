@@ -17,6 +17,9 @@ from ingest.core.errors import LimitExceeded, UndecodableFile
 from ingest.core.limits import MAX_INFLATED_BYTES
 
 PEEK_BYTES = 1 << 20
+BUFFER_BYTES = 64 << 10
+"""Buffers and reads of this size, not ``PEEK_BYTES``: every buffer or read of 1 MB is fresh
+memory the kernel maps and zeroes, which cost a 145 KB page about 0.55 ms of its 0.7 ms here."""
 ZSTD_PIECE_BYTES = 2 << 10
 COMPRESSION_MAGIC = {
     "gzip": b"\x1f\x8b",
@@ -137,11 +140,21 @@ def open_decompressed(
     stream: IO[bytes], max_inflated: int = MAX_INFLATED_BYTES
 ) -> tuple[bytes, io.BufferedReader, str | None]:
     """The first ``PEEK_BYTES`` of plain content, a reader over all of it, and the compression."""
-    raw = io.BufferedReader(PrefixedStream(stream), PEEK_BYTES)
+    raw = io.BufferedReader(PrefixedStream(stream), BUFFER_BYTES)
     magic = raw.peek(4)[:4]
     compression = next((name for name, m in COMPRESSION_MAGIC.items() if magic.startswith(m)), None)
     plain = (
-        io.BufferedReader(_Decompressed(raw, compression, max_inflated), PEEK_BYTES) if compression else raw
+        io.BufferedReader(_Decompressed(raw, compression, max_inflated), BUFFER_BYTES) if compression else raw
     )
-    head = plain.read(PEEK_BYTES)
-    return head, io.BufferedReader(PrefixedStream(plain, prefix=head), PEEK_BYTES), compression
+    head = read_up_to(plain, PEEK_BYTES)
+    return head, io.BufferedReader(PrefixedStream(plain, prefix=head), BUFFER_BYTES), compression
+
+
+def read_up_to(stream: IO[bytes], size: int) -> bytes:
+    """The next ``size`` bytes of ``stream`` (fewer at its end), read ``BUFFER_BYTES`` at a time."""
+    pieces: list[bytes] = []
+    got = 0
+    while got < size and (piece := stream.read(min(BUFFER_BYTES, size - got))):
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces)

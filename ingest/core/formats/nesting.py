@@ -34,17 +34,21 @@ def may_be_deeper_than(content: bytes, limit: int) -> bool:
     """A cheap, conservative form of ``deeper_than`` for a whole file of JSON records: False only
     if no record is deeper than ``limit``. Brackets inside strings count, so a string holding
     unbalanced brackets makes it say True; callers then read the file record by record."""
-    if content.count(b"{") + content.count(b"[") <= limit:
-        return False
-    return not _balanced_within(content, limit)
+    # A file has more brackets than the limit, so counting them first only adds a pass.
+    brackets = content.translate(_BRACKETS_ONLY, _NOT_A_BRACKET)
+    return len(brackets) > limit and not _nested_within(brackets, limit)
 
 
 def _balanced_within(text: bytes, limit: int) -> bool:
-    """Whether the brackets of ``text`` balance and nest at most ``limit`` deep.
+    """Whether the brackets of ``text`` balance and nest at most ``limit`` deep."""
+    return _nested_within(text.translate(_BRACKETS_ONLY, _NOT_A_BRACKET), limit)
+
+
+def _nested_within(brackets: bytes, limit: int) -> bool:
+    """Whether ``brackets`` (only "[" and "]") balance and nest at most ``limit`` deep.
 
     Each pass removes every innermost pair, lowering the deepest nesting by exactly one level.
     """
-    brackets = text.translate(_BRACKETS_ONLY, _NOT_A_BRACKET)
     for _ in range(limit):
         if not brackets:
             return True

@@ -10,7 +10,13 @@ from typing import IO
 
 from ingest.core.errors import MalformedFile, UndecodableFile
 from ingest.core.formats.csv_rows import open_csv
-from ingest.core.formats.decompress import PEEK_BYTES, PrefixedStream, open_decompressed
+from ingest.core.formats.decompress import (
+    BUFFER_BYTES,
+    PEEK_BYTES,
+    PrefixedStream,
+    open_decompressed,
+    read_up_to,
+)
 from ingest.core.formats.detect import Detected, detect
 from ingest.core.formats.json_rows import json_array_rows, json_concat_rows, ndjson_rows
 from ingest.core.formats.parquet_rows import parquet_rows
@@ -54,20 +60,15 @@ def open_rows(
         return Opened(detected, parquet_rows(data, limits))
     _check_decodes(head, detected.encoding)
     if detected.encoding != "utf-16":
-        data = io.BufferedReader(_WithoutNul(data), PEEK_BYTES)
+        data = io.BufferedReader(_WithoutNul(data), BUFFER_BYTES)
     content = None
     if detected.format == "ndjson" and detected.encoding == "utf-8" and keep_ndjson_bytes:
         # In steps: one read of the whole limit would make every small file allocate it.
-        chunks: list[bytes] = []
-        size = 0
-        while size <= keep_ndjson_bytes and (chunk := data.read(PEEK_BYTES)):
-            chunks.append(chunk)
-            size += len(chunk)
-        start = b"".join(chunks)
+        start = read_up_to(data, keep_ndjson_bytes + 1)
         if len(start) <= keep_ndjson_bytes:
             content, data = start, io.BufferedReader(io.BytesIO(start))
         else:
-            data = io.BufferedReader(PrefixedStream(data, prefix=start), PEEK_BYTES)
+            data = io.BufferedReader(PrefixedStream(data, prefix=start), BUFFER_BYTES)
     text = io.TextIOWrapper(data, encoding=detected.encoding, errors="strict", newline="")
     if detected.format == "csv":
         header, rows = open_csv(text, detected.delimiter or ",", limits)
