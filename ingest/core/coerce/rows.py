@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from ingest.core.coerce.arrow_casts import ARROW_TYPES, arrow_type, cast_whole_column
 from ingest.core.coerce.converters import CONVERTERS, failure, json_text, lookup, records_converter, to_json
 from ingest.core.coerce.privacy import CONTACT_HINT, mask_free_text, mask_json_text, pseudonym, redact
+from ingest.core.coerce.record_columns import records_column
 from ingest.core.config import EXTRA_COLUMN, Column, Pipeline
 from ingest.core.errors import ConfigError, MissingColumn
 from ingest.core.formats.parsed_row import ParsedRow
@@ -164,6 +165,8 @@ class RecordCoercer:
             for index, value in enumerate(raw):
                 if value is None and errors[index] is None:
                     errors[index] = f"{column.name}: required value is missing"
+        if column.type == "RECORD" and column.repeated:
+            return self.protected(column, records_column(column, raw, errors))
         fast = None if column.type == "RECORD" else cast_whole_column(column.type, raw)
         if fast is not None:
             return self.protected(column, fast)
