@@ -93,6 +93,7 @@ class ArrowSuite:
         files = np.repeat(np.arange(len(sizes)), sizes)
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
         results: list[list[Result]] = [[] for _ in sizes]
+        columns = _Columns(table)
         for expectation in self._expectations:
             kind, kwargs = expectation["type"], expectation.get("kwargs", {})
             if kind == "expect_table_row_count_to_be_between":
@@ -100,7 +101,7 @@ class ArrowSuite:
                     ok = _between(np.asarray([size]), kwargs)[0]
                     results[file].append(Result(bool(ok), None, None))
                 continue
-            counted, unexpected = _masks(table, kind, kwargs, files)
+            counted, unexpected = _masks(columns, kind, kwargs, files)
             counts = np.bincount(files[counted], minlength=len(sizes))
             failing = np.flatnonzero(unexpected)
             by_file = np.searchsorted(failing, np.append(starts, table.num_rows))
@@ -194,15 +195,14 @@ def _condition_columns(condition: Any) -> None:
 # --- evaluation -------------------------------------------------------------------------------
 
 
-def _masks(table: pa.Table, kind: str, kwargs: dict[str, Any], files: np.ndarray) -> Masks:
+def _masks(columns: _Columns, kind: str, kwargs: dict[str, Any], files: np.ndarray) -> Masks:
     condition = kwargs.get("row_condition")
-    kept = _condition(table, condition) if condition is not None else np.ones(table.num_rows, dtype=bool)
+    kept = _condition(columns, condition) if condition is not None else np.ones(columns.rows, dtype=bool)
     if kind == "expect_column_pair_values_a_to_be_greater_than_b":
-        return _pair(table, kwargs, kept)
+        return _pair(columns, kwargs, kept)
     if kind == "expect_compound_columns_to_be_unique":
-        return _compound_unique(table, kwargs, kept, files)
-    column = _column(table, kwargs["column"])
-    missing = _missing(column)
+        return _compound_unique(columns, kwargs, kept, files)
+    column, missing = columns[kwargs["column"]], columns.missing(kwargs["column"])
     if kind == "expect_column_values_to_not_be_null":
         return kept, kept & missing
     present = kept & ~missing
@@ -217,10 +217,27 @@ def _masks(table: pa.Table, kind: str, kwargs: dict[str, Any], files: np.ndarray
     return kept, present & ~passes
 
 
-def _column(table: pa.Table, name: str) -> pa.Array:
-    if name not in table.schema.names:
-        raise Unsupported(f"no column {name}")  # GX reports it in its own words
-    return table.column(name).combine_chunks()
+class _Columns:
+    """The table's columns, each combined and its missing values found once per run: a suite
+    checks one column several times (not null, in a set, a pattern)."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+        self.rows = table.num_rows
+        self._columns: dict[str, pa.Array] = {}
+        self._missing: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> pa.Array:
+        if name not in self._columns:
+            if name not in self._table.schema.names:
+                raise Unsupported(f"no column {name}")  # GX reports it in its own words
+            self._columns[name] = self._table.column(name).combine_chunks()
+        return self._columns[name]
+
+    def missing(self, name: str) -> np.ndarray:
+        if name not in self._missing:
+            self._missing[name] = _missing(self[name])
+        return self._missing[name]
 
 
 def _missing(column: pa.Array) -> np.ndarray:
@@ -306,9 +323,9 @@ def _repeated(codes: list[np.ndarray], rows: np.ndarray, files: np.ndarray) -> n
     return repeated
 
 
-def _compound_unique(table: pa.Table, kwargs: dict[str, Any], kept: np.ndarray, files: np.ndarray) -> Masks:
-    columns = [_column(table, name) for name in kwargs["column_list"]]
-    missing = np.stack([_missing(column) for column in columns])
+def _compound_unique(columns: _Columns, kwargs: dict[str, Any], kept: np.ndarray, files: np.ndarray) -> Masks:
+    names = kwargs["column_list"]
+    missing = np.stack([columns.missing(name) for name in names])
     ignore = kwargs.get("ignore_row_if", "all_values_are_missing")
     if ignore == "all_values_are_missing":
         considered = kept & ~missing.all(axis=0)
@@ -318,14 +335,14 @@ def _compound_unique(table: pa.Table, kwargs: dict[str, Any], kept: np.ndarray, 
         considered = kept
     else:
         raise Unsupported(f"ignore_row_if {ignore!r}")
-    return kept, _repeated([_codes(column) for column in columns], considered, files)
+    return kept, _repeated([_codes(columns[name]) for name in names], considered, files)
 
 
-def _pair(table: pa.Table, kwargs: dict[str, Any], kept: np.ndarray) -> Masks:
-    first, second = _column(table, kwargs["column_A"]), _column(table, kwargs["column_B"])
+def _pair(columns: _Columns, kwargs: dict[str, Any], kept: np.ndarray) -> Masks:
+    first, second = columns[kwargs["column_A"]], columns[kwargs["column_B"]]
     if first.type != second.type and not (_kind(first) == _kind(second) == "number"):
         raise Unsupported(f"comparing {first.type} with {second.type}")
-    missing_a, missing_b = _missing(first), _missing(second)
+    missing_a, missing_b = columns.missing(kwargs["column_A"]), columns.missing(kwargs["column_B"])
     ignore = kwargs.get("ignore_row_if", "both_values_are_missing")
     if ignore == "either_value_is_missing":
         considered = kept & ~(missing_a | missing_b)
@@ -340,17 +357,17 @@ def _pair(table: pa.Table, kwargs: dict[str, Any], kept: np.ndarray) -> Masks:
     return kept, considered & ~passes
 
 
-def _condition(table: pa.Table, condition: dict[str, Any]) -> np.ndarray:
+def _condition(columns: _Columns, condition: dict[str, Any]) -> np.ndarray:
     """The rows a row_condition keeps, by pandas' query rules."""
     kind = condition["type"]
     if kind in ("and", "or"):
-        parts = [_condition(table, part) for part in condition["conditions"]]
+        parts = [_condition(columns, part) for part in condition["conditions"]]
         combine = np.logical_and if kind == "and" else np.logical_or
         combined: np.ndarray = combine.reduce(parts)
         return combined
-    column = _column(table, condition["column"]["name"])
+    column = columns[condition["column"]["name"]]
     if kind == "nullity":
-        missing = _missing(column)
+        missing = columns.missing(condition["column"]["name"])
         return missing if condition["is_null"] else ~missing
     operator, parameter = condition["operator"], condition["parameter"]
     if operator in ("IN", "NOT_IN"):
