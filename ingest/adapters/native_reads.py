@@ -61,13 +61,17 @@ class NativeReads:
         self._stores: dict[str, S3Store] = {}
         self._lock = threading.Lock()
 
-    def read(self, ref: FileRef) -> memoryview:
-        """The announced version's bytes, or ObjectGone / ObjectChanged / TransientError."""
+    def read(self, ref: FileRef) -> memoryview | None:
+        """The announced version's bytes, or ObjectGone / ObjectChanged / TransientError; None,
+        before its body is read, for an object larger than ``WHOLE_READ_BYTES`` (an event that
+        understated its size: the caller streams it instead of holding it)."""
         import obstore
         from obstore.exceptions import BaseError, PreconditionError
 
         try:
             result = obstore.get(self._store(ref.bucket), ref.key, options={"if_match": ref.etag})
+            if result.meta["size"] > WHOLE_READ_BYTES:
+                return None
             return memoryview(result.bytes())
         except FileNotFoundError as err:
             raise ObjectGone(f"{ref.uri} no longer exists (deleted after its event)") from err

@@ -89,8 +89,8 @@ class S3Lake:
         whose key only boto3 sends as it is, is streamed through boto3."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if may_read_natively(ref):
-            return io.BytesIO(self._native_reads().read(ref))
+        if may_read_natively(ref) and (whole := self._native_reads().read(ref)) is not None:
+            return io.BytesIO(whole)
         try:
             response = self.s3.get_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{ref.etag}"')
         except ClientError as err:

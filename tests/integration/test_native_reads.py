@@ -116,3 +116,18 @@ def test_an_object_of_unknown_size_is_streamed_through_boto3(lake) -> None:
 
     assert not native_reads.may_read_natively(ref)
     assert s3_lake.open(ref).read() == body
+
+
+def test_an_object_larger_than_its_event_said_is_streamed_not_held(lake, monkeypatch) -> None:
+    """A message that understates the size (forged, or hand-written) must not make a large object
+    land in memory whole: its size is checked before its body is read."""
+    s3_lake, bucket = lake
+    monkeypatch.setattr(native_reads, "WHOLE_READ_BYTES", 1024)
+    body = b'{"n": 1}\n' * 1000
+    real = put(s3_lake, bucket, "understated.json", body)
+    announced = FileRef.of(bucket, real.key, real.etag, 10)
+    reads = native_reads.NativeReads(s3_lake.s3)
+
+    assert native_reads.may_read_natively(announced)
+    assert reads.read(announced) is None
+    assert s3_lake.open(announced).read() == body
