@@ -90,11 +90,6 @@ class NativeReads:
     def _new_store(self, bucket: str) -> S3Store:
         from obstore.store import S3Store
 
-        place: dict[str, Any] = {"region": self._region}
-        host = urlsplit(self._endpoint).hostname or ""
-        if not host.endswith((".amazonaws.com", ".amazonaws.com.cn")):
-            # Not AWS (moto, MinIO, LocalStack): path-style requests to that endpoint.
-            place |= {"endpoint": self._endpoint, "virtual_hosted_style_request": False}
         client = {
             "allow_http": self._endpoint.startswith("http://"),
             "connect_timeout": CONNECT_TIMEOUT,
@@ -107,7 +102,7 @@ class NativeReads:
             client_options=client,  # type: ignore[arg-type]  # the TypedDict's keys, built here
             retry_config=retry,  # type: ignore[arg-type]
             credential_provider=self._credential,
-            **place,
+            **placement(self._endpoint, self._region, bucket),
         )
 
     def _credential(self) -> S3Credential:
@@ -118,6 +113,17 @@ class NativeReads:
             "token": frozen.token,
             "expires_at": datetime.now(UTC) + CREDENTIALS_TTL,
         }
+
+
+def placement(endpoint: str, region: str, bucket: str) -> dict[str, Any]:
+    """Where obstore sends a bucket's requests, from the endpoint boto3 resolved."""
+    host = urlsplit(endpoint).hostname or ""
+    if host.endswith((".amazonaws.com", ".amazonaws.com.cn")):
+        # AWS: the bucket in the host name, as botocore sends it, except for a bucket name with
+        # dots, which AWS's TLS certificates do not cover (botocore goes path-style for it too).
+        return {"region": region, "virtual_hosted_style_request": "." not in bucket}
+    # Not AWS (moto, MinIO, LocalStack): path-style requests to that endpoint.
+    return {"region": region, "endpoint": endpoint, "virtual_hosted_style_request": False}
 
 
 def _first_line(err: Exception) -> str:
