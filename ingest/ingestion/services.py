@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ class Services:
     bigquery: Any = None
     _pseudonym_key: bytes | None = None
     _load_counts: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
+    _key_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> Services:
@@ -88,14 +90,17 @@ class Services:
     def pseudonym_key(self) -> bytes:
         """The pseudonym key from the settings, else from Secrets Manager (read once).
 
-        A secret that is missing or unreadable is a ConfigError: no retry will find it.
+        A secret that is missing or unreadable is a ConfigError: no retry will find it. The
+        readers of a load group open their files at once; without the lock each of the eight
+        built a client and read the secret (seven requests too many a run).
         """
-        if self._pseudonym_key is None:
-            key = self.settings.pseudonym_key
-            if not key:
-                key = _read_secret(self.settings.pseudonym_key_secret)
-            self._pseudonym_key = key.encode()
-        return self._pseudonym_key
+        with self._key_lock:
+            if self._pseudonym_key is None:
+                key = self.settings.pseudonym_key
+                if not key:
+                    key = _read_secret(self.settings.pseudonym_key_secret)
+                self._pseudonym_key = key.encode()
+            return self._pseudonym_key
 
 
 def _read_secret(name: str) -> str:
