@@ -975,3 +975,30 @@ def test_contact_details_in_free_text_are_masked_the_same_by_both_readers(
     stored = json.dumps(fast.rows, default=str, ensure_ascii=False)
     assert "jane.roe@" not in stored and "7946" not in stored and "123-4567" not in stored
     assert "[phone]" in stored and "[email:" in stored
+
+
+def test_redacted_keys_spelled_with_json_escapes_are_redacted_by_both_readers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN PayPal records whose payer email, payer name and shipping address are under keys
+    # written with escapes ("\u0065mail_address" is "email_address" once decoded)
+    lines = []
+    for record in paypal_records(30):
+        record = {**record, "shipping_info": {"name": "Jane Roe", "address": {"line1": "1 Main St"}}}
+        text = json.dumps(record, ensure_ascii=False)
+        text = text.replace('"email_address"', '"\\u0065mail_address"')
+        text = text.replace('"payer_name"', '"payer\\u005fname"')
+        text = text.replace('"shipping_info"', '"shipping\\u005finfo"')
+        lines.append(text)
+    assert all("\\u0065mail_address" in line for line in lines)
+
+    # WHEN both readers prepare the file
+    fast, reference = prepare_both(monkeypatch, ("\n".join(lines) + "\n").encode(), PAYPAL)
+
+    # THEN the fast path took it, and neither kept what the escaped keys hold
+    assert fast.taken
+    assert_same(fast, reference)
+    for row in fast.rows:
+        kept = row["_raw"]
+        assert "email_address" not in kept["payer_info"] and "payer_name" not in kept["payer_info"]
+        assert "shipping_info" not in kept
