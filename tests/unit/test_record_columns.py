@@ -1,18 +1,20 @@
 """The cart items coerced field by field give what the element-by-element reference gives.
 
-``converters.records_converter`` is the reference: for every raw value below (clean carts, and
-every way an element or a field can be wrong, alone and several in one row), the row's error is
-the reference's word for word, and a good row's items are the reference's values.
+``records_converter`` below, the row reader's converter before ``record_columns``, is the
+reference: for every raw value below (clean carts, and every way an element or a field can be
+wrong, alone and several in one row), the row's error is the reference's word for word, and a
+good row's items are the reference's values.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 
-from ingest.core.coerce.converters import records_converter
+from ingest.core.coerce.converters import CONVERTERS, failure, lookup
 from ingest.core.coerce.record_columns import records_column
 from ingest.core.config import Column, load_pipelines
 from ingest.core.settings import Settings
@@ -132,6 +134,36 @@ LINE_VALUES: list[object] = [
     [line(sku=..., qty="bad")],
     [line(qty="bad", sku=...)],
 ]
+
+
+def records_converter(column: Column) -> Callable[[object], list[dict[str, object]]]:
+    """The reference: a REPEATED RECORD value converted element by element, each field by its
+    own rule, stopping at the first problem (the row reader's converter before record_columns)."""
+    fields = [(f, f.source_path, CONVERTERS[f.type]) for f in column.fields]
+
+    def convert(value: object) -> list[dict[str, object]]:
+        if not isinstance(value, list):
+            raise ValueError(f"is a {type(value).__name__}, not a list")
+        elements = []
+        for index, element in enumerate(value):
+            if not isinstance(element, dict):
+                raise ValueError(f"[{index}] is a {type(element).__name__}, not an object")
+            converted: dict[str, object] = {}
+            for field_, path, to_type in fields:
+                raw = lookup(element, path)
+                if raw is None or raw == "":
+                    if field_.required:
+                        raise ValueError(f"[{index}].{field_.name} is missing")
+                    converted[field_.name] = None
+                    continue
+                try:
+                    converted[field_.name] = to_type(raw)
+                except (ValueError, TypeError, ArithmeticError) as err:
+                    raise ValueError(f"[{index}].{field_.name} {failure(raw, err)}") from None
+            elements.append(converted)
+        return elements
+
+    return convert
 
 
 def reference(column: Column, raw: list[object]) -> tuple[list[object], list[str | None]]:

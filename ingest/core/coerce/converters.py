@@ -16,8 +16,6 @@ from decimal import Context, Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from ingest.core.config import Column
-
 NUMERIC_SCALE = 9
 NUMERIC_PRECISION = 38
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -211,35 +209,6 @@ def lookup(record: dict[str, Any], path: tuple[str, ...]) -> object:
             return None
         value = value.get(part)
     return value
-
-
-def records_converter(column: Column) -> Callable[[object], list[dict[str, object]]]:
-    """Converter of a REPEATED RECORD value: a list of objects, each field by its own rule."""
-    fields = [(f, f.source_path, CONVERTERS[f.type]) for f in column.fields]
-
-    def convert(value: object) -> list[dict[str, object]]:
-        if not isinstance(value, list):
-            raise ValueError(f"is a {type(value).__name__}, not a list")
-        elements = []
-        for index, element in enumerate(value):
-            if not isinstance(element, dict):
-                raise ValueError(f"[{index}] is a {type(element).__name__}, not an object")
-            converted: dict[str, object] = {}
-            for field_, path, to_type in fields:
-                raw = lookup(element, path)
-                if raw is None or raw == "":
-                    if field_.required:
-                        raise ValueError(f"[{index}].{field_.name} is missing")
-                    converted[field_.name] = None
-                    continue
-                try:
-                    converted[field_.name] = to_type(raw)
-                except (ValueError, TypeError, ArithmeticError) as err:
-                    raise ValueError(f"[{index}].{field_.name} {failure(raw, err)}") from None
-            elements.append(converted)
-        return elements
-
-    return convert
 
 
 def failure(value: object, err: Exception) -> str:

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.core.coerce.arrow_casts import ARROW_TYPES, arrow_type, cast_whole_column
-from ingest.core.coerce.converters import CONVERTERS, failure, json_text, lookup, records_converter, to_json
+from ingest.core.coerce.converters import CONVERTERS, Converter, failure, json_text, lookup, to_json
 from ingest.core.coerce.privacy import CONTACT_HINT, mask_free_text, mask_json_text, pseudonym, redact
 from ingest.core.coerce.record_columns import records_column
 from ingest.core.config import EXTRA_COLUMN, Column, Pipeline
@@ -66,11 +66,9 @@ class RecordCoercer:
         redacted_roots = {p[0] for p in self.redact_paths if len(p) == 1}
         self.known_roots = {c.source_path[0] for c in pipeline.columns} | redacted_roots
         """Top-level fields the columns read (or redaction drops): the others are kept in ``_extra``."""
-        # Paths and converters resolved once per file, not once per value.
-        self._converters = [
-            (c, c.source_path, records_converter(c) if c.type == "RECORD" else CONVERTERS[c.type])
-            for c in pipeline.columns
-        ]
+        # Paths and converters resolved once per file, not once per value (a RECORD column has
+        # none: ``records_column`` coerces it field by field).
+        self._converters = [(c, c.source_path, CONVERTERS.get(c.type)) for c in pipeline.columns]
 
     def check_header(self, fields: Iterable[str]) -> None:
         """Fail the file when a required column is missing from a tabular header."""
@@ -157,7 +155,7 @@ class RecordCoercer:
         )
 
     def _column(
-        self, column: Column, convert: Callable[[object], object], raw: list[object], errors: list[str | None]
+        self, column: Column, convert: Converter | None, raw: list[object], errors: list[str | None]
     ) -> pa.Array:
         if self.empty_is_null or column.type != "STRING":
             raw = [None if value == "" else value for value in raw]
@@ -165,27 +163,25 @@ class RecordCoercer:
             for index, value in enumerate(raw):
                 if value is None and errors[index] is None:
                     errors[index] = f"{column.name}: required value is missing"
-        if column.type == "RECORD" and column.repeated:
+        if column.type == "RECORD":  # always REPEATED (config): a list of objects per row
             return self.protected(column, records_column(column, raw, errors))
-        fast = None if column.type == "RECORD" else cast_whole_column(column.type, raw)
+        assert convert is not None, f"no converter for {column.type}"
+        fast = cast_whole_column(column.type, raw)
         if fast is not None:
             return self.protected(column, fast)
         values: list[object] = []
         for index, value in enumerate(raw):
             if value is None:
-                # BigQuery has no NULL list: a record without items has an empty one.
-                values.append([] if column.repeated else None)
+                values.append(None)
                 continue
             try:
                 if isinstance(value, float) and not math.isfinite(value):
                     raise ValueError(f"is not finite ({value!r})")
                 values.append(convert(value))
             except (ValueError, TypeError, ArithmeticError) as err:
-                if errors[index] is None and column.type == "RECORD":
-                    errors[index] = f"{column.name}: {err}"  # names the element and field
-                elif errors[index] is None:
+                if errors[index] is None:
                     errors[index] = f"{column.name}: {failure(value, err)}"
-                values.append([] if column.repeated else None)
+                values.append(None)
         return self.protected(column, pa.array(values, arrow_type(column)))
 
     def protected(self, column: Column, array: pa.Array) -> pa.Array:
