@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from ingest.core.coerce.arrow_casts import ARROW_TYPES, arrow_cast, arrow_type, to_arrow
+from ingest.core.coerce.privacy import redact_in_place
 from ingest.core.coerce.rows import Coerced, RecordCoercer, masked_texts
 from ingest.core.config import EXTRA_COLUMN, Column, Lineage, Pipeline
 
@@ -333,7 +334,6 @@ def _source_records(content: bytes, rows: int, redact_paths: list[tuple[str, ...
     has already vouched for the lines; what orjson reads differently (an integer beyond 64 bits,
     a lone surrogate) declines the file.
     """
-    redactions = _by_parent(redact_paths)
     texts = []
     try:
         for line in content.split(b"\n"):
@@ -342,27 +342,13 @@ def _source_records(content: bytes, rows: int, redact_paths: list[tuple[str, ...
             record = orjson.loads(line)
             if type(record) is not dict:
                 raise _Declined("a line is not one JSON object")
-            for parent_path, keys in redactions:
-                parent: object = record
-                for part in parent_path:
-                    parent = parent.get(part) if isinstance(parent, dict) else None
-                if isinstance(parent, dict):
-                    for key in keys:
-                        parent.pop(key, None)
+            redact_in_place(record, redact_paths)
             texts.append(orjson.dumps(record))
     except orjson.JSONDecodeError as err:
         raise _Declined(f"orjson cannot read a line: {err}") from err
     if len(texts) != rows:
         raise _Declined("lines and records differ")
     return pa.array(texts, pa.binary()).cast(pa.string())
-
-
-def _by_parent(paths: list[tuple[str, ...]]) -> list[tuple[tuple[str, ...], list[str]]]:
-    """Redacted paths grouped by the object holding them: each object is looked up once a record."""
-    groups: dict[tuple[str, ...], list[str]] = {}
-    for path in paths:
-        groups.setdefault(path[:-1], []).append(path[-1])
-    return list(groups.items())
 
 
 def _as_json(text: pa.Array) -> pa.Array:
