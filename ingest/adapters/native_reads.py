@@ -74,9 +74,9 @@ class NativeReads:
                 return None
             return memoryview(result.bytes())
         except FileNotFoundError as err:
-            raise ObjectGone(f"{ref.uri} no longer exists (deleted after its event)") from err
+            raise ObjectGone.at(ref.uri) from err
         except PreconditionError as err:
-            raise ObjectChanged(f"{ref.uri} changed after its event: ETag is no longer {ref.etag}") from err
+            raise ObjectChanged.at(ref.uri, ref.etag) from err
         except (BaseError, OSError) as err:  # throttling, 5xx, timeouts, access: as botocore's
             raise TransientError(f"reading {ref.uri} failed: {_first_line(err)}") from err
 

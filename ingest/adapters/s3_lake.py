@@ -96,11 +96,9 @@ class S3Lake:
         except ClientError as err:
             code = aws_error_code(err)
             if code in {"NoSuchKey", "404"}:
-                raise ObjectGone(f"{ref.uri} no longer exists (deleted after its event)") from err
+                raise ObjectGone.at(ref.uri) from err
             if code in {"PreconditionFailed", "412"}:
-                raise ObjectChanged(
-                    f"{ref.uri} changed after its event: ETag is no longer {ref.etag}"
-                ) from err
+                raise ObjectChanged.at(ref.uri, ref.etag) from err
             raise TransientError(f"reading {ref.uri} failed: {err}") from err
         except BotoCoreError as err:
             raise TransientError(f"reading {ref.uri} failed: {err}") from err

@@ -60,9 +60,17 @@ class ValidationFailed(IngestError):
 class ObjectGone(IngestError):
     """The object was deleted between its event and our read."""
 
+    @classmethod
+    def at(cls, uri: str) -> ObjectGone:
+        return cls(f"{uri} no longer exists (deleted after its event)")
+
 
 class ObjectChanged(IngestError):
     """The object was overwritten between its event and our read (ETag differs)."""
+
+    @classmethod
+    def at(cls, uri: str, etag: str) -> ObjectChanged:
+        return cls(f"{uri} changed after its event: ETag is no longer {etag}")
 
 
 class NoValidRows(IngestError):
