@@ -7,14 +7,22 @@ each bad value).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.core.coerce.converters import INT64_MAX, INT64_MIN, NUMERIC_PRECISION, NUMERIC_SCALE
+from ingest.core.coerce.converters import (
+    CONVERTERS,
+    INT64_MAX,
+    INT64_MIN,
+    NUMERIC_PRECISION,
+    NUMERIC_SCALE,
+    failure,
+)
 from ingest.core.config import Column, Lineage, Pipeline
 
 if TYPE_CHECKING:
@@ -73,6 +81,34 @@ def cast_whole_column(bq_type: str, raw: list[object]) -> pa.Array | None:
     else:
         return None
     return None if source is None else _cast(bq_type, source)
+
+
+def typed_values(
+    bq_type: str, values: list[object], refuse: Callable[[int, str], None], *, finite_only: bool = False
+) -> pa.Array:
+    """``values`` (None: missing) as the type's Arrow array: cast by Arrow in one step, else
+    converted one by one, each value a converter refuses null and ``refuse(index, why)`` told.
+
+    ``finite_only`` refuses NaN and infinite floats before their converter sees them: a
+    column's rule; a record's fields have always left them to their converters.
+    """
+    fast = cast_whole_column(bq_type, values)
+    if fast is not None:
+        return fast
+    convert = CONVERTERS[bq_type]
+    converted: list[object] = []
+    for index, value in enumerate(values):
+        if value is None:
+            converted.append(None)
+            continue
+        try:
+            if finite_only and isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"is not finite ({value!r})")
+            converted.append(convert(value))
+        except (ValueError, TypeError, ArithmeticError) as err:
+            refuse(index, failure(value, err))
+            converted.append(None)
+    return pa.array(converted, ARROW_TYPES[bq_type])
 
 
 def arrow_cast(bq_type: str, source: pa.Array) -> pa.Array | None:

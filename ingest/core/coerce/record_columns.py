@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
 
-from ingest.core.coerce.arrow_casts import arrow_type, cast_whole_column
-from ingest.core.coerce.converters import CONVERTERS, failure, lookup
+from ingest.core.coerce.arrow_casts import arrow_type, typed_values
+from ingest.core.coerce.converters import lookup
 from ingest.core.config import Column
 
 _Problem = tuple[int, int, str]
@@ -68,7 +67,7 @@ def records_column(column: Column, raw: list[object], errors: list[str | None]) 
             for at, item in enumerate(values):
                 if item is None:
                     note(at, "is missing", order)
-        children.append(_typed(field, values, functools.partial(note, order=order)))
+        children.append(typed_values(field.type, values, functools.partial(note, order=order)))
     for row, (_, _, message) in problems.items():
         if errors[row] is None:
             errors[row] = f"{column.name}: {message}"
@@ -85,26 +84,6 @@ def _field_values(elements: list[dict[str, Any]], path: tuple[str, ...]) -> list
     else:
         found = [lookup(element, path) for element in elements]
     return [None if item == "" else item for item in found]
-
-
-def _typed(field: Column, values: list[object], note: Callable[[int, str], None]) -> pa.Array:
-    """The field's values cast by Arrow, or converted one by one (naming each bad value)."""
-    target = arrow_type(field)
-    fast = cast_whole_column(field.type, values)
-    if fast is not None:
-        return fast if fast.type == target else fast.cast(target)
-    convert = CONVERTERS[field.type]
-    converted: list[object] = []
-    for at, item in enumerate(values):
-        if item is None:
-            converted.append(None)
-            continue
-        try:
-            converted.append(convert(item))
-        except (ValueError, TypeError, ArithmeticError) as err:
-            note(at, failure(item, err))
-            converted.append(None)
-    return pa.array(converted, target)
 
 
 def _running_total(lengths: list[int]) -> list[int]:

@@ -7,7 +7,6 @@ dropped silently: they are kept as JSON in ``_extra`` (unless the whole record i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +14,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.core.coerce.arrow_casts import ARROW_TYPES, arrow_type, cast_whole_column
-from ingest.core.coerce.converters import CONVERTERS, Converter, failure, json_text, lookup, to_json
+from ingest.core.coerce.arrow_casts import ARROW_TYPES, typed_values
+from ingest.core.coerce.converters import json_text, lookup, to_json
 from ingest.core.coerce.privacy import CONTACT_HINT, mask_free_text, mask_json_text, pseudonym, redact
 from ingest.core.coerce.record_columns import records_column
 from ingest.core.config import EXTRA_COLUMN, Column, Pipeline
@@ -66,9 +65,8 @@ class RecordCoercer:
         redacted_roots = {p[0] for p in self.redact_paths if len(p) == 1}
         self.known_roots = {c.source_path[0] for c in pipeline.columns} | redacted_roots
         """Top-level fields the columns read (or redaction drops): the others are kept in ``_extra``."""
-        # Paths and converters resolved once per file, not once per value (a RECORD column has
-        # none: ``records_column`` coerces it field by field).
-        self._converters = [(c, c.source_path, CONVERTERS.get(c.type)) for c in pipeline.columns]
+        # Paths resolved once per file, not once per value.
+        self._paths = [(c, c.source_path) for c in pipeline.columns]
 
     def check_header(self, fields: Iterable[str]) -> None:
         """Fail the file when a required column is missing from a tabular header."""
@@ -94,7 +92,7 @@ class RecordCoercer:
         records = [record for _, record in parsed]
         errors: list[str | None] = [None] * len(records)
         arrays: dict[str, pa.Array] = {}
-        for column, path, convert in self._converters:
+        for column, path in self._paths:
             raw: list[object]
             if len(path) == 1:
                 raw = [record.get(path[0]) for record in records]
@@ -108,7 +106,7 @@ class RecordCoercer:
                 ]
             else:
                 raw = [lookup(record, path) for record in records]
-            arrays[column.name] = self._column(column, convert, raw, errors)
+            arrays[column.name] = self._column(column, raw, errors)
 
         extra_fields: set[str] = set()
         kept_records: list[str | None] = []
@@ -154,9 +152,7 @@ class RecordCoercer:
             extra_fields=extra_fields,
         )
 
-    def _column(
-        self, column: Column, convert: Converter | None, raw: list[object], errors: list[str | None]
-    ) -> pa.Array:
+    def _column(self, column: Column, raw: list[object], errors: list[str | None]) -> pa.Array:
         if self.empty_is_null or column.type != "STRING":
             raw = [None if value == "" else value for value in raw]
         if column.required:
@@ -165,24 +161,12 @@ class RecordCoercer:
                     errors[index] = f"{column.name}: required value is missing"
         if column.type == "RECORD":  # always REPEATED (config): a list of objects per row
             return self.protected(column, records_column(column, raw, errors))
-        assert convert is not None, f"no converter for {column.type}"
-        fast = cast_whole_column(column.type, raw)
-        if fast is not None:
-            return self.protected(column, fast)
-        values: list[object] = []
-        for index, value in enumerate(raw):
-            if value is None:
-                values.append(None)
-                continue
-            try:
-                if isinstance(value, float) and not math.isfinite(value):
-                    raise ValueError(f"is not finite ({value!r})")
-                values.append(convert(value))
-            except (ValueError, TypeError, ArithmeticError) as err:
-                if errors[index] is None:
-                    errors[index] = f"{column.name}: {failure(value, err)}"
-                values.append(None)
-        return self.protected(column, pa.array(values, arrow_type(column)))
+
+        def refuse(index: int, why: str) -> None:
+            if errors[index] is None:
+                errors[index] = f"{column.name}: {why}"
+
+        return self.protected(column, typed_values(column.type, raw, refuse, finite_only=True))
 
     def protected(self, column: Column, array: pa.Array) -> pa.Array:
         """A column's typed values as stored: pseudonymised, or contact details in free text masked.
