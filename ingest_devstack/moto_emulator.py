@@ -172,9 +172,21 @@ def _conditions_checked_first(transact_write_items: Callable[..., Any]) -> Calla
             reasons = [_failed_condition(self, action) for action in transact_items]
             if any(reason[0] is not None for reason in reasons):
                 raise TransactionCanceledException(reasons)
-            return transact_write_items(self, transact_items)
+            # Every condition holds, and nothing can change under the lock: moto need not parse
+            # and check them again (half its CPU for a 100-item claim).
+            return transact_write_items(self, [_unconditional(action) for action in transact_items])
 
     return transact
+
+
+def _unconditional(action: dict[str, Any]) -> dict[str, Any]:
+    """The write without its condition; a ``ConditionCheck``, which writes nothing, as it is."""
+    if len(action) != 1:
+        return action
+    kind, operation = next(iter(action.items()))
+    if kind == "ConditionCheck" or "ConditionExpression" not in operation:
+        return action
+    return {kind: {name: value for name, value in operation.items() if name != "ConditionExpression"}}
 
 
 def _failed_condition(backend: DynamoDBBackend, action: dict[str, Any]) -> tuple[str | None, str | None, Any]:
