@@ -144,7 +144,14 @@ def test_a_long_run_without_an_address_stays_linear() -> None:
 # ---------------------------------------------------------------- kept JSON
 
 
-def test_every_string_value_of_kept_json_is_masked_and_keys_and_numbers_are_not() -> None:
+# Compact, as written by the row reader; and as nested values of ``_raw`` keep a producer's
+# spacing, with spaces after and before the colon.
+@pytest.mark.parametrize(
+    "separators", [(",", ":"), (", ", ": "), (" , ", " : ")], ids=["compact", "spaced", "spaced both sides"]
+)
+def test_every_string_value_of_kept_json_is_masked_and_keys_and_numbers_are_not(
+    separators: tuple[str, str],
+) -> None:
     record = {
         "transaction_info": {
             "custom_field": "Jane <jane@example.com>",
@@ -155,7 +162,7 @@ def test_every_string_value_of_kept_json_is_masked_and_keys_and_numbers_are_not(
         "numbers": [1, 22345678901, "+44 20 7946 0958"],
         "nested": {"list": [{"note": "(555) 123-4567"}], "ok": True},
     }
-    text = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(record, separators=separators, ensure_ascii=False)
 
     masked = json.loads(mask_json_text(text, KEY))
 

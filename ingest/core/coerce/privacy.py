@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
+
 CONTACT_HINT = r"@|\+[0-9][0-9 .()-]{7}|\([0-9]{3}\)"
 """Text without a match holds no email or phone shape below. Plain ASCII classes, so Python's ``re``
 and Arrow's RE2 (``pc.match_substring_regex``) agree, and both readers mask the same texts; nearly
@@ -33,6 +35,7 @@ MIN_PHONE_DIGITS = 8
 _NOT_PHONES = re.compile(r"\+[0-9]+\.[0-9]+|\+[01][0-9][0-5][0-9] [0-9]{4}")
 # A JSON string token (escapes included); a key is the token followed by ":" in compact JSON.
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_KEY_END = re.compile(r"[ \t\r\n]*:")
 PHONE_MARKER = "[phone]"
 EMAIL_MARKER = "[email]"
 EMAIL_PSEUDONYM_HEX = 12
@@ -58,6 +61,60 @@ def redact_in_place(record: dict[str, Any], paths: Iterable[tuple[str, ...]]) ->
             parent = parent.get(part) if isinstance(parent, dict) else None
         if isinstance(parent, dict):
             parent.pop(path[-1], None)
+
+
+RedactTree = dict[str, "RedactTree | None"]
+"""Redacted paths as a tree of keys: None where the value goes whole, else the keys below it."""
+
+
+def redact_tree(paths: Iterable[tuple[str, ...]]) -> RedactTree:
+    tree: RedactTree = {}
+    for path in paths:
+        node = tree
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if child is None:
+                break  # a shorter path removes the whole value already
+            node = child
+        else:
+            node[path[-1]] = None
+    return tree
+
+
+_OBJECT_OF_SPANS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ENCODER = msgspec.json.Encoder()
+
+
+def redact_json_object(text: bytes | memoryview | msgspec.Raw, tree: RedactTree) -> bytes:
+    """``text``, one JSON object, without the values at ``tree``'s paths, as compact JSON.
+
+    Only the objects on the paths are parsed; every other value is written as the span of
+    ``text`` it was, never made into Python objects: for a 1.5 KB PayPal record 6 us, where
+    parsing and writing all of it took 20. ``redact_in_place`` answers a value on the path that
+    is not an object the same way (nothing below it to remove), a key written twice too (the
+    last one counts). Raises ``msgspec.ValidationError`` for JSON that is not an object and
+    ``msgspec.DecodeError`` for text that is not JSON.
+    """
+    return _ENCODER.encode(_without(text, tree))
+
+
+def redact_json_object_into(text: bytes | memoryview, tree: RedactTree, out: bytearray) -> None:
+    """``redact_json_object``, its JSON added to the end of ``out``."""
+    _ENCODER.encode_into(_without(text, tree), out, -1)
+
+
+def _without(text: bytes | memoryview | msgspec.Raw, tree: RedactTree) -> dict[str, msgspec.Raw]:
+    record = _OBJECT_OF_SPANS.decode(text)
+    for key, below in tree.items():
+        value = record.pop(key, None) if below is None else record.get(key)
+        if value is None or below is None:
+            continue
+        try:
+            redacted = redact_json_object(value, below)
+        except msgspec.ValidationError:
+            continue  # not an object: nothing below it to remove
+        record[key] = msgspec.Raw(redacted)
+    return record
 
 
 def _copied_parent(record: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:
@@ -109,8 +166,9 @@ def _phone_marker(match: re.Match[str]) -> str:
 
 
 def mask_json_text(text: str, key: bytes | None = None) -> str:
-    """Compact JSON ``text`` with ``mask_free_text`` applied to each string value (keys are left:
-    they are field names, and two masked alike would collide).
+    """JSON ``text`` with ``mask_free_text`` applied to each string value (keys are left: they
+    are field names, and two masked alike would collide; a key is a string token followed by
+    ":", spaces between them or not, since nested values of ``_raw`` keep the producer's spacing).
 
     Values are decoded before masking, so an escape next to an address ("\\njane@...") is never
     cut in half; the JSON value is what counts, the other tokens keep their bytes.
@@ -120,7 +178,7 @@ def mask_json_text(text: str, key: bytes | None = None) -> str:
 
     def masked(match: re.Match[str]) -> str:
         token = match.group()
-        if not _HINT.search(token) or text.startswith(":", match.end()):
+        if not _HINT.search(token) or _KEY_END.match(text, match.end()):
             return token
         value = json.loads(token)
         result = mask_free_text(value, key)
