@@ -20,7 +20,7 @@ from typing import IO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.core import arrow_ndjson
+from ingest.core import arrow_ndjson, spill
 from ingest.core.coerce.arrow_casts import to_arrow
 from ingest.core.coerce.converters import json_text
 from ingest.core.coerce.rows import RecordCoercer, RejectedRow
@@ -31,6 +31,7 @@ from ingest.core.formats.nesting import may_be_deeper_than
 from ingest.core.formats.parsed_row import ParsedRow
 from ingest.core.formats.reader import open_rows
 from ingest.core.limits import MIN_BAD_ROWS_FOR_SHARE, Limits
+from ingest.core.spill import SpillFormat, SpillWriter
 from ingest.core.transforms.apply import apply_transform, arrow_transform
 from ingest.core.validate.results import Validation
 from ingest.core.validate.suite import Suite, row_reason
@@ -115,11 +116,21 @@ class Prepared:
     table: pa.Table | None = None
     """The rows to load, when they fit in ``IN_MEMORY_BYTES``."""
     spilled: IO[bytes] | None = None
-    """The rows to load as a Parquet file, when they did not fit in memory."""
+    """The rows to load in a file of ``spill_format``, when they did not fit in memory."""
+    spill_format: SpillFormat = "parquet"
+    """Parquet when the file is loaded alone (the spill is its load file), Arrow IPC when it
+    is loaded with others (read back into their combined load file): ``ingest.core.spill``."""
+
+    @property
+    def is_load_file(self) -> bool:
+        """Whether ``parquet`` is the rows' own load file (else only a combined file loads them)."""
+        return self.spilled is None or self.spill_format == "parquet"
 
     @property
     def parquet(self) -> IO[bytes]:
         """The rows to load as a Parquet file (written now if they were held in memory)."""
+        if not self.is_load_file:
+            raise ValueError("rows spilled as Arrow IPC are loaded through a combined file")
         if self.spilled is None:
             self.spilled = io.BytesIO()
             if self.table is not None:
@@ -133,19 +144,15 @@ class Prepared:
             table = self.table.select(columns) if columns is not None else self.table
             yield from table.to_batches(max_chunksize=batch_size)
             return
-        self.parquet.seek(0)
-        yield from pq.ParquetFile(self.parquet).iter_batches(batch_size=batch_size, columns=columns)
+        if self.spilled is None:
+            return
+        yield from spill.batches(self.spilled, self.spill_format, batch_size, columns)
 
     @property
     def schema(self) -> pa.Schema | None:
         if self.table is not None:
             return self.table.schema
-        parquet = self.parquet
-        parquet.seek(0)
-        if not parquet.read(1):
-            return None  # no row to load
-        parquet.seek(0)
-        return pq.ParquetFile(parquet).schema_arrow
+        return None if self.spilled is None else spill.schema(self.spilled, self.spill_format)
 
     def raise_if_file_fails(self) -> None:
         """Raise what fails the whole file: a table-level check of the suite, or no row to load."""
@@ -234,10 +241,12 @@ def start_file(
     lineage: Lineage,
     temporary: contextlib.ExitStack,
     limits: Limits | None = None,
+    spill_format: SpillFormat = "parquet",
 ) -> Reading:
     """Open a file: detect its format, check a tabular header; its whole text if Arrow may read it.
 
-    Raises the reader's errors (undecodable) and MissingColumn.
+    ``spill_format``: "arrow" for a file loaded with others (``Prepared.spill_format``). Raises
+    the reader's errors (undecodable) and MissingColumn.
     """
     # Quarantined rows are few: in memory unless they are not.
     rejected = temporary.enter_context(tempfile.SpooledTemporaryFile(IN_MEMORY_BYTES))  # noqa: SIM115 - the stack closes it
@@ -248,7 +257,7 @@ def start_file(
     if detected.header is not None:
         coercer.check_header(detected.header)
     source, etag = lineage["_source_uri"], lineage["_source_etag"]
-    prepared = Prepared(detected, Tally(), rejected, source, etag, limits)
+    prepared = Prepared(detected, Tally(), rejected, source, etag, limits, spill_format=spill_format)
     return Reading(prepared, pipeline, coercer, lineage, opened.content, opened.rows)
 
 
@@ -281,14 +290,18 @@ def _coerce_rows(
             prepared.table = table
             continue
         if writer is None:
-            prepared.spilled = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
-            writer = pq.ParquetWriter(prepared.spilled, table.schema, compression="zstd")
+            prepared.spilled = _temporary_file(temporary)
+            writer = SpillWriter(prepared.spilled, table.schema, prepared.spill_format)
             if prepared.table is not None:
-                writer.write_table(prepared.table)
+                writer.write(prepared.table)
                 prepared.table = None
-        writer.write_table(table)
+        writer.write(table)
     if writer is not None:
         writer.close()
+
+
+def _temporary_file(temporary: contextlib.ExitStack) -> IO[bytes]:
+    return temporary.enter_context(tempfile.TemporaryFile())
 
 
 def _keep(prepared: Prepared, table: pa.Table, temporary: contextlib.ExitStack) -> None:
@@ -296,8 +309,8 @@ def _keep(prepared: Prepared, table: pa.Table, temporary: contextlib.ExitStack) 
     if table.nbytes <= IN_MEMORY_BYTES:
         prepared.table = table
         return
-    prepared.spilled = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
-    pq.write_table(table, prepared.spilled, compression="zstd", row_group_size=CHUNK_ROWS)
+    prepared.spilled = _temporary_file(temporary)
+    spill.write(prepared.spilled, table, prepared.spill_format, CHUNK_ROWS)
 
 
 def validate_files(members: list[Prepared], suite: Suite, temporary: contextlib.ExitStack) -> None:
@@ -391,12 +404,12 @@ def _keep_passing(
         passed = [_passing(prepared, batch, 0, bad, suite) for batch in prepared.batches(len(prepared.table))]
         prepared.table = pa.Table.from_batches(passed, schema=prepared.table.schema)
     else:
-        filtered = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+        filtered = _temporary_file(temporary)
         writer = None
         offset = 0
         for batch in prepared.batches(VALIDATION_ROWS):
-            writer = writer or pq.ParquetWriter(filtered, batch.schema, compression="zstd")
-            writer.write_batch(_passing(prepared, batch, offset, bad, suite))
+            writer = writer or SpillWriter(filtered, batch.schema, prepared.spill_format)
+            writer.write(_passing(prepared, batch, offset, bad, suite))
             offset += batch.num_rows
         if writer is not None:
             writer.close()

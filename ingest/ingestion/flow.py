@@ -19,7 +19,7 @@ from ingest.core.errors import UnknownPipeline
 from ingest.core.model import Duplicate, FileRef, FileResult, LoadRecord, Orphaned, Status, now_iso
 from ingest.ingestion import memory
 from ingest.ingestion.clock import StageClock
-from ingest.ingestion.failure import fail
+from ingest.ingestion.failure import as_ingest_error, fail
 from ingest.ingestion.loading import load_staged
 from ingest.ingestion.services import Services
 from ingest.ingestion.staging import StagedGroup, stage_group
@@ -100,22 +100,32 @@ def ingest_files(
             continue
         by_pipeline.setdefault(chosen.name, []).append(ref)
 
-    for target in services.pipelines:
-        refs_of_pipeline = by_pipeline.get(target.name, [])
-        if not refs_of_pipeline:
-            continue
-        per_load = 1 if target.write_mode == "replace" else max_files_per_load
-        if (warning := _quota_warning(services, target)) is not None and per_load > 1:
-            per_load *= HARDER_BATCHING
-            done.warnings.append(f"{warning}: up to {per_load} files per load job in this run")
-        groups = _groups(refs_of_pipeline, per_load, MAX_LOAD_BYTES)
+    # The suite's results are written by this thread while the next group is read: on the local
+    # stack, 250 files' results took 0.6-0.9 s of a group's 2.5-3 s of reading.
+    with ThreadPoolExecutor(1, thread_name_prefix="results") as recorder:
+        for target in services.pipelines:
+            refs_of_pipeline = by_pipeline.get(target.name, [])
+            if not refs_of_pipeline:
+                continue
+            per_load = 1 if target.write_mode == "replace" else max_files_per_load
+            if (warning := _quota_warning(services, target)) is not None and per_load > 1:
+                per_load *= HARDER_BATCHING
+                done.warnings.append(f"{warning}: up to {per_load} files per load job in this run")
+            groups = _groups(refs_of_pipeline, per_load, MAX_LOAD_BYTES)
 
-        def stage(group: list[FileRef], alone: bool = False, pipeline: Pipeline = target) -> StagedGroup:
-            return stage_group(
-                group, pipeline, services, clock, replay=replay, read_from=read_from, alone=alone
-            )
+            def stage(group: list[FileRef], alone: bool = False, pipeline: Pipeline = target) -> StagedGroup:
+                return stage_group(
+                    group,
+                    pipeline,
+                    services,
+                    clock,
+                    replay=replay,
+                    read_from=read_from,
+                    alone=alone,
+                    recorder=recorder,
+                )
 
-        _load_groups(groups, stage, target, services, done.loads, report, clock)
+            _load_groups(groups, stage, target, services, done.loads, report, clock)
     return done
 
 
@@ -213,10 +223,18 @@ def _load_group(
     report: Callable[[FileResult], None],
     clock: StageClock,
 ) -> None:
-    """Report the files that ended early, load the rest with one job, and free the temporaries."""
+    """Report the files that ended early, load the rest with one job, and free the temporaries.
+
+    The files are loaded once their suite's results are written; if those could not be
+    written, each file fails with the reason, as when the suite itself fails."""
     with group.temporary:
         for result in group.ended:
             report(result)
-        if group.staged:
+        if group.staged and (error := group.recording_error()) is not None:
+            failure = as_ingest_error(error, group.staged[0].ref)
+            with clock("ledger"):
+                for member in group.staged:
+                    report(fail(member.claim, pipeline, failure, services))
+        elif group.staged:
             load_staged(group.staged, pipeline, services, group.temporary, loads, report, clock)
     memory.hand_back()

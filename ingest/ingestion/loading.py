@@ -19,6 +19,7 @@ from ingest.core.config import Pipeline
 from ingest.core.errors import IngestError, LoadFailed
 from ingest.core.model import Claim, FileResult, LoadJobNote, LoadOutcome, LoadRecord, Status, now_iso
 from ingest.core.prepare import CHUNK_ROWS, IN_MEMORY_LOAD_FILE
+from ingest.core.spill import LARGE_LOAD_FILE
 from ingest.ingestion.clock import StageClock
 from ingest.ingestion.failure import as_ingest_error, fail
 from ingest.ingestion.services import Services
@@ -83,7 +84,8 @@ def _write(
     job's note for the ledger (written with the outcomes, one ledger request fewer)."""
     warehouse = services.warehouse
     warehouse.ensure_table(pipeline)
-    parquet = members[0].prepared.parquet if len(members) == 1 else _combine(members, temporary)
+    alone = len(members) == 1 and members[0].prepared.is_load_file
+    parquet = members[0].prepared.parquet if alone else _combine(members, temporary)
     identities = [m.ref.identity for m in members]
     load_identity = warehouse.batch_identity(identities)
     expected = sum(m.prepared.tally.rows_loaded for m in members)
@@ -132,7 +134,7 @@ def _combine(members: list[Staged], temporary: contextlib.ExitStack) -> IO[bytes
     """
     combined = temporary.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
     small = all(member.prepared.table is not None for member in members)
-    options: dict[str, Any] = IN_MEMORY_LOAD_FILE if small else {"compression": "zstd"}
+    options: dict[str, Any] = IN_MEMORY_LOAD_FILE if small else LARGE_LOAD_FILE
     writer: pq.ParquetWriter | None = None
     pending: list[pa.Table] = []
     pending_rows = 0
