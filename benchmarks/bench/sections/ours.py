@@ -2,11 +2,13 @@
 
 All runs happen in one child process (``benchmarks.bench.child ours``), the GX suite built before
 timing as in a warm Lambda: files/s, rows/s, MB/s, load jobs, the per-stage split, the CPU of
-ours and of each emulator, and the peak RSS of each run.
+ours and of each emulator (with our CPU per 1,000 files and per 1M rows, and each process's share
+of the cores), and the peak RSS of each run.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from benchmarks.bench import summary
@@ -55,13 +57,15 @@ def end_to_end(bench: Bench) -> None:
         section[name]["peak_rss_mb"] = peak_rss_figure(measured)
         stages = sorted({stage for r in measured for stage in r["stage_seconds"]})
         section[name]["stage_seconds"] = {
-            stage: summary.per_run(measured, lambda r, s=stage: r["stage_seconds"].get(s, 0.0), "s")
+            stage: summary.figure([r["stage_seconds"].get(stage, 0.0) for r in measured], "s")
             for stage in stages
         }
         section[name]["cpu_seconds"] = {
-            who: summary.per_run(measured, lambda r, w=who: r["cpu_seconds"][w], "s")
-            for who in ("ours", "moto", "bigquery")
+            who: summary.figure([r["cpu_seconds"][who] for r in measured], "s")
+            for who in summary.CPU_PROCESSES
         }
+        # The cores as the results' machine section counts them (os.cpu_count() there too).
+        section[name] |= summary.cpu_figures(measured, os.cpu_count() or 1)
         section[name]["raw"] = measured
     section["suite_build_seconds"] = results[0]["suite_build_seconds"]
     bench.sections["end_to_end"] = section
