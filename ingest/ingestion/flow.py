@@ -20,7 +20,7 @@ from ingest.core.model import Duplicate, FileRef, FileResult, LoadRecord, Orphan
 from ingest.ingestion import memory
 from ingest.ingestion.clock import StageClock
 from ingest.ingestion.failure import as_ingest_error, fail
-from ingest.ingestion.loading import load_staged
+from ingest.ingestion.loading import load_file_of, load_staged
 from ingest.ingestion.services import Services
 from ingest.ingestion.staging import StagedGroup, stage_group
 
@@ -36,6 +36,8 @@ QUOTA_WARNING_SHARE = 0.8
 FILES_PER_LOAD = 250
 HARDER_BATCHING = 10
 MAX_LOAD_BYTES = 256 << 20
+# The first and last groups' share of MAX_LOAD_BYTES (see _groups).
+EDGE_SHARE = 4
 
 
 @dataclass
@@ -114,7 +116,7 @@ def ingest_files(
             groups = _groups(refs_of_pipeline, per_load, MAX_LOAD_BYTES)
 
             def stage(group: list[FileRef], alone: bool = False, pipeline: Pipeline = target) -> StagedGroup:
-                return stage_group(
+                staged = stage_group(
                     group,
                     pipeline,
                     services,
@@ -124,6 +126,15 @@ def ingest_files(
                     alone=alone,
                     recorder=recorder,
                 )
+                # Written here, beside the next group's reading, rather than on the load's path:
+                # the load (BigQuery's work) is the slower of the two for large files.
+                if staged.staged:
+                    try:
+                        with clock("load"):
+                            staged.load_file = load_file_of(staged.staged, staged.temporary)
+                    except Exception:  # the load writes it again, and fails the files with why
+                        log.debug("load file not written ahead", exc_info=True)
+                return staged
 
             _load_groups(groups, stage, target, services, done.loads, report, clock)
     return done
@@ -162,20 +173,37 @@ def _quota_warning(services: Services, pipeline: Pipeline) -> str | None:
 
 
 def _groups(refs: list[FileRef], files: int, max_bytes: int) -> list[list[FileRef]]:
-    """Consecutive groups of at most ``files`` files and (beyond their first file) ``max_bytes``."""
+    """Consecutive groups of at most ``files`` files and (beyond their first file) ``max_bytes``.
+
+    The first and the last group hold at most ``max_bytes // EDGE_SHARE``: nothing overlaps
+    the reading of the first group or the load of the last (``_load_groups``), so they are kept
+    short. Groups of small files, bounded by ``files``, are not affected.
+    """
+    edge = max_bytes // EDGE_SHARE
     groups: list[list[FileRef]] = []
     current: list[FileRef] = []
     size = 0
     for ref in refs:
-        ref_size = max(ref.size or 0, 0)
-        if current and (len(current) >= files or size + ref_size > max_bytes):
+        cap = max_bytes if groups else edge
+        if current and (len(current) >= files or size + _size(ref) > cap):
             groups.append(current)
             current, size = [], 0
         current.append(ref)
-        size += ref_size
+        size += _size(ref)
     if current:
         groups.append(current)
+    if len(groups) > 1 and len(groups[-1]) > 1 and sum(map(_size, groups[-1])) > edge:
+        last = groups.pop()
+        tail, size = 1, _size(last[-1])
+        while tail < len(last) - 1 and size + _size(last[-tail - 1]) <= edge:
+            size += _size(last[-tail - 1])
+            tail += 1
+        groups += [last[:-tail], last[-tail:]]
     return groups
+
+
+def _size(ref: FileRef) -> int:
+    return max(ref.size or 0, 0)
 
 
 def _load_groups(
@@ -236,5 +264,7 @@ def _load_group(
                 for member in group.staged:
                     report(fail(member.claim, pipeline, failure, services))
         elif group.staged:
-            load_staged(group.staged, pipeline, services, group.temporary, loads, report, clock)
+            load_staged(
+                group.staged, pipeline, services, group.temporary, loads, report, clock, group.load_file
+            )
     memory.hand_back()

@@ -36,15 +36,18 @@ def load_staged(
     loads: list[LoadRecord],
     report: Callable[[FileResult], None],
     clock: StageClock,
+    load_file: IO[bytes] | None = None,
 ) -> None:
     """Load the staged files with one job and record each LOADED; or each FAILED, with why.
 
-    A load of many files that fails for good is tried again one file at a time, so one bad file
+    ``load_file``: their rows as ``load_file_of`` writes them, if it was written already. A
+    load of many files that fails for good is tried again one file at a time, so one bad file
     does not fail the others.
     """
     try:
         with clock("load"):
-            outcomes, note = _write(services, pipeline, staged, temporary)
+            parquet = load_file or load_file_of(staged, temporary)
+            outcomes, note = _write(services, pipeline, staged, parquet)
     except Exception as err:  # recorded in the ledger with its type
         error = as_ingest_error(err, staged[0].ref)
         if len(staged) > 1 and not error.retryable:
@@ -77,15 +80,20 @@ def load_staged(
         report(_loaded_result(member.claim, outcome, ok))
 
 
+def load_file_of(members: list[Staged], temporary: contextlib.ExitStack) -> IO[bytes]:
+    """The Parquet file one load job takes for ``members``: a lone file's own, else combined."""
+    if len(members) == 1 and members[0].prepared.is_load_file:
+        return members[0].prepared.parquet
+    return _combine(members, temporary)
+
+
 def _write(
-    services: Services, pipeline: Pipeline, members: list[Staged], temporary: contextlib.ExitStack
+    services: Services, pipeline: Pipeline, members: list[Staged], parquet: IO[bytes]
 ) -> tuple[list[LoadOutcome], LoadJobNote]:
-    """Load the staged files' rows with one load job; each file's outcome, in order, and the
-    job's note for the ledger (written with the outcomes, one ledger request fewer)."""
+    """Load the staged files' rows (``parquet``) with one load job; each file's outcome, in
+    order, and the job's note for the ledger (written with the outcomes, one ledger request fewer)."""
     warehouse = services.warehouse
     warehouse.ensure_table(pipeline)
-    alone = len(members) == 1 and members[0].prepared.is_load_file
-    parquet = members[0].prepared.parquet if alone else _combine(members, temporary)
     identities = [m.ref.identity for m in members]
     load_identity = warehouse.batch_identity(identities)
     expected = sum(m.prepared.tally.rows_loaded for m in members)

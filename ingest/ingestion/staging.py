@@ -76,6 +76,8 @@ class StagedGroup:
     """Holds the group's temporary files until its load is done."""
     recorded: Future[None] | None = None
     """The suite's results being written, when a recorder was given: the load waits for them."""
+    load_file: IO[bytes] | None = None
+    """The staged files' rows as their load job takes them, when written before the load."""
 
     def recording_error(self) -> Exception | None:
         """Wait for the suite's results to be written; what stopped them, if anything did."""
