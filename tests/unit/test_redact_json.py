@@ -12,7 +12,7 @@ import json
 import msgspec
 import pytest
 
-from ingest.core.coerce.privacy import redact, redact_json_object, redact_json_object_into, redact_tree
+from ingest.core.coerce.privacy import redact, redact_json_lines, redact_json_object, redact_tree
 
 PATHS = [("payer_info", "email_address"), ("payer_info", "payer_name"), ("shipping_info",)]
 
@@ -58,11 +58,13 @@ def test_values_off_the_paths_keep_their_text() -> None:
     )
 
 
-def test_written_into_a_buffer_after_what_it_holds() -> None:
-    out = bytearray(b"[")
-    redact_json_object_into(memoryview(b'{"shipping_info":{"a":1},"b":2}'), redact_tree(PATHS), out)
+def test_lines_are_written_one_after_another_with_their_offsets_and_blank_lines_hold_none() -> None:
+    content = b'{"shipping_info":{"a":1},"b":2}\n\n  \r\n{"payer_info":{"payer_name":"x","k":[1, 2]}}\r\n'
 
-    assert bytes(out) == b'[{"b":2}'
+    text, ends = redact_json_lines(content, redact_tree(PATHS))
+
+    assert list(ends) == [0, 7, 7 + 27]
+    assert bytes(text) == b'{"b":2}{"payer_info":{"k":[1, 2]}}'
 
 
 def test_a_shorter_path_takes_the_whole_value() -> None:

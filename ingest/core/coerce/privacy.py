@@ -3,6 +3,7 @@ masked inside free text (a buyer's email and phone number typed into a note or a
 
 from __future__ import annotations
 
+import array
 import hashlib
 import hmac
 import json
@@ -98,13 +99,23 @@ def redact_json_object(text: bytes | memoryview | msgspec.Raw, tree: RedactTree)
     return _ENCODER.encode(_without(text, tree))
 
 
-def redact_json_object_into(text: bytes | memoryview, tree: RedactTree, out: bytearray) -> None:
-    """``redact_json_object``, its JSON added to the end of ``out``."""
-    _ENCODER.encode_into(_without(text, tree), out, -1)
+def redact_json_lines(content: bytes, tree: RedactTree) -> tuple[bytearray, array.array[int]]:
+    """Each object of NDJSON ``content`` as ``redact_json_object`` writes it, one after another in
+    one buffer, and the offsets where each starts and the last ends: the buffers of an Arrow
+    string column. Blank lines hold no object; msgspec parses all the lines in one call."""
+    text = bytearray()
+    ends = array.array("i", [0])
+    for record in _OBJECT_OF_SPANS.decode_lines(content):
+        _ENCODER.encode_into(_redacted_spans(record, tree), text, -1)
+        ends.append(len(text))
+    return text, ends
 
 
 def _without(text: bytes | memoryview | msgspec.Raw, tree: RedactTree) -> dict[str, msgspec.Raw]:
-    record = _OBJECT_OF_SPANS.decode(text)
+    return _redacted_spans(_OBJECT_OF_SPANS.decode(text), tree)
+
+
+def _redacted_spans(record: dict[str, msgspec.Raw], tree: RedactTree) -> dict[str, msgspec.Raw]:
     for key, below in tree.items():
         value = record.pop(key, None) if below is None else record.get(key)
         if value is None or below is None:
