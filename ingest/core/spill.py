@@ -2,9 +2,10 @@
 
 A file loaded alone is spilled as the Parquet file its load job takes. A file loaded with others
 is read back once more, into the group's combined load file, so it is spilled as Arrow IPC
-(zstd-compressed buffers): for 10,000 PayPal rows 28 ms to write and 13 to read back, where a
-zstd Parquet file took 39 and 51 (CPU of every thread; Arrow decodes Parquet on its pool), for
-about the same bytes on disk (1.95 MB against 1.64).
+(LZ4-compressed buffers): for 10,000 PayPal rows 13-16 ms to write and 4-5 to read back, where a
+zstd Parquet file took 39 and 51 (CPU of every thread; Arrow decodes Parquet on its pool) and
+zstd IPC 21-25 and 9-10; it takes 3.6 MB of disk against their 1.6 and 2.0 (a 256 MB load
+group of PayPal pages: about 65 MB).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 SpillFormat = Literal["parquet", "arrow"]
-_IPC_OPTIONS = ipc.IpcWriteOptions(compression="zstd")
+_IPC_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
 LARGE_LOAD_FILE = {"compression": "zstd", "use_dictionary": False}
 """Spilled and combined load files. Without dictionaries, for 10,000 PayPal rows: 31 ms to write
 against 39, 21 to read against 25, and 1.53 MB against 1.64 (most bytes are ``_raw``'s text,
