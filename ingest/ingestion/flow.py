@@ -9,6 +9,7 @@ vendor-specific sits behind the ports of ``Services``: lake, ledger, warehouse, 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -103,8 +104,11 @@ def ingest_files(
         by_pipeline.setdefault(chosen.name, []).append(ref)
 
     # The suite's results are written by this thread while the next group is read: on the local
-    # stack, 250 files' results took 0.6-0.9 s of a group's 2.5-3 s of reading.
-    with ThreadPoolExecutor(1, thread_name_prefix="results") as recorder:
+    # stack, 250 files' results took 0.6-0.9 s of a group's 2.5-3 s of reading. A single file
+    # (a warm Lambda's) has nothing to overlap them with, and writes them itself.
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="results") if len(refs) > 1 else contextlib.nullcontext()
+    ) as recorder:
         for target in services.pipelines:
             refs_of_pipeline = by_pipeline.get(target.name, [])
             if not refs_of_pipeline:
