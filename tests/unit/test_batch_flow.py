@@ -3,12 +3,16 @@ the daily quota, replace pipelines and batch runs over the lake."""
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 from support.helpers import ProcessDied, orders_ndjson, write_orders_pipeline
 from support.services import Fakes, fake_services
 
-from ingest.core.errors import MalformedFile
+from ingest.core.errors import MalformedFile, TransientError
 from ingest.core.model import FileRef, Status, now_iso
+from ingest.core.settings import PACKAGE_DIR
 from ingest.ingestion.flow import ingest_files
 from ingest.ingestion.runs import run_batch
 
@@ -171,3 +175,69 @@ def test_a_file_that_kills_its_worker_does_not_keep_its_group_from_loading(tmp_p
     # no innocent file came near its last attempt
     assert [fakes.ledger.get(r).attempts for r in (first, *rest)] == [2, 2, 2]
     assert [files for _, files in fakes.warehouse.loads] == [1, 1, 1]  # each orphan loaded alone
+
+
+def payments_ndjson(first: int, count: int) -> bytes:
+    """``count`` payment records the payments suite passes, ids from ``first``."""
+    records = [
+        {
+            "transaction_id": number,
+            "transaction_item_id": 500_000 + number,
+            "total_cost": "4.99",
+            "currency_code": "USD",
+            "country_code": "GB",
+            "payment_date": "2021-07-01T10:00:00.000Z",
+            "created_at": "2021-07-01T10:00:03.000Z",
+            "transaction_status": "completed",
+        }
+        for number in range(first, first + count)
+    ]
+    return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
+def payments_files(fakes: Fakes, count: int) -> list[FileRef]:
+    return [
+        fakes.lake.put(LAKE, f"payments/exports/2021/07/part-{n}.ndjson", payments_ndjson(10 * n, 3))
+        for n in range(count)
+    ]
+
+
+def test_a_groups_suite_results_are_written_before_its_load(tmp_path):
+    """They are written in the background while the next group is read, but the load waits."""
+    fakes = fake_services(PACKAGE_DIR / "pipelines", pseudonym_key="test-key")
+    events: list[str] = []
+    record, write_rows = fakes.validations.record, fakes.warehouse.write_rows
+
+    def slow_record(pipeline, files):
+        time.sleep(0.2)
+        record(pipeline, files)
+        events.append(f"recorded {len(files)}")
+
+    def noted_write_rows(*args):
+        events.append("loaded")
+        return write_rows(*args)
+
+    fakes.validations.record = slow_record
+    fakes.warehouse.write_rows = noted_write_rows
+
+    done = ingest_files(payments_files(fakes, 5), fakes.services, max_files_per_load=2)
+
+    assert [r.status for r in done.results] == [Status.LOADED] * 5
+    assert events == ["recorded 2", "loaded", "recorded 2", "loaded", "recorded 1", "loaded"]
+    assert len(fakes.validations.recorded) == 5
+
+
+def test_files_whose_suite_results_cannot_be_written_fail_with_the_reason_and_load_nothing(tmp_path):
+    fakes = fake_services(PACKAGE_DIR / "pipelines", pseudonym_key="test-key")
+
+    def unreachable(pipeline, files):
+        raise TransientError("recording validation results: the results table is unreachable")
+
+    fakes.validations.record = unreachable
+    refs = payments_files(fakes, 3)
+
+    done = ingest_files(refs, fakes.services)
+
+    assert [(r.status, r.error_type) for r in done.results] == [(Status.FAILED, "TransientError")] * 3
+    assert all("results table is unreachable" in r.message for r in done.results)
+    assert fakes.warehouse.loads == []
