@@ -4,7 +4,7 @@ The row-by-row reader (``formats`` -> ``transforms`` -> ``coerce``) is the refer
 bad row and quarantines it. Most files have no bad row, and for them this module gives the same
 table about three times faster (10,000-record PayPal pages), because parsing (``pyarrow.json``)
 and casting run in Arrow's C++ kernels, mostly outside the GIL, and the kept ``_raw`` is each
-line parsed and written again by orjson.
+line with its redacted objects cut out by msgspec (``privacy.redact_json_lines``).
 
 It declines (returns None), and the caller reads the file row by row, whenever it cannot give
 exactly what the reference gives: text that is not UTF-8, a line that is not one JSON object, a
@@ -332,9 +332,9 @@ def _source_records(content: bytes, rows: int, redact_paths: list[tuple[str, ...
     value the row reader keeps, the top level written compact and other objects as the producer
     spaced them (text a JSON column does not keep).
 
-    ``privacy.redact_json_object`` parses only the objects on the redacted paths, into one
-    buffer that becomes the Arrow column as it is: for 10,000 PayPal records about 70 ms, where
-    orjson parsing and writing each line whole took 200 (and Arrow's kernels, building the text
+    ``privacy.redact_json_lines`` parses only the objects on the redacted paths, into one
+    buffer that becomes the Arrow column as it is: for 10,000 PayPal records 54 ms, where orjson
+    parsing and writing each line whole took 200-245 (and Arrow's kernels, building the text
     column by column, about 300). Text holding a ``\\u`` or ``\\/`` escape is parsed and
     written whole by orjson, line by line, so that it is written as the row reader writes it
     (``"\\u0040"`` as ``"@"``) before its free text is masked; what orjson reads differently
