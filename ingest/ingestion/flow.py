@@ -21,7 +21,7 @@ from ingest.core.model import Duplicate, FileRef, FileResult, LoadRecord, Orphan
 from ingest.ingestion import memory
 from ingest.ingestion.clock import StageClock
 from ingest.ingestion.failure import as_ingest_error, fail
-from ingest.ingestion.loading import load_file_of, load_staged
+from ingest.ingestion.loading import fail_each, load_file_of, load_staged
 from ingest.ingestion.services import Services
 from ingest.ingestion.staging import StagedGroup, stage_group
 
@@ -264,9 +264,7 @@ def _load_group(
             report(result)
         if group.staged and (error := group.recording_error()) is not None:
             failure = as_ingest_error(error, group.staged[0].ref)
-            with clock("ledger"):
-                for member in group.staged:
-                    report(fail(member.claim, pipeline, failure, services))
+            fail_each(group.staged, pipeline, failure, services, report, clock)
         elif group.staged:
             load_staged(
                 group.staged, pipeline, services, group.temporary, loads, report, clock, group.load_file

@@ -55,9 +55,7 @@ def load_staged(
             for member in staged:
                 load_staged([member], pipeline, services, temporary, loads, report, clock)
             return
-        with clock("ledger"):
-            for member in staged:
-                report(fail(member.claim, pipeline, error, services))
+        fail_each(staged, pipeline, error, services, report, clock)
         return
     first = outcomes[0]
     assert first.load_job_id is not None
@@ -78,6 +76,20 @@ def load_staged(
         )
     for member, outcome, ok in zip(staged, outcomes, recorded, strict=True):
         report(_loaded_result(member.claim, outcome, ok))
+
+
+def fail_each(
+    staged: list[Staged],
+    pipeline: Pipeline,
+    error: IngestError,
+    services: Services,
+    report: Callable[[FileResult], None],
+    clock: StageClock,
+) -> None:
+    """Record each staged file FAILED with ``error``, none of them loaded."""
+    with clock("ledger"):
+        for member in staged:
+            report(fail(member.claim, pipeline, error, services))
 
 
 def load_file_of(members: list[Staged], temporary: contextlib.ExitStack) -> IO[bytes]:
