@@ -135,6 +135,21 @@ def write_pinned_orders_pipeline(directory: Path, prefix: str, file_format: str,
     return table_id
 
 
+def payment(number: int, **fields: Any) -> dict[str, Any]:
+    """A payment export record the payments suite passes (``fields`` override)."""
+    return {
+        "transaction_id": number,
+        "transaction_item_id": 500_000 + number,
+        "total_cost": "4.99",
+        "currency_code": "USD",
+        "country_code": "GB",
+        "payment_date": "2021-07-01T10:00:00.000Z",
+        "created_at": "2021-07-01T10:00:03.000Z",
+        "transaction_status": "completed",
+        **fields,
+    }
+
+
 def order(number: int, **fields: Any) -> dict[str, Any]:
     """One valid order record (as ``orders_ndjson`` writes them), with ``fields`` overriding."""
     record: dict[str, Any] = {

@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from support.helpers import ProcessDied, orders_ndjson, write_orders_pipeline
+from support.helpers import ProcessDied, orders_ndjson, payment, write_orders_pipeline
 from support.services import Fakes, fake_services
 
 from ingest.core.errors import MalformedFile, TransientError
@@ -179,20 +179,7 @@ def test_a_file_that_kills_its_worker_does_not_keep_its_group_from_loading(tmp_p
 
 def payments_ndjson(first: int, count: int) -> bytes:
     """``count`` payment records the payments suite passes, ids from ``first``."""
-    records = [
-        {
-            "transaction_id": number,
-            "transaction_item_id": 500_000 + number,
-            "total_cost": "4.99",
-            "currency_code": "USD",
-            "country_code": "GB",
-            "payment_date": "2021-07-01T10:00:00.000Z",
-            "created_at": "2021-07-01T10:00:03.000Z",
-            "transaction_status": "completed",
-        }
-        for number in range(first, first + count)
-    ]
-    return "".join(json.dumps(r) + "\n" for r in records).encode()
+    return "".join(json.dumps(payment(number)) + "\n" for number in range(first, first + count)).encode()
 
 
 def payments_files(fakes: Fakes, count: int) -> list[FileRef]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.helpers import paypal_transaction
+from support.helpers import payment, paypal_transaction
 
 from ingest.apps.tools.validate_file import to_html, validate_file
 from ingest.core import paypal
@@ -33,20 +33,6 @@ def run_suite(pipeline_name: str, records: list[dict[str, Any]], suite: Suite | 
     table = to_arrow(pipeline, coerced, LINEAGE)
     suite = suite or load_suite(EXPECTATIONS_DIR / f"{pipeline.suite}.json")
     return suite.run(table, coerced.row_numbers)
-
-
-def payment(number: int, **fields: Any) -> dict[str, Any]:
-    return {
-        "transaction_id": number,
-        "transaction_item_id": 500_000 + number,
-        "total_cost": "4.99",
-        "currency_code": "USD",
-        "country_code": "GB",
-        "payment_date": "2021-07-01T10:00:00.000Z",
-        "created_at": "2021-07-01T10:00:03.000Z",
-        "transaction_status": "completed",
-        **fields,
-    }
 
 
 @pytest.mark.parametrize("name", sorted(PIPELINES))
