@@ -76,3 +76,17 @@ def test_a_shorter_path_takes_the_whole_value() -> None:
 def test_text_that_is_not_one_object_raises(text: bytes) -> None:
     with pytest.raises(msgspec.DecodeError):
         redact_json_object(text, redact_tree(PATHS))
+
+
+def test_tabs_between_tokens_crlf_ends_and_whitespace_lines_are_read_as_the_row_reader_counts() -> None:
+    """A producer writing tabs around separators and CRLF line ends, with whitespace-only lines."""
+    record = {"payer_info": {"email_address": "tab@example.org", "account_id": "A1"}, "n": 1}
+    line = json.dumps(record, separators=(",\t", ":\t")).encode()
+    content = line + b"\r\n   \t \r\n\r\n" + line + b"\r\n"
+
+    text, ends = redact_json_lines(content, redact_tree(PATHS))
+
+    assert len(ends) - 1 == 2
+    first = bytes(text[ends[0] : ends[1]])
+    assert json.loads(first) == {"payer_info": {"account_id": "A1"}, "n": 1}
+    assert b"tab@example.org" not in bytes(text)
