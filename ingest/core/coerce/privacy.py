@@ -4,6 +4,7 @@ masked inside free text (a buyer's email and phone number typed into a note or a
 from __future__ import annotations
 
 import array
+import functools
 import hashlib
 import hmac
 import json
@@ -13,11 +14,14 @@ from typing import Any
 
 import msgspec
 
-CONTACT_HINT = r"@|\+[0-9][0-9 .()-]{7}|\([0-9]{3}\)"
+CONTACT_HINTS = ("@", r"\+[0-9][0-9 .()-]{7}", r"\([0-9]{3}\)")
+CONTACT_HINT = "|".join(CONTACT_HINTS)
 """Text without a match holds no email or phone shape below. Plain ASCII classes, so Python's ``re``
 and Arrow's RE2 (``pc.match_substring_regex``) agree, and both readers mask the same texts; nearly
 every text fails it, so the masking regexes run on almost nothing (PayPal's ``+0000`` offsets
-and ``(ID: #123)`` item names do not match)."""
+and ``(ID: #123)`` item names do not match). Arrow runs each alternative on its own
+(``CONTACT_HINTS``): RE2 finds a lone literal's first byte with memchr, the alternation byte by
+byte (1-3 ms against 21 over the ``_raw`` of 10,000 PayPal records)."""
 _HINT = re.compile(CONTACT_HINT)
 # A match starts only where a run of address characters starts (the lookbehind): otherwise a long
 # run without a domain after it would be tried from each of its characters, in quadratic time.
@@ -144,8 +148,16 @@ def _copied_parent(record: dict[str, Any], path: tuple[str, ...]) -> dict[str, A
 def pseudonym(key: bytes, value: str) -> str:
     """Keyed hash of an identifier (HMAC-SHA256, hex): equal inputs give equal pseudonyms, and
     without the key nobody can test a guessed email against it."""
-    normalised = value.strip().lower().encode()
-    return hmac.new(key, normalised, hashlib.sha256).hexdigest()
+    keyed = _keyed(key).copy()
+    keyed.update(value.strip().lower().encode())
+    return keyed.hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _keyed(key: bytes) -> hmac.HMAC:
+    """HMAC's state after the key: a copy of it hashes a value in 1.7 us against 2.4 for
+    ``hmac.new`` (a page of 10,000 payers: 17 ms against 24)."""
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def mask_free_text(text: str, key: bytes | None = None) -> str:

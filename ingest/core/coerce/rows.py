@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from ingest.core.coerce.arrow_casts import ARROW_TYPES, typed_values
 from ingest.core.coerce.converters import json_text, lookup, to_json
-from ingest.core.coerce.privacy import CONTACT_HINT, mask_free_text, mask_json_text, pseudonym, redact
+from ingest.core.coerce.privacy import CONTACT_HINTS, mask_free_text, mask_json_text, pseudonym, redact
 from ingest.core.coerce.record_columns import records_column
 from ingest.core.config import EXTRA_COLUMN, Column, Pipeline
 from ingest.core.errors import ConfigError, MissingColumn
@@ -224,8 +224,12 @@ def masked_texts(values: pa.Array, mask: Callable[[str], str]) -> pa.Array:
     """
     if not len(values) or values.null_count == len(values):
         return values
-    hits = pc.match_substring_regex(values, CONTACT_HINT)
-    if not pc.any(hits).as_py():
+    hits = None
+    for hint in CONTACT_HINTS:
+        found = pc.match_substring_regex(values, hint)
+        if pc.any(found).as_py():
+            hits = found if hits is None else pc.or_(hits, found)
+    if hits is None:
         return values
     texts = values.to_pylist()
     flags = hits.to_pylist()
