@@ -315,3 +315,23 @@ print(sorted(m for m in sys.modules if m.startswith("great_expectations")))
 """
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]", run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("widest", [2**20, 2**50], ids=["one key per row", "rows past 62 bits"])
+def test_compound_uniqueness_counts_repeats_within_each_file(widest: int) -> None:
+    """Rows 0 and 1 repeat in file 0; row 2 differs from them in two columns (by +1 and -1);
+    row 5 has row 3's values in another file; row 4 repeats row 3 but is not considered. Codes
+    as wide as ``widest`` take the other sort."""
+    import numpy as np
+
+    from ingest.core.validate.arrow_checks import _repeated
+
+    files = np.array([0, 0, 0, 1, 1, 2])
+    first = np.array([3, 3, 4, 7, 7, 7])
+    second = np.array([widest, widest, widest - 1, 5, 5, 5])
+    third = np.array([widest, widest, widest, 0, 0, 0])
+    considered = np.array([True, True, True, True, False, True])
+
+    repeated = _repeated([first, second, third], considered, files)
+
+    assert repeated.tolist() == [True, True, False, False, False, False]

@@ -317,10 +317,30 @@ def _repeated(codes: list[np.ndarray], rows: np.ndarray, files: np.ndarray) -> n
     repeated = np.zeros(len(rows), dtype=bool)
     if not rows.any():
         return repeated
-    keys = np.stack([files, *codes], axis=1)[rows]
-    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    keys = _one_key([files[rows], *(code[rows] for code in codes)])
+    _, inverse, counts = np.unique(
+        keys, axis=0 if keys.ndim > 1 else None, return_inverse=True, return_counts=True
+    )
     repeated[np.flatnonzero(rows)] = counts[inverse.reshape(-1)] > 1
     return repeated
+
+
+def _one_key(parts: list[np.ndarray]) -> np.ndarray:
+    """Rows of non-negative integer parts as one int64 each, equal where every part is (mixed
+    radix); rows of a 2-D array if the parts' ranges multiply past 62 bits.
+
+    numpy sorts rows of a 2-D array as opaque bytes: 70,000 PayPal rows took 227 ms, where one
+    int64 per row takes a few.
+    """
+    key = np.zeros(len(parts[0]), dtype=np.int64)
+    span = 1
+    for part in parts:
+        radix = int(part.max()) + 1 if len(part) else 1
+        span *= radix
+        if span >= 1 << 62:
+            return np.stack(parts, axis=1)
+        key = key * radix + part
+    return key
 
 
 def _compound_unique(columns: _Columns, kwargs: dict[str, Any], kept: np.ndarray, files: np.ndarray) -> Masks:
