@@ -37,7 +37,7 @@ load jobs used, where the CPU went (runners, moto, BigQuery emulator; the GX sui
 BigQuery calls in the runners) and the checks, and writes ``reports/loadtest/result.json``.
 Exits 0 if every check passes, 1 if not (a run that outlasts ``--timeout`` fails).
 
-Cost, measured on 2 cores (README, "Tests and benchmarks"): 10,000 files in event mode took 372 s
+Cost, measured on 2 cores (docs/benchmarks.md, "The load test"): 10,000 files in event mode took 372 s
 from the first delivery to drained (26.9 files/s) plus 79 s of upload; 1,000 files 37 s. moto is
 the largest consumer (274 CPU-s of 608 at 10,000 files), then the runners (200) and the BigQuery
 emulator (134).

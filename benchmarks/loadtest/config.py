@@ -10,7 +10,7 @@ REPORT_DIR = ROOT / "reports" / "loadtest"
 
 PAYPAL = "paypal_transactions"
 PAYMENTS = "payment_transactions"
-# What each kind of bad file must fail with (README, "Error types a user can meet").
+# What each kind of bad file must fail with (docs/formats-and-errors.md, "Error types a user can meet").
 BAD_KINDS: dict[str, str] = {
     "truncated_json_array": "MalformedFile",
     "truncated_gzip": "UndecodableFile",

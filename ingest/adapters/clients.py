@@ -36,7 +36,7 @@ def aws_client(service: str) -> Any:
 
     botocore's own check of each request's parameters is off: the service checks them anyway,
     and for a ledger transaction of 25 items the check took about 1 ms of our CPU per file
-    (a tenth of a batched file's whole cost; README, benchmark section)."""
+    (a tenth of a batched file's whole cost; docs/benchmarks.md)."""
     from botocore.config import Config
 
     config = Config(

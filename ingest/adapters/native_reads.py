@@ -2,7 +2,7 @@
 
 A GET through botocore costs 2.5-3 ms of our CPU (building, signing and parsing the request and
 streaming the body through Python), more than reading a 100-record page; obstore's costs
-0.4-0.5 ms and waits outside the GIL (``make bench`` and the README's benchmark section). boto3
+0.4-0.5 ms and waits outside the GIL (``make bench`` and docs/benchmarks.md). boto3
 stays for everything else: large objects (streamed, so memory stays bounded), writes, listings.
 
 Same credentials, region and endpoint as the boto3 S3 client: obstore asks boto3's credential

@@ -23,7 +23,7 @@ EXPECTATIONS_DIR = PACKAGE_DIR.parent / "expectations"
 # The papermill notebooks of the reports, in a checkout (not in the Lambda image).
 NOTEBOOKS_DIR = PACKAGE_DIR.parent / "notebooks"
 
-# Every variable this package reads, with its default; the deploy template and the README list
+# Every variable this package reads, with its default; the deploy template and docs/configuration.md list
 # the same names (a test checks the template).
 ENVIRONMENT_VARIABLES: dict[str, str] = {
     "INGEST_LAKE_BUCKET": "payments-lake",

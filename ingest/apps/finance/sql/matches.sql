@@ -186,7 +186,7 @@ SELECT
     END,
     NULL
   ) AS mismatch_component,
-  -- VAT is booked on PayPal's payer country, ours when PayPal has none (README: Country).
+  -- VAT is booked on PayPal's payer country, ours when PayPal has none (docs/finance.md: Country).
   COALESCE(payer_country_code, our_country_code) AS vat_country_code
 FROM judged
 WHERE COALESCE(paypal_day, our_day) BETWEEN @start AND @end
