@@ -21,6 +21,12 @@ PYTHON_VERSION_FILE = REPO_DIR / ".python-version"
 README = REPO_DIR / "README.md"
 DOCS_DIR = REPO_DIR / "docs"
 EXTRAS_IN_ENVIRONMENT = ("local", "dev", "notebooks")
+# conda-forge names that differ from PyPI's for the same distribution: the `-base`/`-core`
+# packages are PyPI's; conda-forge's plain names add a Qt backend or pandoc.
+PYPI_NAME_OF_CONDA_PACKAGE = {"matplotlib-base": "matplotlib", "nbconvert-core": "nbconvert"}
+# Extras a conda-forge package brings by itself (its recipe's run requirements): conda specs
+# cannot name extras, so a requirement with extras comes from conda-forge only when listed here.
+EXTRAS_IN_CONDA_PACKAGE = {"google-cloud-bigquery": frozenset({"pandas"})}
 
 Normalised = tuple[str, frozenset[str], str, str]
 
@@ -52,6 +58,19 @@ def conda_packages(environment: dict[str, Any]) -> list[str]:
     return [d for d in environment["dependencies"] if isinstance(d, str)]
 
 
+def conda_requirements(environment: dict[str, Any]) -> list[Normalised]:
+    """The conda-forge packages that stand for pyproject requirements, named and extended as on PyPI."""
+    found = []
+    for spec in conda_packages(environment):
+        if re.match(r"(python|pip)(?![\w.-])", spec):
+            continue  # the interpreter and pip itself, not requirements of the package
+        name, extras, specifier, marker = normalise(spec)
+        assert not extras, f"{spec}: a conda spec cannot name extras"
+        pypi_name = PYPI_NAME_OF_CONDA_PACKAGE.get(name, name)
+        found.append((pypi_name, EXTRAS_IN_CONDA_PACKAGE.get(name, frozenset()), specifier, marker))
+    return found
+
+
 def pip_requirements(environment: dict[str, Any]) -> list[str]:
     sections = [d["pip"] for d in environment["dependencies"] if isinstance(d, dict) and "pip" in d]
     assert len(sections) == 1, "environment.yml needs exactly one pip: list"
@@ -64,17 +83,19 @@ def test_environment_is_the_named_conda_forge_environment(environment: dict[str,
     assert "pip" in conda_packages(environment)
 
 
-def test_environment_pip_list_matches_pyproject_dependencies_and_extras(
+def test_environment_installs_each_pyproject_requirement_once_from_conda_forge_or_pip(
     project: dict[str, Any], environment: dict[str, Any]
 ) -> None:
     declared = list(project["dependencies"])
     for extra in EXTRAS_IN_ENVIRONMENT:
         declared += project["optional-dependencies"][extra]
     expected = {normalise(r) for r in declared}
-    listed = {normalise(r) for r in pip_requirements(environment)}
+    listed = conda_requirements(environment) + [normalise(r) for r in pip_requirements(environment)]
+    names = [name for name, *_ in listed]
 
-    assert listed - expected == set(), "in environment.yml but not in pyproject.toml"
-    assert expected - listed == set(), "in pyproject.toml but not in environment.yml"
+    assert set(listed) - expected == set(), "in environment.yml but not in pyproject.toml, or other bounds"
+    assert expected - set(listed) == set(), "in pyproject.toml but not in environment.yml, or other bounds"
+    assert sorted(n for n in names if names.count(n) > 1) == [], "in both the conda and the pip list"
 
 
 def test_environment_pip_list_names_each_package_once_and_installs_nothing_editable(
