@@ -71,9 +71,40 @@ def test_local_switch_without_a_running_stack_is_a_message_not_a_traceback(monke
     code = cli.main(["--local", "inspect", str(path)])
 
     captured = capsys.readouterr()
-    assert code == 1
+    assert code == 2
     assert "no local stack is running" in captured.err
+    assert "ingest local up" in captured.err
     assert captured.out == ""  # the command did not run against whatever the environment pointed at
+
+
+def test_local_switch_after_the_command_works_the_same(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("INGEST_LOCAL_DIR", str(tmp_path / "no-stack-here"))
+    path = tmp_path / "orders"
+    path.write_bytes(orders_ndjson(1))
+
+    code = cli.main(["inspect", str(path), "--local"])
+
+    assert code == 2
+    assert "no local stack is running" in capsys.readouterr().err
+
+
+def test_local_switch_with_a_stopped_stack_says_it_stopped_in_one_line(monkeypatch, tmp_path, capsys):
+    # GIVEN the state file of a stack whose emulators have exited (a reboot, a kill)
+    from ingest_devstack.local import STATE_FILE
+
+    state = {"moto_port": 9, "moto_pid": 2**22 + 1, "bigquery_port": 9, "bigquery_grpc_port": 9}
+    state |= {"state_dir": str(tmp_path), "bigquery_pid": 2**22 + 2, "bq_project": "local-project"}
+    (tmp_path / STATE_FILE).write_text(json.dumps(state))
+    monkeypatch.setenv("INGEST_LOCAL_DIR", str(tmp_path))
+
+    code = cli.main(["ledger", "--local"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"the local stack in {tmp_path} has stopped (its emulators are not running); "
+        "start it again with `ingest local up`"
+    ]
 
 
 def test_local_switch_does_not_apply_to_the_command_that_manages_the_stack(monkeypatch, tmp_path, capsys):

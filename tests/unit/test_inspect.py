@@ -117,9 +117,10 @@ def test_concatenated_pretty_json_is_flattened_to_dotted_paths(tmp_path, capsys)
     assert found["transaction_info.transaction_amount.value"] == ("NUMERIC", 0)
     assert found["transaction_info.transaction_initiation_date"] == ("TIMESTAMP", 0)
     assert found["transaction_info.protection_eligibility"] == ("STRING", 0)
-    assert found["cart_info.item_details"] == ("JSON", 1)
+    assert found["cart_info.item_details"] == ("RECORD", 1)  # an array of objects: see below
+    assert found["cart_info.item_details.item_quantity"] == ("INT64", 1)
     assert found["transaction_info.paypal_reference_id"] == ("STRING", 1)
-    assert found["store_info"] == ("STRING", 2)  # always an empty object
+    assert found["store_info"] == ("RECORD", 2)  # always an empty object
 
 
 def test_json_types_merge_across_rows(tmp_path, capsys):
@@ -592,3 +593,184 @@ def test_an_error_of_ingestions_own_steps_is_reported_as_a_load_would_record_it(
     assert code == 1
     assert report["pipeline"]["file_error"]["error_type"] == error_type
     assert type(raised).__name__ in report["pipeline"]["file_error"]["message"]
+
+
+# Issue 24: pipeline columns after the transform, PayPal cart items, country codes, empty objects.
+# Records are built here from the documented shapes: openexchangerates' latest.json, and PayPal
+# Transaction Search's transaction_details[] (transaction_info, payer_info, shipping_info, cart_info).
+
+
+def exchange_rates(rates: dict[str, Any]) -> dict[str, Any]:
+    """An openexchangerates ``latest.json`` object: base, epoch timestamp, rates per currency."""
+    return {"disclaimer": "Usage subject to terms", "timestamp": 1625097600, "base": "USD", "rates": rates}
+
+
+def transaction_search_record(
+    transaction_id: str, payer_country: str, shipping_country: str
+) -> dict[str, Any]:
+    """One ``transaction_details[]`` element of PayPal's Transaction Search, a one-item cart sale."""
+    money = {"currency_code": "GBP", "value": "4.99"}
+    return {
+        "transaction_info": {
+            "paypal_account_id": "6STWC2LSUYYYE",
+            "transaction_id": transaction_id,
+            "transaction_event_code": "T0006",
+            "transaction_initiation_date": "2021-07-01T10:02:41+0000",
+            "transaction_updated_date": "2021-07-01T10:02:44+0000",
+            "transaction_amount": money,
+            "fee_amount": {"currency_code": "GBP", "value": "-0.45"},
+            "transaction_status": "S",
+        },
+        "payer_info": {
+            "account_id": "QJVSWV3N2XRB6",
+            "email_address": "ada.lovelace@example.org",
+            "payer_name": {"given_name": "Ada", "surname": "Lovelace"},
+            "country_code": payer_country,
+        },
+        "shipping_info": {
+            "name": "Ada Lovelace",
+            "address": {"line1": "12 St James's Square", "city": "London", "country_code": shipping_country},
+        },
+        "cart_info": {
+            "item_details": [
+                {
+                    "item_code": "gems-500",
+                    "item_name": "Sack of Gems (ID: #2203)",
+                    "item_quantity": "2",
+                    "item_unit_price": money,
+                    "item_amount": {"currency_code": "GBP", "value": "9.98"},
+                }
+            ]
+        },
+        "store_info": {},
+        "auction_info": {},
+        "incentive_info": {},
+    }
+
+
+def test_exchange_rates_are_checked_after_the_transform_and_would_load(tmp_path, capsys):
+    # GIVEN an openexchangerates object: base, timestamp, rates; no field is named as a column.
+    path = tmp_path / "exchange_rates_USD"
+    path.write_text(json.dumps(exchange_rates({"EUR": 0.843, "GBP": 0.7236, "USD": 1})))
+
+    code, report = run(capsys, str(path), "--pipeline", "exchange_rates")
+
+    # THEN the columns are found in the rows the transform makes: one per currency.
+    check = report["pipeline"]
+    assert code == 0
+    assert (check["would_load"], check["would_quarantine"]) == (3, 0)
+    assert (check["missing_columns"], check["unmatched_columns"], check["file_error"]) == ([], [], None)
+    assert check["derived_columns"] == {
+        "base_currency": "base",
+        "currency_code": "rates (each key)",
+        "rate": "rates (each value)",
+        "rates_at": "timestamp",
+    }
+    assert cli.main(["inspect", str(path), "--pipeline", "exchange_rates"]) == 0
+    assert "missing required" not in capsys.readouterr().out
+
+
+def test_exchange_rates_without_a_rate_would_not_load_and_exit_one(tmp_path, capsys):
+    path = tmp_path / "exchange_rates_USD"
+    path.write_text(json.dumps(exchange_rates({"EUR": None, "GBP": None})))
+
+    code, report = run(capsys, str(path), "--pipeline", "exchange_rates")
+
+    # One verdict: nothing loads, the required column is named, the file fails, exit 1.
+    check = report["pipeline"]
+    assert code == 1
+    assert (check["would_load"], check["would_quarantine"]) == (0, 2)
+    assert check["missing_columns"] == ["rate"]
+    assert check["file_error"]["error_type"] == "NoValidRows"
+
+
+def test_a_file_the_transform_refuses_fails_with_its_reason_not_missing_columns(tmp_path, capsys):
+    path = tmp_path / "exchange_rates_USD"
+    path.write_text(json.dumps({"base": "USD", "timestamp": 1625097600}))  # no rates object
+
+    code, report = run(capsys, str(path), "--pipeline", "exchange_rates")
+
+    check = report["pipeline"]
+    assert code == 1
+    assert check["would_load"] == 0 and check["missing_columns"] == []
+    assert "no 'rates' object" in check["file_error"]["message"]
+
+
+def test_cart_info_item_details_are_the_cart_items(tmp_path, capsys):
+    records = [transaction_search_record("8MC585209K746392H", "GB", "GB")]
+    records.append(transaction_search_record("5TY05013RG002845M", "DE", "DE"))
+    del records[1]["cart_info"]  # a record without a cart: withdrawals have none
+    path = tmp_path / "page-0001.json"
+    path.write_text(json.dumps(records))
+
+    code, report = run(capsys, str(path), "--pipeline", "paypal_transactions")
+
+    assert code == 0
+    by_name = {c["name"]: c for c in report["columns"]}
+    assert (by_name["cart_info.item_details"]["type"], by_name["cart_info.item_details"]["mode"]) == (
+        "RECORD",
+        "REPEATED",
+    )
+    assert columns(report)["cart_info.item_details.item_quantity"] == ("INT64", 1)
+    assert columns(report)["cart_info.item_details.item_unit_price.value"] == ("NUMERIC", 1)
+    check = report["pipeline"]
+    assert check["derived_columns"] == {"cart_items": "cart_info.item_details"}
+    assert "cart_items" not in check["unmatched_columns"] + check["missing_columns"]
+    assert cli.main(["inspect", str(path), "--pipeline", "paypal_transactions"]) == 0
+    human = capsys.readouterr().out
+    assert (
+        "REPEATED RECORD" in human
+        and "cart_items: made by the transform from cart_info.item_details" in human
+    )
+
+
+def test_country_codes_are_shown_unmasked_and_uk_is_flagged_as_gb(tmp_path, capsys):
+    records = [
+        transaction_search_record("8MC585209K746392H", "GB", "GB"),
+        transaction_search_record("9XK10183MT371054P", "UK", "UK"),
+        transaction_search_record("3VB44281NL229831C", "UK", "GB"),
+    ]
+    path = tmp_path / "page-0002.json"
+    path.write_text(json.dumps(records))
+
+    code, report = run(capsys, str(path), "--sample", "2")
+
+    assert code == 0  # UK passes the format check and loads: a warning, not a failure
+    first, second = (row["record"] for row in report["sample"])
+    assert first["payer_info"]["country_code"] == "GB"
+    assert second["shipping_info"]["address"]["country_code"] == "UK"
+    assert second["shipping_info"]["address"]["line1"] == "1***"  # the rest of the address stays masked
+    assert second["payer_info"]["email_address"] == "a***@example.org"
+    assert report["country_codes"] == [
+        {
+            "field": "payer_info.country_code",
+            "value": "UK",
+            "problem": "ISO 3166-1 says GB",
+            "rows": 2,
+            "first_row": 2,
+        },
+        {
+            "field": "shipping_info.address.country_code",
+            "value": "UK",
+            "problem": "ISO 3166-1 says GB",
+            "rows": 1,
+            "first_row": 2,
+        },
+    ]
+    assert (
+        "payer_info.country_code: 'UK' in 2 row(s) (first: row 2): ISO 3166-1 says GB" in report["warnings"]
+    )
+
+
+def test_empty_objects_are_records_with_no_value(tmp_path, capsys):
+    records = [transaction_search_record("8MC585209K746392H", "GB", "GB") for _ in range(2)]
+    records[1]["auction_info"] = {"auction_site": "eBay", "auction_buyer_id": "buyer-1"}
+    path = tmp_path / "page-0003.json"
+    path.write_text(json.dumps(records))
+
+    _, report = run(capsys, str(path))
+
+    found = columns(report)
+    assert found["store_info"] == ("RECORD", 2)  # {} in both rows: a record, and no value
+    assert found["auction_info"] == ("RECORD", 2)  # {} in one row, fields in the other
+    assert found["auction_info.auction_site"] == ("STRING", 1)

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 
 
 class CommandFailed(Exception):
-    """A command cannot go on and its message says why: printed in red, exit code 1, no traceback."""
+    """A command cannot go on and its message says why: printed in red, exit code 1, no traceback.
+
+    For a situation the user can fix before trying again (a missing key, a stopped stack), raise
+    ``ingest.apps.cli.failures.ExpectedFailure`` instead: exit code 2, like every expected failure.
+    """
 
 
 def no_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +34,19 @@ class Command:
     arguments: Callable[[argparse.ArgumentParser], None] = no_arguments
     """Adds the command's arguments to its parser."""
     description: str | None = None
-    """The paragraph of ``ingest <name> --help``: what it does and what its exit codes mean."""
+    """The paragraphs of ``ingest <name> --help``: what it does (blank lines separate paragraphs)."""
+    examples: tuple[str, ...] = ()
+    """Command lines shown under "examples:" in ``--help``; at least one."""
+    exit_codes: tuple[tuple[int, str], ...] = ()
+    """(code, meaning) pairs shown under "exit codes:" in ``--help``."""
     manages_local_stack: bool = False
     """The command starts and stops the local stack itself, so ``--local`` (which needs the
     stack running already) does not apply to it."""
+
+
+NOT_RUN = (
+    2,
+    "it could not run: bad arguments, or something it needs is missing or unreachable (the local "
+    "stack, a region, credentials, a bucket, key, table or pipeline); one line says what to do",
+)
+"""The exit code every command shares: an expected failure (``ingest.apps.cli.failures``)."""

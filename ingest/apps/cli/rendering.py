@@ -8,6 +8,7 @@ a key or a message holding ``[red]`` is data, not markup.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,8 +24,22 @@ if TYPE_CHECKING:
     from ingest.core.ledger_entry import LedgerEntry
     from ingest.core.model import FileRef, FileResult
 
-console = Console()
-err_console = Console(stderr=True)
+WIDE = 10_000
+"""The width of a console that is not a terminal: rich's default of 80 columns cut table cells
+(``pipel…``) when output was piped or logged; content decides a table's width instead."""
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console as wide as the terminal, or, when not a terminal (a pipe, a file, a scheduler's
+    log), as wide as its content: text is never cut. ``COLUMNS`` still sets a width."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = WIDE
+    return console
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 SHOWN = 10
 """Row errors and quarantined rows ``ingest inspect`` prints; ``--json`` has more."""
@@ -35,8 +50,8 @@ def print_json(value: Any, ensure_ascii: bool = True) -> None:
 
 
 def print_error(message: str) -> None:
-    """One line in red on stderr; ``message`` is plain text, not markup."""
-    err_console.print(f"[red]{escape(message)}")
+    """One line in red on stderr, never wrapped; ``message`` is plain text, not markup."""
+    err_console.print(f"[red]{escape(message)}", soft_wrap=True)
 
 
 def count(value: Any) -> str:
@@ -61,12 +76,13 @@ def print_batch_summary(account: dict[str, Any]) -> None:
     names: tuple[str, ...] = ("files", "loaded", "skipped", "failed", "rows_in", "rows_loaded")
     names += ("rows_quarantined", "load_jobs")
     table = Table(title="By pipeline")
-    table.add_column("pipeline")
+    table.add_column("pipeline", overflow="fold")
     for name in names:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", overflow="fold")
     for pipeline, row in account["by_pipeline"].items():
-        table.add_row(pipeline or "(none)", *(f"{row[name]:,}" for name in names))
-    console.print(table)
+        table.add_row(escape(pipeline or "(none)"), *(f"{row[name]:,}" for name in names))
+    if account["by_pipeline"]:
+        console.print(table)
     failed = [f for f in files if f["status"] == "FAILED"]
     for failure in failed[:20]:
         uri, reason = escape(failure["uri"]), escape(f"{failure['error_type']}: {failure['message']}")
@@ -82,8 +98,8 @@ def print_backfill(account: dict[str, Any]) -> None:
     title = f"Backfill of {escape(account['source'])} to {escape(account['queue_url'])}"
     console.print(title + (" (dry run: nothing sent)" if account["dry_run"] else ""))
     table = Table(show_header=False, box=None, padding=(0, 2))
-    table.add_column("what")
-    table.add_column("files", justify="right")
+    table.add_column("what", overflow="fold")
+    table.add_column("files", justify="right", overflow="fold")
     table.add_row("listed", f"{account['listed']:,}")
     if account["noncurrent"]:
         table.add_row("not current (delete markers, old versions), left out", f"{account['noncurrent']:,}")
@@ -106,12 +122,13 @@ def print_replayed(results: Sequence[tuple[FileRef, FileResult | None]], dry_run
     for column in ("key", "outcome", "rows_loaded", "rows_quarantined", "error"):
         table.add_column(column, overflow="fold")
     for ref, result in results:
+        key = escape(ref.key)  # a key is data from the lake: "[red]" in it is not markup
         if result is None:
-            table.add_row(ref.key, "-", "", "", "")
+            table.add_row(key, "-", "", "", "")
             continue
         error = f"{result.error_type}: {result.message}" if result.error_type else result.message
         table.add_row(
-            ref.key, result.status.value, count(result.rows_loaded), count(result.rows_quarantined), error
+            key, result.status.value, count(result.rows_loaded), count(result.rows_quarantined), escape(error)
         )
     console.print(table)
 
@@ -128,23 +145,42 @@ def print_ledger(
         table.add_row(
             e.started_at or "",
             e.status or "",
-            e.pipeline or "",
-            e.key or "",
+            escape(e.pipeline or ""),
+            escape(e.key or ""),  # keys and messages are data from the lake, not markup
             count(e.rows_loaded),
             count(e.rows_quarantined),
-            error,
+            escape(error),
         )
     console.print(table)
     if len(entries) > limit:
         console.print(f"(showing {limit} of {len(entries)}; --limit to see more)")
-    console.print(summary)
+    statuses = ", ".join(f"{status} {n:,}" for status, n in summary["by_status"].items()) or "none"
+    console.print(
+        f"{summary['entries']:,} entries ({statuses}); loaded files: {summary['rows_in']:,} rows in, "
+        f"{summary['rows_loaded']:,} loaded, {summary['rows_quarantined']:,} quarantined"
+    )
+
+
+def print_file_result(result: FileResult) -> None:
+    """``ingest load``: what became of the one file."""
+    colour = "red" if result.error_type else "green"
+    line = f"[{colour}]{result.status.value}[/] {escape(result.ref.uri)}"
+    if result.pipeline:
+        line += f" (pipeline {escape(result.pipeline)})"
+    console.print(line)
+    console.print(
+        f"rows in {result.rows_in:,}, loaded {result.rows_loaded:,}, quarantined {result.rows_quarantined:,}"
+    )
+    if result.error_type or result.message:
+        reason = f"{result.error_type}: {result.message}" if result.error_type else result.message
+        console.print(escape(reason))
 
 
 def print_reconciled_models(title: str, models: Sequence[Any]) -> None:
     """Rows written and replaced per SQL model of a reconciliation run."""
     table = Table(title=title)
     for column in ("model", "rows", "replaced", "seconds"):
-        table.add_column(column, justify="left" if column == "model" else "right")
+        table.add_column(column, justify="left" if column == "model" else "right", overflow="fold")
     for model in models:
         table.add_row(model.model, count(model.inserted), count(model.deleted), f"{model.seconds:.1f}")
     console.print(table)
@@ -216,7 +252,8 @@ def print_inspection(report: Report) -> None:
     for name in ("name", "type", "nulls"):
         columns.add_column(name, overflow="fold")
     for column in report.columns:
-        columns.add_row(escape(column.name) or "[dim](no name)[/]", column.type, f"{column.nulls:,}")
+        kind = f"{column.mode} {column.type}" if column.mode == "REPEATED" else column.type
+        columns.add_row(escape(column.name) or "[dim](no name)[/]", kind, f"{column.nulls:,}")
     console.print(columns)
     if report.errors:
         errors = Table(title=f"Row errors ({report.rows_with_errors:,})")
@@ -238,6 +275,8 @@ def print_inspection(report: Report) -> None:
         )
         for quarantined in check.quarantined[:SHOWN]:
             console.print(f"  quarantine row {quarantined.row}: {escape(quarantined.reason)}")
+        for column_name, made_from in check.derived_columns.items():
+            console.print(f"  {escape(column_name)}: made by the transform from {escape(made_from)}")
         for label, names in (
             ("extra (drift) fields", check.extra_fields),
             ("missing required columns", check.missing_columns),
@@ -255,9 +294,11 @@ def print_inspection(report: Report) -> None:
         console.print(f"[red]{failure.error_type}: {escape(failure.message)}")
 
 
-def print_validation(report: FileValidation, html_path: Path | None) -> None:
-    """``ingest validate``: rows that would load and be quarantined, expectations failed."""
+def print_validation(report: FileValidation, html_path: Path | None, gx_path: Path | None = None) -> None:
+    """``ingest validate``: rows that would load and be quarantined, expectations failed with
+    their first offending values."""
     from ingest.apps.tools.validate_file import engine_text
+    from ingest.apps.tools.validation_page import offending_text
 
     console.print(
         f"[bold]{escape(report.source)}[/]  pipeline {report.pipeline}  "
@@ -276,13 +317,24 @@ def print_validation(report: FileValidation, html_path: Path | None) -> None:
         if not checks:
             continue
         table = Table(title=title)
-        for name in ("check", "column", "rows failing", "first rows"):
+        for name in ("check", "column", "rows failing", "offending values (first rows)"):
             table.add_column(name, overflow="fold")
         for check in checks:
-            rows = ", ".join(map(str, check["sample_rows"]))
             table.add_row(
-                f"[{style}]{check['id']}", check["column"] or "", f"{check['unexpected_count']:,}", rows
+                f"[{style}]{escape(check['id'])}",
+                escape(", ".join(check["columns"]) or check["column"] or ""),
+                f"{check['unexpected_count']:,}",
+                escape(offending_text(check)),
             )
         console.print(table)
+    # Paths on lines of their own, never wrapped: a reader copies them whole.
     if html_path:
-        console.print(f"HTML report: {html_path}")
+        console.print(f"HTML report: {escape(str(html_path))}", soft_wrap=True)
+    if gx_path:
+        written = report.gx_results is not None
+        console.print(
+            f"GX validation result: {escape(str(gx_path))}"
+            if written
+            else "No GX validation result written: the file never reached a suite (none, or unreadable)",
+            soft_wrap=True,
+        )

@@ -4,7 +4,8 @@
 (``profiling``: a type and a null count per field), the first rows as a masked sample and the
 first errors, so a file of any size fits in memory. Given a pipeline it also puts the file
 through ingestion's own steps (``dry_run``) and counts what would load and what would be
-quarantined; nothing is written anywhere.
+quarantined; nothing is written anywhere. The pipeline's columns are looked for in the rows its
+transform makes (an exchange-rates object becomes one row per currency), not in the raw record.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import contextlib
 import itertools
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
+from ingest.apps.tools.country_codes import CountryCodeIssue
 from ingest.apps.tools.masking import MAX_DEPTH
 from ingest.apps.tools.profiling import MAX_COLUMNS, MAX_LISTED, ColumnProfile, Profiler, RowError
 from ingest.apps.tools.targets import AUTO, InspectError, choose_pipeline, open_target
@@ -30,6 +32,17 @@ from ingest.core.settings import Settings
 DEFAULT_SAMPLE = 5
 IN_MEMORY_COPY_BYTES = 8 << 20
 """An S3 body checked with a pipeline is read twice, from a copy: in memory up to this size."""
+TRANSFORM_INPUTS = {
+    "ingest.core.transforms.paypal:flatten_transaction": {"cart_items": "cart_info.item_details"},
+    "ingest.core.transforms.exchange_rates:exchange_rate_rows": {
+        "base_currency": "base",
+        "currency_code": "rates (each key)",
+        "rate": "rates (each value)",
+        "rates_at": "timestamp",
+    },
+}
+"""What each shipped transform reads to make the columns it adds, for the people reading a check
+(the YAML names every other column's source itself)."""
 
 
 @dataclass(frozen=True)
@@ -60,11 +73,14 @@ class PipelineCheck:
     extra_fields: list[str]
     """Fields outside the schema that would go to ``_extra`` (drift)."""
     missing_columns: list[str]
-    """Required columns absent from the CSV header, or never given a value in any record."""
+    """Required columns absent from the CSV header, or never given a value in any row (after the
+    transform)."""
     unmatched_columns: list[str]
     """Optional columns whose source never appears: a typo there silently loads nulls."""
     file_error: FileError | None
     """Why the pipeline would fail the whole file (then nothing loads)."""
+    derived_columns: dict[str, str] = field(default_factory=dict)
+    """Columns the pipeline's transform makes (not in the raw records) -> what it makes them from."""
 
 
 @dataclass(frozen=True)
@@ -88,23 +104,30 @@ class Report:
     file_error: FileError | None
     """Why the file cannot be read as a whole; the counts above cover what was read before."""
     pipeline: PipelineCheck | None
+    country_codes: list[CountryCodeIssue] = field(default_factory=list)
+    """Values of country-code fields that are not ISO 3166-1 alpha-2 (``UK`` for ``GB``)."""
 
     @property
     def ok(self) -> bool:
-        """The file reads, and loads under the pipeline if one was given."""
-        return self.file_error is None and (self.pipeline is None or self.pipeline.file_error is None)
+        """The file reads, and loads under the pipeline if one was given (rows with every
+        required column: a load refuses the others)."""
+        check = self.pipeline
+        return self.file_error is None and (
+            check is None or (check.file_error is None and not check.missing_columns)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def _profile(
-    stream: IO[bytes], pinned_format: str, sample: int
+    stream: IO[bytes], pipeline: Pipeline | None, sample: int
 ) -> tuple[Profiler, Detected | None, FileError | None]:
-    profile = Profiler(sample)
+    profile = Profiler(sample, pipeline.transform_function() if pipeline else None)
     detected: Detected | None = None
     try:
         # The bounds a load would read the file within: past them, a load fails it as a whole.
+        pinned_format = pipeline.format if pipeline else AUTO
         detected, rows = read_rows(stream, pinned_format, limits=Settings.from_env().limits)
         profile.start(detected.header)
         profile.observe(rows)
@@ -160,12 +183,21 @@ def _check(
             error = error or FileError.of(InternalError(f"{type(err).__name__}: {err}"))
     missing: list[str] = []
     unmatched: list[str] = []
+    derived: dict[str, str] = {}
     header = detected.header if detected else None
-    for column in pipeline.columns if detected else ():  # undetected: nothing to compare
+    # A header is checked as the load checks it, before the transform; records after it. A file
+    # the transform refuses throughout fails with its reason: no column is missing from nothing.
+    compared = detected is not None and (
+        header is not None or profile.transform is None or profile.transformed
+    )
+    inputs = TRANSFORM_INPUTS.get(pipeline.transform or "", {})
+    for column in pipeline.columns if compared else ():
         source_name = column.source or column.name
         present = source_name in header if header is not None else profile.has_value(source_name)
         if not present:
             (missing if column.required else unmatched).append(source_name)
+        elif header is None and profile.transform is not None and not profile.has_raw_value(source_name):
+            derived[column.name] = inputs.get(column.name, f"the transform {pipeline.transform}")
     return PipelineCheck(
         name=pipeline.name,
         table=pipeline.table_id,
@@ -176,6 +208,7 @@ def _check(
         missing_columns=missing,
         unmatched_columns=unmatched,
         file_error=error,
+        derived_columns=derived,
     )
 
 
@@ -198,7 +231,7 @@ def inspect_stream(
             shutil.copyfileobj(stream, copy)
             copy.seek(0)
             stream = copy
-        profile, detected, file_error = _profile(stream, pipeline.format if pipeline else AUTO, sample)
+        profile, detected, file_error = _profile(stream, pipeline, sample)
         check = None
         if pipeline is not None:
             stream.seek(0)
@@ -217,6 +250,12 @@ def inspect_stream(
         warnings.append(f"listing the first {len(profile.errors)} of {profile.error_rows} row errors")
     if check and check.would_quarantine > len(check.quarantined):
         warnings.append(f"listing the first {len(check.quarantined)} quarantined rows")
+    country_codes = profile.country_codes.issues()
+    warnings.extend(
+        f"{issue.field}: {issue.value!r} in {issue.rows:,} row(s) (first: row {issue.first_row}): "
+        f"{issue.problem}"
+        for issue in country_codes
+    )
     return Report(
         source=source,
         bytes=size,
@@ -234,6 +273,7 @@ def inspect_stream(
         warnings=warnings,
         file_error=file_error,
         pipeline=check,
+        country_codes=country_codes,
     )
 
 

@@ -1,7 +1,8 @@
 """Masks personal data in records shown to people (``ingest inspect``'s sample, the notebooks).
 
 Fields named for personal data are masked whole; every other text has its email and phone shapes
-masked (``[email]``, ``[phone]``), as ingestion masks free text before storage."""
+masked (``[email]``, ``[phone]``), as ingestion masks free text before storage. Country codes are
+shown, wherever they are (``shipping_info.address.country_code`` too)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from ingest.core.coerce.privacy import mask_free_text
 _PERSONAL_PARENTS = {"payer_info", "shipping_info"}
 _NAME_KEYS = {"payer_name", "given_name", "surname", "alternate_full_name", "full_name", "name", "address"}
 _ALWAYS_MASKED = {"payer_name", "ip_address"}
+# A country code is not personal data, even inside a masked address: VAT is booked on it, so a
+# reader must see it. Its text is still masked as free text, in case the field holds anything else.
+_NOT_PERSONAL = {"country_code"}
 
 MAX_DEPTH = 32
 """Levels of objects and arrays shown. Real records nest a few levels, a hostile one hundreds;
@@ -35,6 +39,8 @@ def _mask_children(record: dict[str, Any], path: tuple[str, ...], depth: int) ->
 
 def _mask_field(key: str, value: Any, path: tuple[str, ...], depth: int) -> Any:
     name = key.lower()
+    if name in _NOT_PERSONAL and isinstance(value, str):
+        return mask_free_text(value)
     under_personal = any(parent in _PERSONAL_PARENTS for parent in path)
     if "email" in name or name in _ALWAYS_MASKED or (under_personal and name in _NAME_KEYS):
         return mask_value(value, depth)
@@ -62,7 +68,12 @@ def mask_value(value: Any, depth: int = 0) -> Any:
     if isinstance(value, dict | list) and depth >= MAX_DEPTH:
         return TOO_DEEP
     if isinstance(value, dict):
-        return {k: mask_value(v, depth + 1) for k, v in value.items()}
+        return {
+            k: mask_free_text(v)
+            if k.lower() in _NOT_PERSONAL and isinstance(v, str)
+            else mask_value(v, depth + 1)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [mask_value(v, depth + 1) for v in value]
     if not isinstance(value, str):

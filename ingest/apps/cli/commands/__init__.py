@@ -1,1 +1,2 @@
-"""The built-in ``ingest`` commands, one module per audience: ingestion, finance, operations, tools."""
+"""The built-in ``ingest`` commands, one module per audience: ingestion, ledger, finance,
+operations, tools."""

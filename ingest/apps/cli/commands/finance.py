@@ -17,12 +17,20 @@ if TYPE_CHECKING:
 
 def add_period_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--start", required=True, help="first day YYYY-MM-DD, or a month YYYY-MM (all of its days)"
+        "--start",
+        required=True,
+        metavar="DAY_OR_MONTH",
+        help="first day YYYY-MM-DD, or a month YYYY-MM (all of its days)",
     )
-    parser.add_argument("--end", help="last day YYYY-MM-DD or month YYYY-MM (default: the end of --start)")
+    parser.add_argument(
+        "--end",
+        metavar="DAY_OR_MONTH",
+        help="last day YYYY-MM-DD or month YYYY-MM (default: the end of --start)",
+    )
     parser.add_argument(
         "--late-window-days",
         type=non_negative,
+        metavar="DAYS",
         default=3,
         help="days our payment row may be dated after PayPal's and still match, as late (default 3)",
     )
@@ -141,6 +149,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         type=Path,
+        metavar="DIR",
         default=Path("reports/reconciliation"),
         help="folder of the period folders (default reports/reconciliation)",
     )
@@ -155,8 +164,15 @@ COMMANDS = (
         help="reconcile PayPal with our payments for a day or a month (recomputes those days)",
         description="Runs the SQL models in ingest/sql/ for every day of the period and replaces "
         "those days in the reconciliation tables (INGEST_RECON_DATASET): matches, adjustments, "
-        "daily_balances, balance_breaks, revenue_by_country. Running a day again replaces it. "
-        "Exit code 0: reconciled; 2: a source table is missing (the message says which to load).",
+        "daily_balances, balance_breaks, revenue_by_country. Running a day again replaces it.",
+        examples=(
+            "ingest reconcile --start 2021-07",
+            "ingest reconcile --start 2021-07-01 --end 2021-07-07 --json",
+        ),
+        exit_codes=(
+            (0, "reconciled"),
+            (2, "a source table is missing (the message says which to load), or it could not run"),
+        ),
         run=reconcile,
         arguments=_reconcile_arguments,
     ),
@@ -167,9 +183,16 @@ COMMANDS = (
         "(as `ingest reconcile`), then writes report.html (no code, renders offline), "
         "accounting_export.csv, exceptions.csv, figures.json and the executed notebook to "
         "<out>/<start>_<end>/. When the period has reversals or chargebacks it publishes an alert to "
-        "the alerts topic (INGEST_ALERTS_TOPIC). Exceptions are the report's content, not a failure. "
-        "Exit code 0: the report is complete; 1: it is, but the alert could not be sent; 2: the "
-        "report failed (the executed notebook says why).",
+        "the alerts topic (INGEST_ALERTS_TOPIC). Exceptions are the report's content, not a failure.",
+        examples=(
+            "ingest report --start 2021-07",
+            "ingest report --start 2021-07-15 --no-alert --out reports/reconciliation",
+        ),
+        exit_codes=(
+            (0, "the report is complete"),
+            (1, "it is, but the alert could not be sent"),
+            (2, "the report failed (the executed notebook says why), or it could not run"),
+        ),
         run=report,
         arguments=_report_arguments,
     ),

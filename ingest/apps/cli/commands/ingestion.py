@@ -1,5 +1,4 @@
-"""``ingest load|run|batch|backfill|replay|ledger``: land files now, in batches, through the fleet,
-again; read the ledger."""
+"""``ingest load|run|batch|backfill``: land files now, in batches, or through the Lambda fleet."""
 
 from __future__ import annotations
 
@@ -7,40 +6,68 @@ import argparse
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ingest.apps.cli import rendering
-from ingest.apps.cli.command import Command
+from rich.markup import escape
+
+from ingest.apps.cli import empty_run, failures, rendering
+from ingest.apps.cli.command import NOT_RUN, Command
+from ingest.apps.cli.failures import ExpectedFailure
 from ingest.apps.cli.parser import day, positive
 from ingest.apps.cli.rendering import console, err_console, print_error
 from ingest.core.settings import NOTEBOOKS_DIR
 
+if TYPE_CHECKING:
+    from ingest.core.model import FileResult
+
 
 def load(args: argparse.Namespace) -> int:
+    from botocore.exceptions import ClientError
+
+    from ingest.adapters.clients import aws_error_code
     from ingest.core.model import FileRef
     from ingest.ingestion.flow import ingest_file
     from ingest.ingestion.services import Services
 
     if not args.uri.startswith("s3://") or "/" not in args.uri[5:]:
-        err_console.print(f"expected s3://bucket/key, got {args.uri!r}")
-        return 2
+        raise ExpectedFailure(f"expected s3://bucket/key, got {args.uri!r}")
     bucket, key = args.uri[5:].split("/", 1)
     services = Services.from_env()
-    head = services.s3.head_object(Bucket=bucket, Key=key)
+    try:
+        head = services.s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as err:
+        if aws_error_code(err) in {"404", "NoSuchKey", "NotFound"}:
+            folder = key.rpartition("/")[0]
+            raise ExpectedFailure(
+                f"{args.uri} does not exist; check the key (`aws s3 ls s3://{bucket}/{folder}/` lists "
+                "what is there; keys are case-sensitive)"
+            ) from err
+        raise
     result = ingest_file(FileRef.of(bucket, key, head["ETag"], head["ContentLength"]), services)
-    console.print(result)
+    if args.json:
+        rendering.print_json(file_result_dict(result), ensure_ascii=False)
+    else:
+        rendering.print_file_result(result)
     return 0 if result.error_type is None else 1
 
 
+def file_result_dict(result: FileResult) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {"uri": result.ref.uri, **{k: v for k, v in asdict(result).items() if k != "ref"}}
+
+
 def _load_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("uri")
+    parser.add_argument("uri", metavar="S3_URI", help="the object to ingest: s3://bucket/key")
+    parser.add_argument("--json", action="store_true", help="the file's outcome as JSON")
 
 
 def add_batch_options(parser: argparse.ArgumentParser) -> None:
     """What a batch takes, for ``run`` and for ``batch``, which runs the same batch in a notebook."""
     from ingest.ingestion.flow import FILES_PER_LOAD
 
-    parser.add_argument("--bucket", help="the lake bucket (default INGEST_LAKE_BUCKET)")
-    parser.add_argument("--prefix", default="", help="only keys under this prefix")
+    parser.add_argument("--bucket", metavar="BUCKET", help="the lake bucket (default INGEST_LAKE_BUCKET)")
+    parser.add_argument("--prefix", metavar="PREFIX", default="", help="only keys under this prefix")
     parser.add_argument("--pipeline", metavar="NAME", help="only files of this pipeline")
     parser.add_argument(
         "--max-files-per-load",
@@ -61,9 +88,13 @@ def run(args: argparse.Namespace) -> int:
     from ingest.ingestion.services import Services
 
     services = Services.from_env()
+    check_pipeline(args.pipeline, [p.name for p in services.pipelines])
     bucket = args.bucket or services.settings.lake_bucket
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err_console, disable=args.json) as progress:
+    # The bar only where someone watches it: a scheduler's log gets the summary alone.
+    with Progress(
+        *columns, console=err_console, disable=args.json or not err_console.is_terminal
+    ) as progress:
         task = progress.add_task(f"s3://{bucket}/{args.prefix}", total=None)
         batch = run_batch(
             services,
@@ -76,31 +107,61 @@ def run(args: argparse.Namespace) -> int:
             on_listed=lambda total: progress.update(task, total=total),
             on_file=lambda _result: progress.advance(task),
         )
+    account = batch.to_dict()
+    why = explain_empty(services.s3, account)
     if args.json:
-        rendering.print_json(batch.to_dict())
+        rendering.print_json({**account, "explanation": why} if why else account)
         return 1 if batch.failed else 0
-    rendering.print_batch_summary(batch.to_dict())
+    rendering.print_batch_summary(account)
+    if why:
+        console.print(escape(why))
     return 1 if batch.failed else 0
+
+
+def check_pipeline(name: str | None, known: list[str]) -> None:
+    """Refuse ``--pipeline NAME`` naming no pipeline before any work, naming the closest one."""
+    if name is not None and name not in known:
+        raise failures.unknown_pipeline(name, known)
+
+
+def explain_empty(s3: Any, account: dict[str, Any]) -> str | None:
+    """Why a run that processed no file did so (what was listed, why none qualified); None when
+    it processed some."""
+    if account["files"]:
+        return None
+    return empty_run.explain(account, empty_run.list_prefix(s3, account["bucket"], account["prefix"]))
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     add_batch_options(parser)
-    parser.add_argument("--since", type=day, help="only objects last modified on or after YYYY-MM-DD (UTC)")
-    parser.add_argument("--until", type=day, help="only objects last modified before YYYY-MM-DD (UTC)")
+    parser.add_argument(
+        "--since",
+        type=day,
+        metavar="YYYY-MM-DD",
+        help="only objects last modified on or after this day (UTC)",
+    )
+    parser.add_argument(
+        "--until", type=day, metavar="YYYY-MM-DD", help="only objects last modified before this day (UTC)"
+    )
     parser.add_argument("--json", action="store_true", help="the run's account as JSON, no progress bar")
 
 
 def batch(args: argparse.Namespace) -> int:
     import uuid
 
+    from ingest.adapters.clients import aws_client
     from ingest.apps.reports.notebook_run import NotebookToolsMissing, run_notebook
 
     notebook = NOTEBOOKS_DIR / "ingest_batch.py"
     if not notebook.is_file():
-        print_error(
-            f"batch notebook not found: {notebook} (`ingest batch` runs from a checkout of the repository)"
+        raise ExpectedFailure(
+            f"batch notebook not found: {notebook}; `ingest batch` runs from a checkout of the repository"
         )
-        return 2
+    if args.pipeline is not None:
+        from ingest.core.config import load_pipelines
+        from ingest.core.settings import Settings
+
+        check_pipeline(args.pipeline, [p.name for p in load_pipelines(Settings.from_env().pipelines_dir)])
     now = datetime.now(UTC)
     run_day = args.date or now.date().isoformat()
     # Sorts by the day it covers, then by when it ran; the suffix tells apart runs in one second.
@@ -123,13 +184,25 @@ def batch(args: argparse.Namespace) -> int:
         return 2
     batch_json = out_dir / "batch.json"
     account = json.loads(batch_json.read_text(encoding="utf-8")) if batch_json.is_file() else None
-    if account is not None:
-        rendering.print_batch_summary(account)
-    # Plain prints: a scheduler's log keeps the paths whole, unwrapped.
-    print(f"executed notebook: {result.executed}")
-    if result.html is not None:
-        print(f"report: {result.html}")
-    rendering.print_index(args.out)
+    why = explain_empty(aws_client("s3"), account) if account is not None else None
+    if args.json:
+        from ingest.apps.reports.report_index import write_index
+
+        paths = {"executed": str(result.executed), "report": result.html and str(result.html)}
+        index = str(write_index(args.out.resolve().parent))
+        rendering.print_json(
+            {"account": account, "explanation": why, **paths, "index": index, "error": result.error}
+        )
+    else:
+        if account is not None:
+            rendering.print_batch_summary(account)
+            if why:
+                console.print(escape(why))
+        # Plain prints: a scheduler's log keeps the paths whole, unwrapped.
+        print(f"executed notebook: {result.executed}")
+        if result.html is not None:
+            print(f"report: {result.html}")
+        rendering.print_index(args.out)
     if account is None:
         print_error(f"the batch did not run: {result.error or 'no batch.json written'}")
         return 2
@@ -146,11 +219,14 @@ def _batch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--date",
         type=day,
-        help="YYYY-MM-DD: objects that landed by the end of this day (UTC); default today",
+        metavar="YYYY-MM-DD",
+        help="objects last modified in S3 by the end of this day (UTC), not a date in the key; default today",
     )
+    parser.add_argument("--json", action="store_true", help="the run's account and its files' paths as JSON")
     parser.add_argument(
         "--out",
         type=Path,
+        metavar="DIR",
         default=Path("reports/batches"),
         help="folder of the run folders (default reports/batches)",
     )
@@ -207,83 +283,57 @@ def backfill(args: argparse.Namespace) -> int:
 
 
 def _backfill_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bucket", help="the lake bucket to list (default INGEST_LAKE_BUCKET)")
-    parser.add_argument("--prefix", default="", help="only keys under this prefix")
-    parser.add_argument("--since", type=day, help="only objects last modified on or after YYYY-MM-DD (UTC)")
-    parser.add_argument("--until", type=day, help="only objects last modified before YYYY-MM-DD (UTC)")
+    parser.add_argument(
+        "--bucket", metavar="BUCKET", help="the lake bucket to list (default INGEST_LAKE_BUCKET)"
+    )
+    parser.add_argument("--prefix", metavar="PREFIX", default="", help="only keys under this prefix")
+    parser.add_argument(
+        "--since",
+        type=day,
+        metavar="YYYY-MM-DD",
+        help="only objects last modified on or after this day (UTC)",
+    )
+    parser.add_argument(
+        "--until", type=day, metavar="YYYY-MM-DD", help="only objects last modified before this day (UTC)"
+    )
     parser.add_argument(
         "--manifest",
         metavar="S3_URI",
         help="read an S3 Inventory report (s3://.../manifest.json, CSV or Parquet) instead of listing",
     )
-    parser.add_argument("--queue", help="the ingest queue's name or URL (default INGEST_QUEUE_NAME)")
+    parser.add_argument(
+        "--queue", metavar="QUEUE", help="the ingest queue's name or URL (default INGEST_QUEUE_NAME)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="count what would be enqueued, send nothing")
     parser.add_argument("--json", action="store_true", help="the account as JSON, no progress bar")
-
-
-def replay(args: argparse.Namespace) -> int:
-    from ingest.ingestion.runs import replay_failed
-    from ingest.ingestion.services import Services
-
-    results = replay_failed(
-        Services.from_env(),
-        since=args.since,
-        error_type=args.error_type,
-        key_contains=args.key,
-        dry_run=args.dry_run,
-    )
-    rendering.print_replayed(results, args.dry_run)
-    failed = [r for _, r in results if r is not None and r.error_type]
-    return 1 if failed else 0
-
-
-def _replay_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--since", type=day, help="failures started on or after YYYY-MM-DD")
-    parser.add_argument("--error-type", help="only this error type, e.g. UnknownPipeline")
-    parser.add_argument("--key", help="only keys containing this text")
-    parser.add_argument("--dry-run", action="store_true", help="list what would be replayed")
-
-
-def ledger(args: argparse.Namespace) -> int:
-    from ingest.adapters.clients import aws_client
-    from ingest.adapters.dynamodb.ledger import Ledger
-    from ingest.core.ledger_entry import summarize
-    from ingest.core.model import Status
-    from ingest.core.settings import Settings
-
-    settings = Settings.from_env()
-    entries = Ledger.from_settings(aws_client("dynamodb"), settings).entries(
-        status=Status(args.status) if args.status else None, since=args.since
-    )
-    summary = summarize(entries)
-    if args.json:
-        rendering.print_json({"summary": summary, "entries": [e.item for e in entries]})
-        return 0
-    rendering.print_ledger(settings.ledger_table, entries, summary, args.limit)
-    return 0
-
-
-def _ledger_arguments(parser: argparse.ArgumentParser) -> None:
-    from ingest.core.model import Status
-
-    parser.add_argument("--status", choices=[s.value for s in Status])
-    parser.add_argument("--since", type=day, help="entries started on or after YYYY-MM-DD")
-    parser.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
-    parser.add_argument("--json", action="store_true", help="entries and summary as JSON")
 
 
 COMMANDS = (
     Command(
         "load",
         help="ingest one object now: ingest load s3://bucket/key",
+        description="Ingests one object through the same flow as the Lambda function: claims it in "
+        "the ledger, reads, validates and loads it (bad rows quarantined), or keeps it in the error "
+        "bucket with the reason. A file the ledger already has is skipped.",
+        examples=(
+            "ingest load s3://payments-lake/paypal/transactions/2021/07/01/page-1.json",
+            "ingest load --local s3://payments-lake/KEY --json",
+        ),
+        exit_codes=((0, "loaded (or already loaded)"), (1, "the file failed; the message says why"), NOT_RUN),
         run=load,
         arguments=_load_arguments,
     ),
     Command(
         "run",
         help="batch mode: ingest every new object under a prefix, many small files per load job",
-        description="Lists objects, skips what the ledger has, loads the rest with few load jobs. "
-        "Exit code 0: no file failed; 1: some failed (listed in the summary).",
+        description="Lists the objects under --prefix (last modified in [--since, --until) when "
+        "given: S3's last-modified time, not a date in the key), skips what the ledger has, and "
+        "loads the rest with few load jobs. When nothing is processed it says what was listed and why.",
+        examples=(
+            "ingest run --prefix paypal/ --pipeline paypal_transactions",
+            "ingest run --since 2021-07-01 --json",
+        ),
+        exit_codes=((0, "no file failed"), (1, "some failed (listed in the summary)"), NOT_RUN),
         run=run,
         arguments=_run_arguments,
     ),
@@ -291,10 +341,17 @@ COMMANDS = (
         "batch",
         help="scheduled batch: one day's new objects through the batch notebook, kept as a report",
         description="Runs notebooks/ingest_batch.py with papermill: ingests every object under the "
-        "prefix that landed by the end of --date (UTC) and is not in the ledger yet, then writes the "
-        "executed notebook, report.html (no code, renders offline) and batch.json to <out>/<run_id>/. "
-        "Exit code 0: no file failed; 1: some file failed; 2: the run itself failed (the executed "
-        "notebook says why).",
+        "prefix whose S3 last-modified time is by the end of --date (UTC) and is not in the ledger "
+        "yet, then writes the executed notebook, report.html (no code, renders offline) and "
+        "batch.json to DIR/RUN_ID/. Objects are selected by when they landed in S3, not by a date in "
+        "their key: data uploaded today for an earlier month is found by today's date. When nothing "
+        "is processed it says what was listed and why.",
+        examples=("ingest batch", "ingest batch --date 2021-07-31 --prefix paypal/ --out reports/batches"),
+        exit_codes=(
+            (0, "no file failed"),
+            (1, "some file failed"),
+            (2, "the run itself failed (the executed notebook says why), or it could not start"),
+        ),
         run=batch,
         arguments=_batch_arguments,
     ),
@@ -304,19 +361,17 @@ COMMANDS = (
         description="Lists objects under a prefix (or reads an S3 Inventory manifest), skips what the "
         "ledger already has, and sends one S3-event-shaped message per remaining file to the ingest "
         "queue, ten per SendMessageBatch, so the ingest function loads them with its own ledger, error "
-        "bucket and load-job batching. Exit code 0: everything enqueued (or, with --dry-run, counted); "
-        "1: SQS refused some files (listed); 2: the backfill could not run (no such queue, bucket or "
-        "ledger table, a bad manifest).",
+        "bucket and load-job batching.",
+        examples=(
+            "ingest backfill --prefix paypal/ --dry-run",
+            "ingest backfill --manifest s3://inventory/lake/2021-07-31T00-00Z/manifest.json",
+        ),
+        exit_codes=(
+            (0, "everything enqueued (or, with --dry-run, counted)"),
+            (1, "SQS refused some files (listed)"),
+            (2, "the backfill could not run (no such queue, bucket or ledger table, a bad manifest)"),
+        ),
         run=backfill,
         arguments=_backfill_arguments,
-    ),
-    Command(
-        "replay",
-        help="ingest FAILED files again after a fix (config, code)",
-        run=replay,
-        arguments=_replay_arguments,
-    ),
-    Command(
-        "ledger", help="list and summarise the ingestion ledger", run=ledger, arguments=_ledger_arguments
     ),
 )

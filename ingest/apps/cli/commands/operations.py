@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ingest.apps.cli import rendering
-from ingest.apps.cli.command import Command
+from ingest.apps.cli.command import NOT_RUN, Command
 from ingest.apps.cli.parser import positive
 from ingest.apps.cli.rendering import err_console
 
@@ -18,12 +18,14 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--window-minutes",
         type=positive,
+        metavar="MINUTES",
         default=int(health.WINDOW.total_seconds() // 60),
         help="look back this far for failed files and quarantined rows (default %(default)s)",
     )
     parser.add_argument(
         "--quarantine-rate-percent",
         type=float,
+        metavar="PERCENT",
         default=health.QUARANTINE_RATE_PERCENT,
         help="alarm above this share of rows quarantined, per pipeline (default %(default)s)",
     )
@@ -71,10 +73,13 @@ def monitor(args: argparse.Namespace) -> int:
 
 def _monitor_arguments(parser: argparse.ArgumentParser) -> None:
     add_rule_options(parser)
-    parser.add_argument("--hours", type=float, default=24.0, help="the period, ending now (default 24)")
+    parser.add_argument(
+        "--hours", type=float, metavar="HOURS", default=24.0, help="the period, ending now (default 24)"
+    )
     parser.add_argument(
         "--out",
         type=Path,
+        metavar="DIR",
         default=Path("reports/monitoring"),
         help="folder of the reports (default %(default)s)",
     )
@@ -85,8 +90,9 @@ COMMANDS = (
         "health",
         help="evaluate the alarm rules on the ledger and the queue",
         description="The CloudWatch alarms of deploy/template.yaml, evaluated here: failed files, "
-        "dead letters, oldest queued event, quarantine rate and freshness per pipeline. "
-        "Exit code 0: no rule in ALARM; 1: some are.",
+        "dead letters, oldest queued event, quarantine rate and freshness per pipeline.",
+        examples=("ingest health", "ingest health --window-minutes 60 --json"),
+        exit_codes=((0, "no rule in ALARM"), (1, "some are"), NOT_RUN),
         run=health,
         arguments=_health_arguments,
     ),
@@ -94,7 +100,9 @@ COMMANDS = (
         "monitor",
         help="the monitoring report: throughput, latency, failures, quarantine, freshness",
         description="Runs notebooks/monitoring.py with papermill over the ledger's last hours and "
-        "writes report.html and monitoring.json to <out>/<time>/. Exit 2 if the notebook failed.",
+        "writes report.html and monitoring.json to DIR/TIME/.",
+        examples=("ingest monitor", "ingest monitor --hours 168 --out reports/monitoring"),
+        exit_codes=((0, "the report is written"), (2, "the notebook failed, or it could not run")),
         run=monitor,
         arguments=_monitor_arguments,
     ),
