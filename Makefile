@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create .venv with the package, the local stack and the test tools
 
-demo: $(STAMP) ## Run a month of data end to end on the local emulators (KEEP=1 leaves the stack up)
+demo: $(STAMP) ## A month of data end to end on the local emulators, reports in reports/index.html (~1.5 min; KEEP=1 leaves the stack up)
 	$(BIN)/ingest demo $(if $(KEEP),--keep)
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist, whole files per worker), each with its

@@ -316,10 +316,7 @@ def run_demo(args: argparse.Namespace) -> int:
     _no_emf_on_the_console()
     logs.human_lines_for(logging.getLogger(metrics.SERVICE))
     year, month = args.month
-    summary = demo.run(year, month, keep=args.keep, out_dir=args.out)
-    # Last, and plain: the paths stay whole to copy, unwrapped.
-    print(f"The month's reconciliation report: {summary['reconciliation']['report']}")
-    rendering.print_index(args.out)
+    summary = demo.run(year, month, keep=args.keep, out_dir=args.out)  # ends listing its reports
     return 0 if all(summary["checks"].values()) else 1
 
 

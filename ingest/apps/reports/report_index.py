@@ -54,6 +54,7 @@ class _Entry:
     """(file name, relative link) of the files next to the report."""
 
 
+# The same column widths in every kind's table, so the report names line up down the page.
 _PAGE = """\
 <!doctype html>
 <html lang="en"><head><meta charset="utf-8">{{ csp_meta }}
@@ -64,7 +65,8 @@ _PAGE = """\
 <p>Every report written under this folder, newest first within each kind. Index written {{ now }}.</p>
 {% if groups %}{{ toc }}
 {% for kind, entries in groups %}{{ headings[kind.key] }}
-<table class="report"><thead><tr><th scope="col">Report</th><th class="date" scope="col">Written</th>\
+<table class="report"><colgroup><col style="width:45%"><col style="width:12rem"><col></colgroup>
+<thead><tr><th scope="col">Report</th><th class="date" scope="col">Written</th>\
 <th scope="col">Files</th></tr></thead><tbody>
 {% for e in entries %}<tr><td><a href="{{ e.href }}">{{ e.title }}</a></td>\
 <td class="date">{{ e.written.strftime("%Y-%m-%d %H:%M UTC") }}</td>\
