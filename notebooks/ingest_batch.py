@@ -167,8 +167,10 @@ elif Figure is not None:
 # %%
 load_columns = ["job_id", "pipeline", "table", "files", "rows_loaded", "rows_inserted", "rows_updated"]
 loads = pd.DataFrame([asdict(load) for load in run.loads], columns=load_columns)
-# Inserted and updated counts exist for merge loads only; "-" elsewhere.
-loads = loads.astype({"rows_inserted": object, "rows_updated": object}).fillna("-")
+# Inserted and updated counts exist for merge loads only; "-" elsewhere. Int64 first: a column
+# with a missing count is float to pandas, and 933 would show as 933.0.
+counts = {"rows_inserted": "Int64", "rows_updated": "Int64"}
+loads = loads.astype(counts).astype({name: object for name in counts}).fillna("-")
 if loads.empty:
     print("No load jobs in this run.")
 else:
