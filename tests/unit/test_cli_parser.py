@@ -113,6 +113,9 @@ def test_every_argument_has_help_text_and_one_name_per_concept(command):
             assert action.metavar in {"PATH_OR_S3_URI", "S3_URI"}
         if action.dest in {"since", "until", "date"}:
             assert action.metavar == "YYYY-MM-DD"
+        if action.option_strings and action.nargs != 0 and action.choices is None:
+            # argparse's default would be the option's name upper-cased (--sample SAMPLE).
+            assert action.metavar, f"ingest {command.name} {action.option_strings[0]} names no metavar"
 
 
 def test_cli_log_lines_are_time_level_message_not_json(capsys):

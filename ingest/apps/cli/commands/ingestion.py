@@ -72,6 +72,7 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-files-per-load",
         type=positive,
+        metavar="N",
         default=FILES_PER_LOAD,
         help=f"files combined into one load job (default {FILES_PER_LOAD})",
     )

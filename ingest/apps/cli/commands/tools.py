@@ -34,7 +34,9 @@ def _inspect_arguments(parser: argparse.ArgumentParser) -> None:
         "--pipeline", metavar="NAME", help="also check it with a pipeline; 'auto' routes by key"
     )
     parser.add_argument("--json", action="store_true", help="the report as one JSON object")
-    parser.add_argument("--sample", type=non_negative, default=5, help="rows to show, masked (default 5)")
+    parser.add_argument(
+        "--sample", type=non_negative, default=5, metavar="N", help="rows to show, masked (default 5)"
+    )
 
 
 def validate(args: argparse.Namespace) -> int:
