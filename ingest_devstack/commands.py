@@ -360,6 +360,7 @@ WORKER = Command(
     exit_codes=((0, "the queue is drained"), (1, "some messages were left on the queue for retry"), NOT_RUN),
     run=_stack_errors_reported(run_worker),
     arguments=_worker_arguments,
+    uses_bigquery=True,
 )
 GENERATE = Command(
     "generate",

@@ -191,3 +191,38 @@ def test_an_unexpected_error_keeps_its_traceback(monkeypatch):
 
     with pytest.raises(ZeroDivisionError):
         cli.main(["boom"])
+
+
+def test_a_stopped_bigquery_emulator_is_said_at_once_not_after_ten_minutes_of_retries(monkeypatch, capsys):
+    """A command that talks to BigQuery checks the emulator host first; the command never runs."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on: bound, then closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", f"http://127.0.0.1:{port}")
+    ran: list[str] = []
+    command = Command(
+        "query", help="uses BigQuery", run=lambda args: ran.append("ran") or 0, uses_bigquery=True
+    )
+    monkeypatch.setattr(cli, "BUILT_IN", (command,))
+
+    code = cli.main(["query"])
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and ran == []
+    assert len(err) == 1
+    assert f"nothing answers at http://127.0.0.1:{port} (BIGQUERY_EMULATOR_HOST)" in err[0]
+    assert "ingest local up" in err[0]
+
+
+def test_the_bigquery_emulator_check_lets_a_listening_host_through(monkeypatch):
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", f"127.0.0.1:{server.getsockname()[1]}")
+        failures.check_bigquery_emulator()  # no error: something answers
+    monkeypatch.delenv("BIGQUERY_EMULATOR_HOST")
+    failures.check_bigquery_emulator()  # BigQuery itself is not checked

@@ -42,6 +42,9 @@ class Command:
     manages_local_stack: bool = False
     """The command starts and stops the local stack itself, so ``--local`` (which needs the
     stack running already) does not apply to it."""
+    uses_bigquery: bool = False
+    """The command talks to BigQuery: an emulator host that nobody answers on is said at once,
+    where google's client would retry a refused connection for ten minutes."""
 
 
 NOT_RUN = (

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -39,6 +40,29 @@ class Explanation:
         """The one line the user reads: what is wrong; what to do."""
         text = f"{self.problem}; {self.remedy}" if self.remedy else self.problem
         return " ".join(text.split())  # vendor messages may hold newlines: one line, always
+
+
+def check_bigquery_emulator(timeout: float = 2.0) -> None:
+    """Raise ``ExpectedFailure`` if ``BIGQUERY_EMULATOR_HOST`` names a host nobody answers on.
+
+    google's client retries a refused connection for ten minutes (its default deadline) before it
+    raises; a stopped emulator is said at once instead. BigQuery itself is not checked: its
+    client's own errors are explained when they come.
+    """
+    host = os.environ.get("BIGQUERY_EMULATOR_HOST")
+    if not host:
+        return
+    address = urlsplit(host if "://" in host else f"http://{host}")
+    try:
+        port = address.port or (443 if address.scheme == "https" else 80)
+        with socket.create_connection((address.hostname or "", port), timeout=timeout):
+            return
+    except (OSError, ValueError):
+        pass
+    raise ExpectedFailure(
+        f"nothing answers at {host} (BIGQUERY_EMULATOR_HOST): the BigQuery emulator is not running; "
+        f"{START_THE_STACK}, or unset BIGQUERY_EMULATOR_HOST to use BigQuery itself"
+    )
 
 
 def unknown_pipeline(name: str, known: Iterable[str]) -> ExpectedFailure:

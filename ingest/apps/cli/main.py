@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             if use_local_stack is None:
                 parser.error("--local needs the local stack (ingest_devstack), which is not installed")
             use_local_stack()
+        if command.uses_bigquery:
+            failures.check_bigquery_emulator()
         return command.run(args)
     except CommandFailed as err:
         if args.verbose:

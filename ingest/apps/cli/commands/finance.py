@@ -175,6 +175,7 @@ COMMANDS = (
         ),
         run=reconcile,
         arguments=_reconcile_arguments,
+        uses_bigquery=True,
     ),
     Command(
         "report",
@@ -195,5 +196,6 @@ COMMANDS = (
         ),
         run=report,
         arguments=_report_arguments,
+        uses_bigquery=True,
     ),
 )

@@ -323,6 +323,7 @@ COMMANDS = (
         exit_codes=((0, "loaded (or already loaded)"), (1, "the file failed; the message says why"), NOT_RUN),
         run=load,
         arguments=_load_arguments,
+        uses_bigquery=True,
     ),
     Command(
         "run",
@@ -337,6 +338,7 @@ COMMANDS = (
         exit_codes=((0, "no file failed"), (1, "some failed (listed in the summary)"), NOT_RUN),
         run=run,
         arguments=_run_arguments,
+        uses_bigquery=True,
     ),
     Command(
         "batch",
@@ -355,6 +357,7 @@ COMMANDS = (
         ),
         run=batch,
         arguments=_batch_arguments,
+        uses_bigquery=True,
     ),
     Command(
         "backfill",

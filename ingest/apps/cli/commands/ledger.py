@@ -111,6 +111,7 @@ COMMANDS = (
         ),
         run=replay,
         arguments=_replay_arguments,
+        uses_bigquery=True,
     ),
     Command(
         "ledger",
