@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -32,7 +31,7 @@ from ingest.apps.finance.models import Tables, model_rows
 from ingest.apps.finance.period import Period
 from ingest.apps.ops import health, monitoring
 from ingest.apps.reports import report_index
-from ingest.core.settings import NOTEBOOKS_DIR, Settings
+from ingest.core.settings import Settings
 from ingest.ingestion.flow import FILES_PER_LOAD
 from ingest.ingestion.services import Services
 from ingest_devstack import local, worker
@@ -141,36 +140,26 @@ def batch_notebook(
     """``ingest batch --date run_day``: the batch notebook over what landed by the end of the
     day, with its report under ``<out_root>/<run_id>/``; what it did and where the report is.
 
-    The notebook's last cell fails the run when a file failed, as a scheduler needs; with the
-    generator's planted failures that is expected, so the run counts as done when it wrote its
-    account and report. An empty ``bucket`` is the environment's lake bucket, as for the CLI.
+    The notebook's last cell fails the run when a file failed, as a scheduler needs
+    (``FilesFailed``); with the generator's planted failures that is expected, and
+    ``batch_notebook.run`` leaves it out of the run's error. An empty ``bucket`` is the
+    environment's lake bucket, as for the CLI.
     """
-    from ingest.apps.reports.notebook_run import run_notebook
+    from ingest.apps.reports import batch_notebook as batch
 
-    # Named as `ingest batch` names its runs: the day covered, then when it ran.
-    run_id = f"{run_day.isoformat()}-{datetime.now(UTC):%H%M%S}-{uuid.uuid4().hex[:6]}"
-    out_dir = (out_root / run_id).resolve()
-    parameters = {
-        "bucket": bucket,
-        "prefix": prefix,
-        "run_date": run_day.isoformat(),
-        "pipeline": "",
-        "max_files_per_load": FILES_PER_LOAD,
-        "run_id": run_id,
-        "output_dir": str(out_dir),
-    }
     with console.status("running the batch notebook ..."):
-        notebook = NOTEBOOKS_DIR / "ingest_batch.py"
-        run = run_notebook(notebook, out_dir, parameters, title=f"Ingest batch {run_id}")
-    return batch_outcome(run_id, out_dir / "batch.json", run.html, run.error, planted)
+        run = batch.run(
+            run_day.isoformat(), out_root, bucket=bucket, prefix=prefix, max_files_per_load=FILES_PER_LOAD
+        )
+    return batch_outcome(run.run_id, run.account, run.html, run.error, planted)
 
 
 def batch_outcome(
-    run_id: str, batch_json: Path, html: Path | None, error: str | None, planted: dict[str, str]
+    run_id: str, account: dict[str, Any] | None, html: Path | None, error: str | None, planted: dict[str, str]
 ) -> dict[str, Any]:
-    """The demo's account of a batch run from the ``batch.json`` it wrote: counts, each failed
-    file and whether the generator planted it, the report if the run wrote its account."""
-    account = json.loads(batch_json.read_text(encoding="utf-8")) if batch_json.is_file() else None
+    """The demo's account of a batch run from what its ``batch.json`` says (``account``):
+    counts, each failed file and whether the generator planted it, and the report unless an
+    ``error`` (other than the notebook's deliberate ``FilesFailed``) broke it."""
     if account is None:
         error = error or "no batch.json written"
         nothing = {"listed": 0, "files_processed": 0, "load_jobs": 0, "failed": []}
@@ -185,12 +174,10 @@ def batch_outcome(
         for f in account["files"]
         if f["status"] == "FAILED"
     ]
-    # A run with failures ends in the notebook's deliberate error; without, an error is the report's.
-    report_failed = error is not None and not failed
     return {
         "run_id": run_id,
-        "report": str(html) if html is not None and not report_failed else None,
-        "error": error if report_failed else None,
+        "report": str(html) if html is not None and error is None else None,
+        "error": error,
         "listed": account["listed"],
         "files_processed": len(account["files"]),
         "load_jobs": len(account["loads"]),

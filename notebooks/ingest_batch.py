@@ -46,6 +46,7 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 from ingest.apps.ops import validation_results
+from ingest.apps.reports.batch_notebook import FilesFailed
 from ingest.core.model import Status
 from ingest.ingestion.runs import run_batch
 from ingest.ingestion.services import Services
@@ -252,7 +253,7 @@ if not validation.empty:
 
 # %%
 if run.failed:
-    raise RuntimeError(
+    raise FilesFailed(
         f"{len(run.failed)} of {len(run.results)} files failed in run {run.run_id}: see Failures above"
     )
 print(f"Run {run.run_id}: {len(run.results)} files processed, none failed.")

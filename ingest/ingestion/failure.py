@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from ingest.core.coerce.privacy import mask_free_text
 from ingest.core.config import Pipeline
 from ingest.core.errors import IngestError, InternalError, MalformedFile
 from ingest.core.model import Claim, FileRef, FileResult, Status, now_iso
@@ -51,7 +52,11 @@ def fail(claim: Claim, pipeline: Pipeline | None, err: IngestError, services: Se
         except Exception:
             log.exception("could not copy %s to the error bucket; leaving it retryable", ref.uri)
             retries_left = retryable = True
-    services.ledger.fail(claim, err.error_type, str(err), retryable=retryable, error_key=error_key)
+    # The ledger's message (and the result's, and the log's) is read in reports and terminals; it
+    # may quote a refused value (an email in a numeric column), so contact details are masked.
+    # The sidecar, beside the file's own bytes in the error bucket, keeps it whole.
+    message = mask_free_text(str(err))
+    services.ledger.fail(claim, err.error_type, message, retryable=retryable, error_key=error_key)
     # Its bytes never reached the table: files skipped as holding them must load after all.
     if (
         not retries_left
@@ -59,13 +64,13 @@ def fail(claim: Claim, pipeline: Pipeline | None, err: IngestError, services: Se
         and (reopened := services.ledger.release_content(claim, pipeline.table_id))
     ):
         log.warning("%s failed for good: %d file(s) with the same bytes reopened", ref.uri, reopened)
-    log.warning("failed %s: %s: %s", ref.uri, err.error_type, err)
+    log.warning("failed %s: %s: %s", ref.uri, err.error_type, message)
     return FileResult(
         ref,
         Status.FAILED,
         pipeline=pipeline_name,
         error_type=err.error_type,
-        message=str(err),
+        message=message,
         retryable=retries_left,
         started_at=claim.started_at,
         finished_at=now_iso(),

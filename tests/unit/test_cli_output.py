@@ -186,3 +186,25 @@ def test_generate_json_is_one_document_naming_the_manifest(tmp_path, capsys):
     assert code == 0
     assert printed["manifest"] == str(out / "manifest.json")
     assert printed["totals"]["files"] == len(json.loads((out / "manifest.json").read_text())["files"])
+
+
+def test_health_prints_a_failed_files_key_as_data_even_one_rich_cannot_parse(monkeypatch):
+    """Anyone who can write to the lake names the keys; "[/b]" alone made rich raise MarkupError."""
+    from ingest.apps.ops import health
+
+    out = piped_console(monkeypatch)
+    hostile = "paypal/x[/b]y[link=https://evil.example]z.json"
+    check = health.Check(
+        "failed_files",
+        health.ALARM,
+        1,
+        0,
+        "1 file(s) failed [/]",
+        details={"files": [f"s3://lake/{hostile}"]},
+    )
+
+    rendering.print_health([check], healthy=False)
+
+    text = out.getvalue()
+    assert f"failed: s3://lake/{hostile}" in text
+    assert "1 file(s) failed [/]" in text

@@ -4,10 +4,8 @@ check names are whole at 80 columns, the events explained, and the reports it wr
 from __future__ import annotations
 
 import io
-import json
 import logging
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -182,12 +180,15 @@ def test_a_report_that_was_not_written_is_not_listed(tmp_path, monkeypatch):
     assert labels == ["index", "reconciliation", "demo summary"]
 
 
-def write_account(folder: Path, files: list[dict[str, Any]]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "batch.json"
-    loads = [{"job_id": "j1"}, {"job_id": "j2"}]
-    path.write_text(json.dumps({"listed": len(files), "files": files, "loads": loads}), encoding="utf-8")
-    return path
+def account_of(files: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a batch run's batch.json says, for these files and two load jobs."""
+    failed = sum(f["status"] == "FAILED" for f in files)
+    return {
+        "listed": len(files),
+        "files": files,
+        "loads": [{"job_id": "j1"}, {"job_id": "j2"}],
+        "failed": failed,
+    }
 
 
 def file_entry(uri: str, status: str, error_type: str | None = None) -> dict[str, Any]:
@@ -196,20 +197,17 @@ def file_entry(uri: str, status: str, error_type: str | None = None) -> dict[str
 
 def test_the_batch_report_counts_its_files_and_labels_the_planted_failure(tmp_path):
     other = "s3://payments-lake/payments/odd.csv"
-    account = write_account(
-        tmp_path / "run",
+    account = account_of(
         [
             file_entry("s3://payments-lake/payments/a.csv", "LOADED"),
             file_entry(BROKEN_PAGE, "FAILED", "MalformedFile"),
             file_entry(other, "FAILED", "TypeMismatch"),
-        ],
+        ]
     )
     html = tmp_path / "run/report.html"
 
-    # The notebook's last cell fails the run on purpose when a file failed.
-    outcome = demo.batch_outcome(
-        "r1", account, html, "RuntimeError: 2 of 3 files failed", planted_failures_of()
-    )
+    # The notebook's deliberate FilesFailed is no error of the run (batch_notebook.unexpected).
+    outcome = demo.batch_outcome("r1", account, html, None, planted_failures_of())
 
     assert (outcome["report"], outcome["error"]) == (str(html), None)
     assert (outcome["files_processed"], outcome["load_jobs"]) == (3, 2)
@@ -227,13 +225,17 @@ def planted_failures_of() -> dict[str, str]:
     return {BROKEN_PAGE: "MalformedFile"}
 
 
-@pytest.mark.parametrize("account", [True, False])
-def test_a_batch_without_its_account_or_with_a_broken_report_has_no_report(tmp_path, account):
-    batch_json = tmp_path / "batch.json"
-    if account:
-        write_account(tmp_path, [file_entry("s3://payments-lake/a.csv", "LOADED")])
+@pytest.mark.parametrize("with_account", [True, False])
+@pytest.mark.parametrize("status", ["LOADED", "FAILED"])
+def test_a_batch_without_its_account_or_with_a_broken_report_has_no_report(tmp_path, with_account, status):
+    """A notebook error other than FilesFailed hides no failed file: the report is not counted."""
+    account = (
+        account_of([file_entry("s3://payments-lake/a.csv", status, "MalformedFile")])
+        if with_account
+        else None
+    )
 
-    outcome = demo.batch_outcome("r1", batch_json, tmp_path / "report.html", "KeyError: 'x'", {})
+    outcome = demo.batch_outcome("r1", account, tmp_path / "report.html", "KeyError: 'x'", {})
 
     assert outcome["report"] is None
     assert outcome["error"] == "KeyError: 'x'"

@@ -275,3 +275,25 @@ def test_a_copy_of_bytes_already_loaded_stays_skipped_when_nothing_fails(fakes):
 
     assert [r.status for r in results] == [Status.LOADED, Status.SKIPPED_DUPLICATE]
     assert fakes.ledger.get(b).duplicate_of == a.identity
+
+
+def test_a_failed_files_message_masks_the_contact_details_it_quotes(fakes):
+    """A shifted export puts an email in the amount column of every row: the file fails, and the
+    reason it gives (the first row's, quoting the value) is shown without the email."""
+    import json
+
+    from ingest.core.coerce.privacy import EMAIL_MARKER
+
+    email = "jane.doe@example.com"
+    rows = [
+        {"order_id": f"o-{n}", "amount": email, "ordered_at": "2021-07-01T10:00:00Z", "quantity": 1}
+        for n in (1, 2)
+    ]
+    ref = put(fakes, "orders/shifted.ndjson", "\n".join(json.dumps(r) for r in rows).encode())
+
+    result = ingest_file(ref, fakes.services)
+
+    entry = fakes.ledger.get(ref)
+    assert result.status == Status.FAILED and result.error_type == "NoValidRows"
+    for shown in (entry.error_message, result.message):
+        assert email not in shown and EMAIL_MARKER in shown

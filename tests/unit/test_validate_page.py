@@ -120,13 +120,22 @@ def test_personal_values_are_masked_on_the_page(tmp_path, monkeypatch):
     path = tmp_path / "payers.ndjson"
     path.write_text(json.dumps({"payer_email": PAYER_EMAIL, "payer_name": "Ada Lovelace"}) + "\n")
 
-    report = validate_file(path, "payers")
+    report = validate_file(path, "payers", gx_json=True)
     html = to_html(report)
 
     values = [c["unexpected"][0]["value"] for c in report.failed_expectations]
     assert values == ["a***@example.org", "A***"]
+    assert report.gx_results is not None
+    gx_document = json.dumps(report.gx_results)  # what --gx-json writes
     for secret in (PAYER_EMAIL, "Ada", "Lovelace"):
         assert secret not in html and secret not in json.dumps(report.to_dict())
+        assert secret not in gx_document
+    (gx,) = report.gx_results
+    by_column = {r["expectation_config"]["kwargs"]["column"]: r["result"] for r in gx["results"]}
+    assert by_column["payer_email"]["partial_unexpected_list"] == ["a***@example.org"]
+    assert by_column["payer_name"]["partial_unexpected_index_list"] == [
+        {"payer_name": "A***", "_source_row": 1}
+    ]
 
 
 def test_gx_json_writes_gxs_own_validation_result_with_file_row_numbers(page, tmp_path, capsys):

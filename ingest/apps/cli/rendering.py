@@ -229,11 +229,11 @@ def print_health(checks: Sequence[Check], healthy: bool) -> None:
         table.add_column(column, overflow="fold")
     for check in checks:
         state = f"[{colours[check.state]}]{check.state}"
-        table.add_row(check.rule, check.pipeline or "", state, check.message)
+        table.add_row(check.rule, escape(check.pipeline or ""), state, escape(check.message))
     console.print(table)
     for check in checks:
         for uri in check.details.get("files", [])[:20]:
-            console.print(f"  failed: {uri}")
+            console.print(f"  failed: {escape(uri)}")  # a key may hold "[/b]": rich would raise
     console.print("[green]healthy" if healthy else "[bold red]unhealthy: some rules are in ALARM")
 
 

@@ -7,8 +7,8 @@ as GX but not GX's result document. Engineers who work with GX tooling want that
 over the file's coerced rows, before any row is quarantined: the rows the suite judges in a load.
 
 The frame is indexed by ``_source_row``, so GX's unexpected indexes are the row numbers that the
-quarantine file and ``ingest validate`` use. The values in it are the coerced values the suite
-reads, which hold no more than the warehouse would (emails pseudonymised, free text masked).
+quarantine file and ``ingest validate`` use. The values it quotes are masked as the validation
+page masks them (``masked``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ingest.apps.tools.masking import mask_record, mask_value
 from ingest.core.prepare import VALIDATION_ROWS
 from ingest.core.validate.gx_import import import_great_expectations
 from ingest.core.validate.suite import validation_frame
@@ -40,8 +41,42 @@ def gx_results(prepared: Prepared, suite: Suite) -> list[dict[str, Any]]:
     for frame in _frames(prepared, suite):
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(gx_suite, result_format={"result_format": "COMPLETE"})
-        results.append(result.to_json_dict())  # type: ignore[no-untyped-call]  # GX's own, untyped
+        results.append(masked(result.to_json_dict()))  # type: ignore[no-untyped-call]  # GX's own, untyped
     return results
+
+
+def masked(document: dict[str, Any]) -> dict[str, Any]:
+    """GX's result with every value it quotes masked as the page masks it (``mask_record``, by
+    the column it came from): a suite may check a column the pipeline keeps in clear."""
+    for entry in document.get("results", []):
+        kwargs = (entry.get("expectation_config") or {}).get("kwargs") or {}
+        found = entry.get("result") or {}
+        columns = [kwargs[name] for name in ("column", "column_A", "column_B") if name in kwargs]
+        columns += list(kwargs.get("column_list") or [])
+
+        def one(value: Any, columns: list[str] = columns) -> Any:
+            if isinstance(value, dict):
+                return mask_record(value)
+            if len(columns) == 1:
+                return mask_record({columns[0]: value})[columns[0]]
+            if isinstance(value, list) and len(value) == len(columns):
+                return list(mask_record(dict(zip(columns, value, strict=True))).values())
+            return mask_value(value)
+
+        for name in (
+            "partial_unexpected_list",
+            "unexpected_list",
+            "partial_unexpected_index_list",
+            "unexpected_index_list",
+        ):
+            if isinstance(found.get(name), list):
+                found[name] = [one(value) for value in found[name]]
+        if isinstance(found.get("partial_unexpected_counts"), list):
+            found["partial_unexpected_counts"] = [
+                {**count, "value": one(count.get("value"))} if isinstance(count, dict) else count
+                for count in found["partial_unexpected_counts"]
+            ]
+    return document
 
 
 def gx_document(results: list[dict[str, Any]]) -> Any:

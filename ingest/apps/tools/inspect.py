@@ -58,7 +58,9 @@ class FileError:
 
     @classmethod
     def of(cls, err: IngestError) -> FileError:
-        return cls(err.error_type, str(err))
+        # A file's error may quote a value it refused (NoValidRows quotes its first row's
+        # reason): contact details in it are masked, as in every quarantine reason shown.
+        return cls(err.error_type, mask_free_text(str(err)))
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ def validate_file(
             # all of them, before the suite's own quarantine takes any out.
             prepared = dry_run(stream, chosen, text, None, temporary)
         except IngestError as err:
-            report.file_error = f"{err.error_type}: {err}"
+            report.file_error = f"{err.error_type}: {mask_free_text(str(err))}"
             return report
         finally:
             stream.close()
@@ -169,7 +169,7 @@ def validate_file(
         try:
             prepared.raise_if_file_fails()
         except IngestError as err:
-            report.file_error = f"{err.error_type}: {err}"
+            report.file_error = f"{err.error_type}: {mask_free_text(str(err))}"
             report.good = 0  # the whole file would fail: nothing loads
         listed = itertools.islice(quarantined_rows(prepared), MAX_LISTED_ROWS)
         # A reason quotes the value it refused, which may be a note holding an address.

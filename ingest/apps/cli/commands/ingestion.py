@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,6 @@ from ingest.apps.cli.command import NOT_RUN, Command
 from ingest.apps.cli.failures import ExpectedFailure
 from ingest.apps.cli.parser import day, positive
 from ingest.apps.cli.rendering import console, err_console, print_error
-from ingest.core.settings import NOTEBOOKS_DIR
 
 if TYPE_CHECKING:
     from ingest.core.model import FileResult
@@ -148,51 +146,43 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def batch(args: argparse.Namespace) -> int:
-    import uuid
-
     from ingest.adapters.clients import aws_client
-    from ingest.apps.reports.notebook_run import NotebookToolsMissing, run_notebook
+    from ingest.apps.reports import batch_notebook
+    from ingest.apps.reports.notebook_run import NotebookToolsMissing
 
-    notebook = NOTEBOOKS_DIR / "ingest_batch.py"
-    if not notebook.is_file():
+    if not batch_notebook.NOTEBOOK.is_file():
         raise ExpectedFailure(
-            f"batch notebook not found: {notebook}; `ingest batch` runs from a checkout of the repository"
+            f"batch notebook not found: {batch_notebook.NOTEBOOK}; `ingest batch` runs from a checkout of "
+            "the repository"
         )
     if args.pipeline is not None:
         from ingest.core.config import load_pipelines
         from ingest.core.settings import Settings
 
         check_pipeline(args.pipeline, [p.name for p in load_pipelines(Settings.from_env().pipelines_dir)])
-    now = datetime.now(UTC)
-    run_day = args.date or now.date().isoformat()
-    # Sorts by the day it covers, then by when it ran; the suffix tells apart runs in one second.
-    run_id = f"{run_day}-{now:%H%M%S}-{uuid.uuid4().hex[:6]}"
-    out_dir = (args.out / run_id).resolve()
-    parameters = {
-        "bucket": args.bucket or "",
-        "prefix": args.prefix,
-        "run_date": run_day,
-        "pipeline": args.pipeline or "",
-        "max_files_per_load": args.max_files_per_load,
-        "run_id": run_id,
-        "output_dir": str(out_dir),
-    }
-    err_console.print(f"Batch {run_id} ...")
+    run_day = args.date or datetime.now(UTC).date().isoformat()
+    err_console.print(f"Batch for {run_day} ...")
     try:
-        result = run_notebook(notebook, out_dir, parameters, title=f"Ingest batch {run_id}")
+        run = batch_notebook.run(
+            run_day,
+            args.out,
+            bucket=args.bucket or "",
+            prefix=args.prefix,
+            pipeline=args.pipeline or "",
+            max_files_per_load=args.max_files_per_load,
+        )
     except NotebookToolsMissing as err:
         print_error(str(err))
         return 2
-    batch_json = out_dir / "batch.json"
-    account = json.loads(batch_json.read_text(encoding="utf-8")) if batch_json.is_file() else None
+    account = run.account
     why = explain_empty(aws_client("s3"), account) if account is not None else None
     if args.json:
         from ingest.apps.reports.report_index import write_index
 
-        paths = {"executed": str(result.executed), "report": result.html and str(result.html)}
+        paths = {"executed": str(run.executed), "report": run.html and str(run.html)}
         index = str(write_index(args.out.resolve().parent))
         rendering.print_json(
-            {"account": account, "explanation": why, **paths, "index": index, "error": result.error}
+            {"account": account, "explanation": why, **paths, "index": index, "error": run.error}
         )
     else:
         if account is not None:
@@ -200,19 +190,17 @@ def batch(args: argparse.Namespace) -> int:
             if why:
                 console.print(escape(why))
         # Plain prints: a scheduler's log keeps the paths whole, unwrapped.
-        print(f"executed notebook: {result.executed}")
-        if result.html is not None:
-            print(f"report: {result.html}")
+        print(f"executed notebook: {run.executed}")
+        if run.html is not None:
+            print(f"report: {run.html}")
         rendering.print_index(args.out)
     if account is None:
-        print_error(f"the batch did not run: {result.error or 'no batch.json written'}")
+        print_error(f"the batch did not run: {run.error or 'no batch.json written'}")
         return 2
-    if account["failed"]:
-        return 1
-    if result.error:
-        print_error(f"the report failed after the run: {result.error}")
+    if run.error:  # not the notebook's deliberate FilesFailed: a fault of the report itself
+        print_error(f"the batch report failed after the run: {run.error}")
         return 2
-    return 0
+    return 1 if account["failed"] else 0
 
 
 def _batch_arguments(parser: argparse.ArgumentParser) -> None:
