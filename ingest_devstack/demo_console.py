@@ -67,7 +67,10 @@ class ConsoleLog(logging.Handler):
         try:
             message = record.getMessage()
             line = Text(f"{datetime.fromtimestamp(record.created):%H:%M:%S} ", style="dim")
-            planted = next((error for uri, error in self.planted.items() if uri in message), None)
+            # The file and its failure both as planted: another error on a planted file is news.
+            planted = next(
+                (error for uri, error in self.planted.items() if uri in message and error in message), None
+            )
             if planted is None:
                 line.append(
                     f"{record.levelname} ", style="red" if record.levelno >= logging.ERROR else "yellow"

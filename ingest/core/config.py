@@ -6,9 +6,10 @@ so a typo in a config fails at start-up with the file name, not halfway through 
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -329,3 +330,11 @@ def route(key: str, pipelines: tuple[Pipeline, ...]) -> Pipeline:
         raise UnknownPipeline(f"no pipeline matches key {key!r}")
     names = ", ".join(p.name for p in matches)
     raise UnknownPipeline(f"key {key!r} matches more than one pipeline ({names})")
+
+
+def no_pipeline_named(name: str, known: Iterable[str]) -> str:
+    """What to say of ``--pipeline NAME`` naming no pipeline: the closest name, then all of them."""
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"no pipeline named {name!r}; {hint}pipelines: {', '.join(names)}"

@@ -33,7 +33,7 @@ def line(err: BaseException) -> str:
 @pytest.mark.parametrize(
     ("err", "says", "advises"),
     [
-        (aws.NoRegionError(), "no AWS region is set", "set AWS_REGION"),
+        (aws.NoRegionError(), "no AWS region is set", "set AWS_DEFAULT_REGION"),
         (aws.NoCredentialsError(), "no AWS credentials", "AWS_PROFILE"),
         (
             aws.PartialCredentialsError(provider="env", cred_var="AWS_SECRET_ACCESS_KEY"),
@@ -64,6 +64,7 @@ def line(err: BaseException) -> str:
         ),
         (client_error("ExpiredToken", "Scan"), "refused the credentials", "renew"),
         (client_error("AccessDeniedException", "Scan"), "denied Scan", "permission"),
+        (client_error("403", "HeadObject"), "denied HeadObject", "permission"),
         (
             auth.DefaultCredentialsError("Your default credentials were not found."),
             "Google credentials",
@@ -83,6 +84,23 @@ def test_each_expected_failure_says_what_is_wrong_and_what_to_do(err, says, advi
     assert says in text
     assert advises in text
     assert "\n" not in text
+
+
+def test_the_region_advice_names_the_variable_botocore_reads(monkeypatch, tmp_path):
+    import re
+
+    import boto3
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    with pytest.raises(aws.NoRegionError) as no_region:
+        boto3.session.Session().client("dynamodb")
+    variable, value = re.search(r"export (\w+)=(\S+)`", line(no_region.value)).groups()
+
+    monkeypatch.setenv(variable, value)
+
+    assert boto3.session.Session().client("dynamodb").meta.region_name == value
 
 
 def test_an_unreachable_remote_endpoint_points_at_the_setting_not_the_local_stack(monkeypatch):

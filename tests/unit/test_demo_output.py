@@ -35,6 +35,18 @@ def test_a_planted_failure_logs_a_human_line_labelled_expected():
     assert "WARNING" not in first
 
 
+def test_another_failure_of_a_planted_file_is_not_labelled_expected():
+    console = recording(width=200)
+    failure_log = logging.getLogger("ingest.ingestion.failure")
+
+    with demo_console.human_logs(console, {BROKEN_PAGE: "MalformedFile"}):
+        failure_log.warning("failed %s: %s: %s", BROKEN_PAGE, "WarehouseError", "load job failed")
+
+    shown = console.export_text()
+    assert f"WARNING failed {BROKEN_PAGE}: WarehouseError" in shown
+    assert "expected" not in shown
+
+
 def test_other_warnings_show_their_level_and_lake_text_is_not_markup():
     console = recording(width=200)
 

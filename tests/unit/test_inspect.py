@@ -774,3 +774,13 @@ def test_empty_objects_are_records_with_no_value(tmp_path, capsys):
     assert found["store_info"] == ("RECORD", 2)  # {} in both rows: a record, and no value
     assert found["auction_info"] == ("RECORD", 2)  # {} in one row, fields in the other
     assert found["auction_info.auction_site"] == ("STRING", 1)
+
+
+def test_a_misspelt_pipeline_is_exit_2_with_the_closest_name(tmp_path, capsys, orders_dir):
+    path = tmp_path / "orders"
+    path.write_bytes(orders_ndjson(1))
+
+    code = cli.main(["inspect", str(path), "--pipeline", "order_lake"])
+
+    assert code == 2
+    assert "no pipeline named 'order_lake'; did you mean 'orders_lake'?" in capsys.readouterr().err

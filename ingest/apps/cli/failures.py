@@ -14,7 +14,6 @@ key ``ingest load`` was given, the stack ``--local`` looked for).
 
 from __future__ import annotations
 
-import difflib
 import os
 import socket
 from collections.abc import Iterable, Iterator
@@ -67,10 +66,9 @@ def check_bigquery_emulator(timeout: float = 2.0) -> None:
 
 def unknown_pipeline(name: str, known: Iterable[str]) -> ExpectedFailure:
     """The failure for ``--pipeline NAME`` naming no pipeline, with the closest names."""
-    names = sorted(known)
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return ExpectedFailure(f"no pipeline named {name!r}; {hint}pipelines: {', '.join(names)}")
+    from ingest.core.config import no_pipeline_named
+
+    return ExpectedFailure(no_pipeline_named(name, known))
 
 
 def explain(err: BaseException) -> Explanation | None:
@@ -119,7 +117,8 @@ _REFUSED_CREDENTIALS = {
     "ExpiredToken",
     "ExpiredTokenException",
 }
-_ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "AuthorizationError"}
+# A HEAD has no body to carry a code, so S3 reports its 403 as the bare status.
+_ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "AuthorizationError", "403", "Forbidden"}
 _SNS_OPERATIONS = {"Publish", "GetTopicAttributes"}
 
 
@@ -129,7 +128,8 @@ def _explain_aws(err: BaseException) -> Explanation | None:
     if isinstance(err, aws.NoRegionError):
         return Explanation(
             "no AWS region is set",
-            "set AWS_REGION (for example `export AWS_REGION=eu-west-1`), or add --local for the local stack",
+            "set AWS_DEFAULT_REGION (for example `export AWS_DEFAULT_REGION=eu-west-1`) or a "
+            "profile's region, or add --local for the local stack",
         )
     if isinstance(err, aws.NoCredentialsError | aws.PartialCredentialsError):
         return Explanation(

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ingest.apps.tools.masking import mask_record, mask_value
+from ingest.apps.tools.validate_file import ROW_COLUMN
 from ingest.core.prepare import VALIDATION_ROWS
 from ingest.core.validate.gx_import import import_great_expectations
 from ingest.core.validate.suite import validation_frame
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 
     from ingest.core.prepare import Prepared
     from ingest.core.validate.suite import Suite
-
-ROW_COLUMN = "_source_row"
 
 
 def gx_results(prepared: Prepared, suite: Suite) -> list[dict[str, Any]]:

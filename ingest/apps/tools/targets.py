@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ingest.adapters.clients import aws_error_code
-from ingest.core.config import Pipeline, load_pipelines, route
+from ingest.core.config import Pipeline, load_pipelines, no_pipeline_named, route
 from ingest.core.errors import UnknownPipeline
 
 AUTO = "auto"
@@ -64,7 +64,7 @@ def choose_pipeline(
     if name != AUTO:
         by_name = {p.name: p for p in pipelines}
         if name not in by_name:
-            raise InspectError(f"no pipeline named {name!r}; known: {', '.join(sorted(by_name))}")
+            raise InspectError(no_pipeline_named(name, by_name))
         return by_name[name], None
     for key in keys:
         try:

@@ -222,7 +222,6 @@ def _batch_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def backfill(args: argparse.Namespace) -> int:
-    from botocore.exceptions import BotoCoreError
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ingest.adapters.clients import aws_client
@@ -260,7 +259,8 @@ def backfill(args: argparse.Namespace) -> int:
                 on_total=listed,
                 on_progress=lambda files: progress.advance(task, files),
             )
-        except (BackfillError, BotoCoreError) as err:
+        # AWS errors go on to the CLI's classifier (no region, endpoint refused: one line, exit 2).
+        except BackfillError as err:
             progress.stop()
             print_error(f"backfill: {err}")
             return 2

@@ -93,8 +93,8 @@ COMMANDS = (
             "ingest inspect s3://payments-lake/paypal/transactions/2021/07/01/page-1.json --pipeline auto",
         ),
         exit_codes=(
-            (0, "the file reads, and would load if a pipeline was checked"),
-            (1, "it has errors, or would fail or quarantine rows"),
+            (0, "the file reads, and would load if a pipeline was checked (quarantined rows included)"),
+            (1, "the file does not read, or the pipeline would fail it (missing columns, no valid row)"),
             (2, "the file or pipeline cannot be found, or the command could not run"),
         ),
         run=inspect,
