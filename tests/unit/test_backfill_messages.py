@@ -420,4 +420,6 @@ def test_the_command_reports_a_missing_aws_setup_in_one_line_too(monkeypatch, ca
     code = main(["backfill", "--bucket", LAKE])
 
     assert code == 2
-    assert capsys.readouterr().err.strip() == "backfill: You must specify a region."
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("no AWS region is set; set AWS_DEFAULT_REGION")
+    assert "\n" not in err
