@@ -242,7 +242,10 @@ def run_generate(args: argparse.Namespace) -> int:
     console.print(
         f"Wrote {totals['files']:,} files ({totals['rows_in']:,} rows) to {args.out} in {elapsed:.1f}s"
     )
-    console.print(f"  manifest (what each file holds, what should load or fail): {manifest_path}")
+    # soft_wrap: a path is never folded, so it can be copied whatever the terminal's width.
+    console.print(
+        f"  manifest (what each file holds, what should load or fail): {manifest_path}", soft_wrap=True
+    )
     console.print(
         f"  expected: {totals['rows_expected_loaded']:,} rows loaded, "
         f"{totals['rows_expected_quarantined']:,} quarantined, "

@@ -87,7 +87,7 @@ def test_batch_documents_loads_and_failures_and_exits_1_when_a_file_failed(
     notebook = nbformat.read(executed, as_version=4)
     errors = [o for c in notebook.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
     assert [(e["ename"], e["evalue"].split(":")[0]) for e in errors] == [
-        ("RuntimeError", f"1 of 6 files failed in run {run_dir.name}")
+        ("FilesFailed", f"1 of 6 files failed in run {run_dir.name}")
     ]
     assert "run_batch(" in "".join(cell.source for cell in notebook.cells)
 
