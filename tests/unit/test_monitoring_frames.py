@@ -137,3 +137,20 @@ def test_every_table_the_report_shows_escapes_lake_text_even_in_formatted_column
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;img src=x onerror=" in html
     assert "12.35" in html and "#fde0dc" in html
+
+
+def test_rule_values_and_thresholds_read_as_people_write_them():
+    def rule(value: float | None, threshold: float) -> dict[str, object]:
+        return {
+            "rule": "r",
+            "pipeline": None,
+            "state": "OK",
+            "value": value,
+            "threshold": threshold,
+            "message": "",
+        }
+
+    table = frames.rule_table([rule(2.0, 0.0), rule(0.7449, 5.0), rule(23.671, 3600.0), rule(None, 900.0)])
+
+    assert table["value"].tolist() == ["2", "0.74", "23.67", ""]
+    assert table["threshold"].tolist() == ["0", "5", "3,600", "900"]

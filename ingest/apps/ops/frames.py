@@ -290,13 +290,20 @@ def rule_table(checks: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 "rule": c["rule"],
                 "pipeline": c["pipeline"] or "",
                 "state": c["state"],
-                "value": "" if c["value"] is None else round(float(c["value"]), 2),
-                "threshold": c["threshold"],
+                "value": _figure(c["value"]),
+                "threshold": _figure(c["threshold"]),
                 "message": c["message"],
             }
             for c in checks
         ]
     )
+
+
+def _figure(value: float | None) -> str:
+    """A rule's value or threshold as people write it: 2, 0.74, 3,600 (a float column showed 2.000000)."""
+    if value is None:
+        return ""
+    return f"{float(value):,.2f}".rstrip("0").rstrip(".")
 
 
 def freshness_shown(freshness: pd.DataFrame) -> pd.DataFrame:
