@@ -8,6 +8,10 @@ from typing import Any
 
 import yaml
 
+REPO_DIR = Path(__file__).resolve().parents[2]
+DEPLOY_DIR = REPO_DIR / "deploy"
+"""What ships for deploying: the SAM template, its config, events, Dockerfile and README."""
+
 
 class IntrinsicsLoader(yaml.SafeLoader):
     """Reads ``!Ref x`` as ``{"Ref": "x"}``, ``!Sub s`` as ``{"Fn::Sub": s}``, ``!GetAtt a.b`` as

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from support.cloudformation import (
+    DEPLOY_DIR,
+    REPO_DIR,
     environment,
     load_template,
     referenced_names,
@@ -23,8 +24,6 @@ from ingest.core.config import load_pipelines
 from ingest.core.model import FileRef, FileResult
 from ingest.core.settings import Settings
 
-REPO_DIR = Path(__file__).resolve().parents[2]
-DEPLOY_DIR = REPO_DIR / "deploy"
 PIPELINES = load_pipelines(Settings().pipelines_dir)
 
 

@@ -12,12 +12,13 @@ import json
 import operator
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from support.cloudformation import (
+    DEPLOY_DIR,
+    REPO_DIR,
     as_list,
     environment,
     function,
@@ -32,9 +33,6 @@ from ingest.apps.ops import health, metrics
 from ingest.core.config import load_pipelines
 from ingest.core.model import FileRef, FileResult, Status
 from ingest.core.settings import ENVIRONMENT_VARIABLES, Settings
-
-REPO_DIR = Path(__file__).resolve().parents[2]
-DEPLOY_DIR = REPO_DIR / "deploy"
 
 # Variables the package reads that the Lambda deliberately leaves at their default.
 # Pipelines and suites ship inside the image; the pseudonym key is read from its secret, never

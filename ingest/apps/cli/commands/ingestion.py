@@ -131,8 +131,8 @@ def explain_empty(s3: Any, account: dict[str, Any]) -> str | None:
     return empty_run.explain(account, empty_run.list_prefix(s3, account["bucket"], account["prefix"]))
 
 
-def _run_arguments(parser: argparse.ArgumentParser) -> None:
-    add_batch_options(parser)
+def _last_modified_window(parser: argparse.ArgumentParser) -> None:
+    """--since and --until: run and backfill select objects by S3 last-modified time alike."""
     parser.add_argument(
         "--since",
         type=day,
@@ -142,6 +142,11 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--until", type=day, metavar="YYYY-MM-DD", help="only objects last modified before this day (UTC)"
     )
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    add_batch_options(parser)
+    _last_modified_window(parser)
     parser.add_argument("--json", action="store_true", help="the run's account as JSON, no progress bar")
 
 
@@ -276,15 +281,7 @@ def _backfill_arguments(parser: argparse.ArgumentParser) -> None:
         "--bucket", metavar="BUCKET", help="the lake bucket to list (default INGEST_LAKE_BUCKET)"
     )
     parser.add_argument("--prefix", metavar="PREFIX", default="", help="only keys under this prefix")
-    parser.add_argument(
-        "--since",
-        type=day,
-        metavar="YYYY-MM-DD",
-        help="only objects last modified on or after this day (UTC)",
-    )
-    parser.add_argument(
-        "--until", type=day, metavar="YYYY-MM-DD", help="only objects last modified before this day (UTC)"
-    )
+    _last_modified_window(parser)
     parser.add_argument(
         "--manifest",
         metavar="S3_URI",
