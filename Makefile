@@ -58,7 +58,7 @@ lab: $(STAMP) ## JupyterLab on notebooks/, pointed at the local stack (started i
 	eval "$$($(BIN)/ingest local env)" && export INGEST_LOCAL_DIR="$${INGEST_LOCAL_DIR:-$(CURDIR)/.local}" PATH="$(CURDIR)/$(BIN):$$PATH" \
 		&& $(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-bench: $(STAMP) ## Benchmarks against dlt, pandas-gbq and DuckDB; memory, Lambda, GX; reports/bench/results.json (~80 min)
+bench: $(STAMP) ## Benchmarks against dlt, pandas-gbq and DuckDB; memory, Lambda, GX; reports/bench/results.json (45-80 min)
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
 bench-quick: $(STAMP) ## The same benchmarks at small sizes, 2 runs each (a few minutes)
