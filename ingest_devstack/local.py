@@ -109,12 +109,32 @@ def default_emulator_venv() -> Path:
 
 
 def emulator_python(venv: Path) -> Path:
-    """The BigQuery emulator's venv interpreter, creating the venv on first use."""
+    """The BigQuery emulator's venv interpreter, creating the venv on first use.
+
+    Several processes may ask at once (each test worker starts a stack of its own): the first
+    installs under a lock file beside the venv, the others wait and then find it installed.
+    """
+    import fcntl
+
     python = venv / "bin" / "python"
     marker = venv / ".installed"
     requirements = DEVSTACK_DIR / "bigquery-emulator-requirements.txt"
-    if marker.exists() and marker.read_text() == requirements.read_text():
+    if _installed(marker, requirements):
         return python
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.with_name(venv.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _installed(marker, requirements):
+            _install_emulator(venv, python, requirements)
+            marker.write_text(requirements.read_text())
+    return python
+
+
+def _installed(marker: Path, requirements: Path) -> bool:
+    return marker.exists() and marker.read_text() == requirements.read_text()
+
+
+def _install_emulator(venv: Path, python: Path, requirements: Path) -> None:
     print(f"Installing the BigQuery emulator into {venv} (first run only)...", file=sys.stderr)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
     # local-bigquery pins duckdb >= 2.0, whose extensions cannot be fetched offline; uv's
@@ -136,8 +156,6 @@ def emulator_python(venv: Path) -> Path:
         ],
         check=True,
     )
-    marker.write_text(requirements.read_text())
-    return python
 
 
 def _start(command: list[str], log_path: Path, env: dict[str, str] | None = None) -> int:
