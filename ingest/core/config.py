@@ -29,6 +29,9 @@ FORMATS = {"auto", "ndjson", "json_array", "json_concat", "csv"}
 # replace: each file is the whole table (reference data), swapped in by one truncating load.
 # append: every row is kept (event logs with no business key worth deduplicating on).
 WRITE_MODES = {"merge", "replace", "append"}
+# What a file's undeclared fields do (``ingest.core.drift``): kept in ``_extra``, or fail the file.
+# add_columns (new NULLABLE columns from the values seen) is planned, not built.
+SCHEMA_DRIFT_MODES = ("keep_extra", "fail")
 PARTITION_TYPES = {"TIMESTAMP", "DATE"}
 # BigQuery clusters on up to four top-level columns of orderable scalar types.
 CLUSTER_TYPES = {"STRING", "INT64", "NUMERIC", "BOOL", "TIMESTAMP", "DATE"}
@@ -110,6 +113,9 @@ class Pipeline:
     transform: str | None = None
     """``module:function`` turning one parsed record into the rows to coerce (see ``transform_function``)."""
     description: str = ""
+    schema_drift: str = "keep_extra"
+    """Fields the pipeline does not declare: kept in ``_extra`` (``keep_extra``), or the file
+    fails with ``SchemaDrift`` (``fail``). See ``ingest.core.drift``."""
     freshness_minutes: int | None = None
     """A file of this pipeline is expected at least this often; the freshness alarm (and
     ``ingest health``) fires after a longer silence. None: files come irregularly, no alarm."""
@@ -239,8 +245,10 @@ def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
         redact=tuple(raw.get("redact", ())),
         transform=raw.get("transform"),
         description=raw.get("description", ""),
+        schema_drift=raw.get("schema_drift", "keep_extra"),
         freshness_minutes=raw.get("freshness_minutes"),
     )
+    _check_schema_drift(pipeline, fail)
     if pipeline.freshness_minutes is not None and (
         not isinstance(pipeline.freshness_minutes, int) or pipeline.freshness_minutes < 1
     ):
@@ -260,6 +268,20 @@ def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
         raise fail(f"suite {pipeline.suite!r} must be a file name in the expectations folder, no path")
     _check_table_layout(pipeline, fail)
     return pipeline
+
+
+def _check_schema_drift(pipeline: Pipeline, fail: Callable[[str], ConfigError]) -> None:
+    mode = pipeline.schema_drift
+    if mode == "add_columns":
+        raise fail("schema_drift: add_columns is not available yet; use keep_extra or fail")
+    if mode not in SCHEMA_DRIFT_MODES:
+        raise fail(f"schema_drift {mode!r} not one of {list(SCHEMA_DRIFT_MODES)}")
+    # The kept record holds every field whether a column reads it or not, so no field is extra.
+    if mode == "fail" and pipeline.record_column:
+        raise fail(
+            f"schema_drift: fail needs a pipeline without record_column: {pipeline.record_column} "
+            "keeps every field of the record, so none is undeclared"
+        )
 
 
 def _table_parts(value: object, fail: Callable[[str], ConfigError]) -> tuple[str, str]:

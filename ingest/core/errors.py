@@ -53,6 +53,12 @@ class MissingColumn(IngestError):
     """A column the pipeline requires is absent from the file."""
 
 
+class SchemaDrift(IngestError):
+    """The file holds fields its pipeline does not declare, and the pipeline says ``schema_drift:
+    fail``. The message names each field and the first row carrying it; declare them, or set
+    ``keep_extra``, then replay."""
+
+
 class ValidationFailed(IngestError):
     """A critical table-level expectation of the pipeline's suite failed (or could not run)."""
 

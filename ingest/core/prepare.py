@@ -20,11 +20,11 @@ from typing import IO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.core import arrow_ndjson, spill
+from ingest.core import arrow_ndjson, drift, spill
 from ingest.core.coerce.arrow_casts import to_arrow
 from ingest.core.coerce.converters import json_text
 from ingest.core.coerce.rows import RecordCoercer, RejectedRow
-from ingest.core.config import Lineage, Pipeline
+from ingest.core.config import EXTRA_COLUMN, Lineage, Pipeline
 from ingest.core.errors import EmptyFile, LimitExceeded, NoValidRows, ValidationFailed
 from ingest.core.formats.detect import Detected
 from ingest.core.formats.nesting import may_be_deeper_than
@@ -117,6 +117,9 @@ class Prepared:
     """The rows to load, when they fit in ``IN_MEMORY_BYTES``."""
     spilled: IO[bytes] | None = None
     """The rows to load in a file of ``spill_format``, when they did not fit in memory."""
+    pipeline_name: str = ""
+    schema_drift: str = "keep_extra"
+    """The pipeline's ``schema_drift``: with ``fail``, undeclared fields fail the file."""
     spill_format: SpillFormat = "parquet"
     """Parquet when the file is loaded alone (the spill is its load file), Arrow IPC when it
     is loaded with others (read back into their combined load file): ``ingest.core.spill``."""
@@ -155,7 +158,12 @@ class Prepared:
         return None if self.spilled is None else spill.schema(self.spilled, self.spill_format)
 
     def raise_if_file_fails(self) -> None:
-        """Raise what fails the whole file: a table-level check of the suite, or no row to load."""
+        """Raise what fails the whole file: undeclared fields under ``schema_drift: fail``, a
+        table-level check of the suite, or no row to load."""
+        if self.schema_drift == "fail" and self.tally.extra_fields:
+            names = self.tally.extra_fields
+            carriers = drift.first_rows(self.batches(CHUNK_ROWS, [EXTRA_COLUMN, "_source_row"]), names)
+            raise drift.drift_error(self.pipeline_name, names, carriers)
         if self.validation is not None and (failures := self.validation.file_failures):
             raise ValidationFailed("; ".join(check.describe() for check in failures))
         self.tally.check_bad_row_share(self.limits)
@@ -257,7 +265,17 @@ def start_file(
     if detected.header is not None:
         coercer.check_header(detected.header)
     source, etag = lineage["_source_uri"], lineage["_source_etag"]
-    prepared = Prepared(detected, Tally(), rejected, source, etag, limits, spill_format=spill_format)
+    prepared = Prepared(
+        detected,
+        Tally(),
+        rejected,
+        source,
+        etag,
+        limits,
+        pipeline_name=pipeline.name,
+        schema_drift=pipeline.schema_drift,
+        spill_format=spill_format,
+    )
     return Reading(prepared, pipeline, coercer, lineage, opened.content, opened.rows)
 
 

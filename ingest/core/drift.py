@@ -1,0 +1,61 @@
+"""Schema drift: the fields a file holds that its pipeline does not declare.
+
+Every table keeps them in ``_extra`` (JSON), and the ledger names them (``extra_fields``). A
+pipeline's ``schema_drift`` says what else happens: ``keep_extra`` (the default) loads the file
+with them; ``fail`` fails it with ``SchemaDrift``, naming each field and the first row carrying
+it, its bytes kept in the error bucket like any file failed for good.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest.core.config import EXTRA_COLUMN
+from ingest.core.errors import SchemaDrift
+
+# Field names come from the lake: a message names a bounded number, each cut to a bounded length.
+NAMED_FIELDS = 10
+NAME_CHARS = 80
+
+
+def first_rows(batches: Iterable[pa.RecordBatch], names: set[str]) -> dict[str, int]:
+    """The first row number (``_source_row``) whose ``_extra`` holds each of ``names``.
+
+    ``batches`` hold the ``_extra`` and ``_source_row`` columns, in row order. Reading stops once
+    every name is found.
+    """
+    found: dict[str, int] = {}
+    for batch in batches:
+        extras = batch.column(EXTRA_COLUMN)
+        present = pc.is_valid(extras)
+        if not pc.any(present).as_py():
+            continue
+        rows = batch.column("_source_row").filter(present).to_pylist()
+        for row, text in zip(rows, extras.filter(present).to_pylist(), strict=True):
+            for name in json.loads(text).keys() & names:
+                found.setdefault(name, row)
+        if len(found) == len(names):
+            break
+    return found
+
+
+def drift_error(pipeline: str, names: set[str], first: dict[str, int]) -> SchemaDrift:
+    """``SchemaDrift`` naming the undeclared fields, first rows first, and what to do."""
+    ordered = sorted(names, key=lambda name: (first.get(name, 1 << 62), name))
+    shown = [
+        f"{_cut(name)} (first in row {first[name]})" if name in first else _cut(name)
+        for name in ordered[:NAMED_FIELDS]
+    ]
+    more = f" and {len(ordered) - NAMED_FIELDS} more" if len(ordered) > NAMED_FIELDS else ""
+    return SchemaDrift(
+        f"{len(ordered)} field(s) pipeline {pipeline} does not declare: {', '.join(shown)}{more}; "
+        "declare them as columns, or set schema_drift: keep_extra, then replay"
+    )
+
+
+def _cut(name: str) -> str:
+    return repr(name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…")
