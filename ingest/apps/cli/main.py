@@ -16,7 +16,7 @@ import traceback
 
 from ingest.apps.cli import failures, logs, plugins
 from ingest.apps.cli.command import Command, CommandFailed
-from ingest.apps.cli.commands import finance, ingestion, ledger, operations, tools
+from ingest.apps.cli.commands import finance, ingestion, ledger, operations, schema, tools
 from ingest.apps.cli.parser import build_parser
 from ingest.apps.cli.rendering import print_error
 
@@ -26,6 +26,7 @@ BUILT_IN: tuple[Command, ...] = (
     *finance.COMMANDS,
     *operations.COMMANDS,
     *tools.COMMANDS,
+    *schema.COMMANDS,
 )
 
 INTERRUPTED = 130

@@ -1,0 +1,119 @@
+"""``ingest schema diff``: fields a pipeline's table keeps in ``_extra`` that the pipeline does not
+declare, and the YAML that would declare them."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+
+from rich.markup import escape
+from rich.table import Table
+
+from ingest.apps.cli import rendering
+from ingest.apps.cli.command import NOT_RUN, Command
+from ingest.apps.cli.commands.ingestion import check_pipeline
+from ingest.apps.cli.parser import day, positive
+from ingest.apps.cli.rendering import console
+
+
+def schema(args: argparse.Namespace) -> int:
+    from ingest.adapters.clients import bigquery_client
+    from ingest.apps.tools.schema_diff import read_extras, undeclared_fields, yaml_lines
+    from ingest.core.config import load_pipelines
+    from ingest.core.settings import Settings
+
+    settings = Settings.from_env()
+    pipelines = {p.name: p for p in load_pipelines(settings.pipelines_dir)}
+    check_pipeline(args.pipeline, list(pipelines))
+    pipeline = pipelines[args.pipeline]
+    since = datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None
+    client = bigquery_client(settings.bq_project, settings.bq_location)
+    rows = read_extras(client, pipeline, since, args.limit)
+    fields = undeclared_fields(rows)
+    lines = yaml_lines(fields)
+    if args.json:
+        rendering.print_json(
+            {
+                "pipeline": pipeline.name,
+                "table": pipeline.table_id,
+                "rows_read": len(rows),
+                "fields": [f.to_dict() for f in fields],
+                "yaml": lines,
+            },
+            ensure_ascii=False,
+        )
+        return 0
+    scope = f" since {args.since}" if args.since else ""
+    if not fields:
+        kept = f"; it keeps every field in {pipeline.record_column}" if pipeline.record_column else ""
+        console.print(
+            f"No undeclared field in {pipeline.table_id}'s _extra{scope} "
+            f"({len(rows):,} rows with one read){kept}.",
+            markup=False,
+        )
+        return 0
+    table = Table(title=f"Fields {pipeline.table_id} keeps in _extra{scope}, not declared by {pipeline.name}")
+    for column in ("field", "rows", "files", "type", "first file", "last file", "sample (masked)"):
+        table.add_column(column, justify="right" if column in {"rows", "files"} else "left")
+    for seen in fields:
+        table.add_row(
+            *(
+                escape(value)
+                for value in (
+                    seen.name,
+                    f"{seen.rows:,}",
+                    f"{seen.files:,}",
+                    seen.type,
+                    seen.first_file,
+                    seen.last_file,
+                    seen.sample or "",
+                )
+            )
+        )
+    console.print(table)
+    if len(rows) == args.limit:
+        console.print(
+            f"(the first {args.limit:,} rows with _extra were read: --limit reads more)", markup=False
+        )
+    # Plain print: YAML to copy, never wrapped or styled.
+    print(f"\nTo declare them, add to the columns of {pipeline.name}'s YAML:")
+    print("\n".join(lines))
+    return 0
+
+
+def _schema_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "action", choices=["diff"], metavar="ACTION", help="diff: the undeclared fields and their YAML"
+    )
+    parser.add_argument("--pipeline", metavar="NAME", required=True, help="the pipeline whose table to read")
+    parser.add_argument(
+        "--since", type=day, metavar="YYYY-MM-DD", help="only rows ingested on or after this day (UTC)"
+    )
+    parser.add_argument(
+        "--limit",
+        type=positive,
+        default=100_000,
+        metavar="N",
+        help="rows with _extra read at most (default 100,000)",
+    )
+    parser.add_argument("--json", action="store_true", help="the fields and YAML lines as JSON")
+
+
+COMMANDS = (
+    Command(
+        "schema",
+        help="schema drift: the fields a table keeps in _extra that its pipeline does not declare",
+        description="Reads the pipeline's table for the fields its rows keep in _extra (fields no "
+        "column reads), and lists each with the rows and files carrying it, the first and last "
+        "file, the type ingest inspect would infer from the values, and a masked sample; then the "
+        "YAML lines that would declare them as columns. Nothing is changed.",
+        examples=(
+            "ingest schema diff --pipeline payment_transactions",
+            "ingest --local schema diff --pipeline payment_transactions --since 2021-07-01 --json",
+        ),
+        exit_codes=((0, "listed (also when there is no undeclared field)"), NOT_RUN),
+        run=schema,
+        arguments=_schema_arguments,
+        uses_bigquery=True,
+    ),
+)

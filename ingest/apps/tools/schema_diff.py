@@ -1,0 +1,106 @@
+"""``ingest schema diff``: the fields a pipeline's table holds in ``_extra``, which it does not declare.
+
+Read from the loaded table, not the lake: every row that loaded carries its undeclared fields in
+``_extra`` (``ingest.core.drift``), with the file it came from. Each field gets its row and file
+counts, the first and last file, the BigQuery type ``ingest inspect`` would infer from the values
+seen, a masked sample, and the YAML line that would declare it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ingest.apps.tools.masking import mask_value
+from ingest.apps.tools.profiling import merge_types, value_type
+from ingest.core.bigquery_names import column_problem
+from ingest.core.config import EXTRA_COLUMN, Pipeline
+
+# Rows read from the table at most: enough to see a field's types, bounded for a large table.
+DEFAULT_ROWS = 100_000
+SAMPLE_CHARS = 60
+
+
+@dataclass
+class FieldSeen:
+    name: str
+    rows: int = 0
+    files: int = 0
+    first_file: str = ""
+    last_file: str = ""
+    type: str = "STRING"
+    """What every value seen fits (STRING when only nulls were seen)."""
+    sample: str | None = None
+    """The first non-null value, masked as ``ingest inspect`` masks samples."""
+    _seen_type: str | None = field(default=None, repr=False)
+    _files: set[str] = field(default_factory=set, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+
+def undeclared_fields(rows: Iterable[tuple[str, Any]]) -> list[FieldSeen]:
+    """Each field of the ``(source_uri, _extra)`` rows, in the order the rows were loaded.
+
+    ``_extra`` is a JSON object (or its text); rows without one are skipped. Fields are sorted by
+    rows carrying them, most first.
+    """
+    seen: dict[str, FieldSeen] = {}
+    for uri, extra in rows:
+        values = json.loads(extra) if isinstance(extra, str) else extra
+        if not isinstance(values, dict):
+            continue
+        for name, value in values.items():
+            entry = seen.setdefault(name, FieldSeen(name, first_file=uri))
+            entry.rows += 1
+            entry.last_file = uri
+            entry._files.add(uri)
+            if (kind := value_type(value)) is not None:
+                entry._seen_type = merge_types(entry._seen_type, kind)
+                if entry.sample is None:
+                    entry.sample = _short(json.dumps(mask_value(value), ensure_ascii=False))
+    for entry in seen.values():
+        entry.files = len(entry._files)
+        entry.type = entry._seen_type or "STRING"
+    return sorted(seen.values(), key=lambda f: (-f.rows, f.name))
+
+
+def yaml_lines(fields: Iterable[FieldSeen]) -> list[str]:
+    """The ``columns:`` entries that would declare ``fields``; a name BigQuery cannot take as a
+    column is a comment saying so. Objects and arrays are declared JSON (a RECORD needs fields)."""
+    lines = []
+    for seen in fields:
+        if problem := column_problem(seen.name):
+            lines.append(f"  # not declarable: {problem}")
+            continue
+        kind = "JSON" if seen.type in {"RECORD", "JSON"} else seen.type
+        lines.append(f"  - {{name: {seen.name}, type: {kind}}}")
+    return lines
+
+
+def read_extras(
+    client: Any, pipeline: Pipeline, since: datetime | None, limit: int = DEFAULT_ROWS
+) -> list[tuple[str, Any]]:
+    """``(source_uri, _extra)`` of the table's rows that have one, oldest load first."""
+    from google.cloud import bigquery
+
+    where = [f"`{EXTRA_COLUMN}` IS NOT NULL"]
+    parameters = [bigquery.ScalarQueryParameter("row_limit", "INT64", limit)]
+    if since is not None:
+        where.append("`_ingested_at` >= @since")
+        parameters.append(bigquery.ScalarQueryParameter("since", "TIMESTAMP", since))
+    sql = (
+        f"SELECT `_source_uri` AS uri, `{EXTRA_COLUMN}` AS extra "
+        f"FROM `{client.project}.{pipeline.dataset}.{pipeline.table}` "
+        f"WHERE {' AND '.join(where)} "
+        "ORDER BY `_ingested_at`, `_source_uri`, `_source_row` LIMIT @row_limit"
+    )
+    job = client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=parameters))
+    return [(row["uri"], row["extra"]) for row in job.result()]
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 1] + "…"
