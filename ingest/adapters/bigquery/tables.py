@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ingest.adapters.bigquery.errors import classify
 from ingest.core.config import Column, Pipeline
+from ingest.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
@@ -89,7 +90,8 @@ def staging_table_exists(client: bigquery.Client, table_id: str) -> bool:
 def ensure_table(client: bigquery.Client, pipeline: Pipeline) -> None:
     """Create the pipeline's table, partitioned and clustered as configured, if it does not exist.
 
-    An existing table is left as it is: BigQuery cannot partition a table after the fact.
+    An existing table keeps its partitioning (BigQuery cannot partition a table after the fact)
+    and gains the columns the pipeline declares since (``add_declared_columns``).
     """
     from google.cloud import bigquery
 
@@ -99,7 +101,39 @@ def ensure_table(client: bigquery.Client, pipeline: Pipeline) -> None:
         table.time_partitioning = bigquery.TimePartitioning(field=pipeline.partition_by)
     if pipeline.cluster_by:
         table.clustering_fields = list(pipeline.cluster_by)
-    client.create_table(table, exists_ok=True)
+    existing = client.create_table(table, exists_ok=True)
+    add_declared_columns(client, existing, pipeline)
+
+
+def add_declared_columns(client: bigquery.Client, table: bigquery.Table, pipeline: Pipeline) -> list[str]:
+    """Add to ``table`` the columns ``pipeline`` declares that it lacks; their names.
+
+    A column declared after rows were loaded is NULL in those rows (its values wait in
+    ``_extra`` for ``ingest schema backfill``). BigQuery adds only NULLABLE or REPEATED columns to
+    a table: a new REQUIRED one is a configuration error, said before any load fails on it.
+    """
+    have = {field.name.lower() for field in table.schema}
+    missing = [schema_field(c) for c in pipeline.bigquery_columns() if c.name.lower() not in have]
+    if not missing:
+        return []
+    if required := [field.name for field in missing if field.mode == "REQUIRED"]:
+        raise ConfigError(
+            f"pipeline {pipeline.name} declares REQUIRED column(s) {required} that table "
+            f"{pipeline.table_id} lacks: BigQuery adds only NULLABLE columns to a table with rows; "
+            "declare them NULLABLE (the default mode)"
+        )
+    from google.api_core import exceptions
+
+    table.schema = [*table.schema, *missing]
+    try:
+        client.update_table(table, ["schema"])
+    except exceptions.GoogleAPICallError as err:
+        raise classify(err, f"adding columns to {pipeline.table_id}") from err
+    names = [field.name for field in missing]
+    log.warning(
+        "%s: added the column(s) %s that pipeline %s now declares", pipeline.table_id, names, pipeline.name
+    )
+    return names
 
 
 def staging_table_id(pipeline: Pipeline, staging_dataset: str, load_identity: str) -> str:

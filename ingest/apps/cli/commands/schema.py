@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -12,13 +13,16 @@ from rich.table import Table
 from ingest.apps.cli import rendering
 from ingest.apps.cli.command import NOT_RUN, Command
 from ingest.apps.cli.commands.ingestion import check_pipeline
+from ingest.apps.cli.failures import ExpectedFailure
 from ingest.apps.cli.parser import day, positive
 from ingest.apps.cli.rendering import console
+
+if TYPE_CHECKING:
+    from ingest.core.config import Pipeline
 
 
 def schema(args: argparse.Namespace) -> int:
     from ingest.adapters.clients import bigquery_client
-    from ingest.apps.tools.schema_diff import read_extras, undeclared_fields, yaml_lines
     from ingest.core.config import load_pipelines
     from ingest.core.settings import Settings
 
@@ -26,8 +30,39 @@ def schema(args: argparse.Namespace) -> int:
     pipelines = {p.name: p for p in load_pipelines(settings.pipelines_dir)}
     check_pipeline(args.pipeline, list(pipelines))
     pipeline = pipelines[args.pipeline]
-    since = datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None
     client = bigquery_client(settings.bq_project, settings.bq_location)
+    if args.action == "backfill":
+        return _backfill(client, pipeline, args)
+    return _diff(client, pipeline, args)
+
+
+def _backfill(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
+    from ingest.adapters.bigquery import tables
+    from ingest.adapters.bigquery.backfill_column import BackfillRefused, backfill_column, backfill_statement
+
+    if not args.column:
+        raise ExpectedFailure("schema backfill needs --column NAME: the declared column to fill from _extra")
+    try:
+        backfill_statement(pipeline, args.column, client.project)  # refuses before touching the table
+    except BackfillRefused as err:
+        raise ExpectedFailure(str(err)) from err
+    tables.ensure_table(client, pipeline)  # the column exists once declared, even before a load
+    moved = backfill_column(client, pipeline, args.column)
+    if args.json:
+        rendering.print_json(
+            {"pipeline": pipeline.name, "table": pipeline.table_id, "column": args.column, "rows": moved}
+        )
+    else:
+        console.print(
+            f"{moved:,} row(s) of {pipeline.table_id} took {args.column} from _extra.", markup=False
+        )
+    return 0
+
+
+def _diff(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
+    from ingest.apps.tools.schema_diff import read_extras, undeclared_fields, yaml_lines
+
+    since = datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None
     rows = read_extras(client, pipeline, since, args.limit)
     fields = undeclared_fields(rows)
     lines = yaml_lines(fields)
@@ -83,8 +118,12 @@ def schema(args: argparse.Namespace) -> int:
 
 def _schema_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "action", choices=["diff"], metavar="ACTION", help="diff: the undeclared fields and their YAML"
+        "action",
+        choices=["diff", "backfill"],
+        metavar="ACTION",
+        help="diff: the undeclared fields and their YAML; backfill: fill a declared column from _extra",
     )
+    parser.add_argument("--column", metavar="NAME", help="backfill: the declared column to fill")
     parser.add_argument("--pipeline", metavar="NAME", required=True, help="the pipeline whose table to read")
     parser.add_argument(
         "--since", type=day, metavar="YYYY-MM-DD", help="only rows ingested on or after this day (UTC)"
@@ -102,16 +141,21 @@ def _schema_arguments(parser: argparse.ArgumentParser) -> None:
 COMMANDS = (
     Command(
         "schema",
-        help="schema drift: the fields a table keeps in _extra that its pipeline does not declare",
-        description="Reads the pipeline's table for the fields its rows keep in _extra (fields no "
+        help="schema drift: fields a table keeps in _extra undeclared (diff); fill a new column (backfill)",
+        description="diff: reads the pipeline's table for the fields its rows keep in _extra (fields no "
         "column reads), and lists each with the rows and files carrying it, the first and last "
         "file, the type ingest inspect would infer from the values, and a masked sample; then the "
-        "YAML lines that would declare them as columns. Nothing is changed.",
+        "YAML lines that would declare them as columns. Nothing is changed.\n\n"
+        "backfill: once a field is declared as a column, rows loaded before keep its value in "
+        "_extra; one UPDATE moves it into the column where it casts to the column's type (the "
+        "others keep it in _extra), and adds the column to the table if no load has yet. Run "
+        "again, it changes nothing.",
         examples=(
             "ingest schema diff --pipeline payment_transactions",
             "ingest --local schema diff --pipeline payment_transactions --since 2021-07-01 --json",
+            "ingest schema backfill --pipeline payment_transactions --column coupon",
         ),
-        exit_codes=((0, "listed (also when there is no undeclared field)"), NOT_RUN),
+        exit_codes=((0, "listed (also when there is no undeclared field), or backfilled"), NOT_RUN),
         run=schema,
         arguments=_schema_arguments,
         uses_bigquery=True,
