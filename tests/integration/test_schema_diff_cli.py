@@ -81,16 +81,23 @@ def test_a_column_declared_later_ends_up_the_same_for_files_loaded_before_and_af
         "before.ndjson",
         [{"order_id": "o-1", "amount": "1.50", "coupon": "S1", "gift": True}],
     )
-    # WHEN coupon is declared, a file is loaded with it, and the earlier rows are backfilled
+    # WHEN schema diff --apply declares coupon (and only coupon is kept: gift is left undeclared),
+    # a file is loaded with it, and the earlier rows are backfilled
+    monkeypatch.setenv("INGEST_PIPELINES_DIR", str(pipelines_dir))
+    assert cli.main(["schema", "diff", "--pipeline", name, "--apply", "--json"]) == 0
+    applied = json.loads(capsys.readouterr().out)
     yaml = pipelines_dir / f"{name}.yaml"
-    yaml.write_text(yaml.read_text() + "  - {name: coupon, type: STRING}\n")
+    assert applied["applied_to"] == str(yaml)
+    assert "  - {name: coupon, type: STRING}\n  - {name: gift, type: BOOL}\n" in yaml.read_text()
+    yaml.write_text(yaml.read_text().replace("  - {name: gift, type: BOOL}\n", ""))
     after = make_services()
     load(after, "after.ndjson", [{"order_id": "o-2", "amount": "2.50", "coupon": "S2", "gift": True}])
-    monkeypatch.setenv("INGEST_PIPELINES_DIR", str(pipelines_dir))
     code = cli.main(["schema", "backfill", "--pipeline", name, "--column", "coupon", "--json"])
     first = json.loads(capsys.readouterr().out)
     again = cli.main(["schema", "backfill", "--pipeline", name, "--column", "coupon", "--json"])
     second = json.loads(capsys.readouterr().out)
+    assert cli.main(["schema", "diff", "--pipeline", name, "--json"]) == 0
+    diff = json.loads(capsys.readouterr().out)
 
     # THEN both rows hold coupon in the column and only the still undeclared field in _extra
     assert (code, first["rows"]) == (0, 1)
@@ -99,3 +106,4 @@ def test_a_column_declared_later_ends_up_the_same_for_files_loaded_before_and_af
         {"order_id": "o-1", "coupon": "S1", "extra": '{"gift":true}'},
         {"order_id": "o-2", "coupon": "S2", "extra": '{"gift":true}'},
     ]
+    assert [f["name"] for f in diff["fields"]] == ["gift"] and diff["declared_since"] == {}

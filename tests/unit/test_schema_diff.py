@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from ingest.apps.tools.schema_diff import undeclared_fields, yaml_lines
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ingest.apps.tools.schema_diff import declare_in_yaml, declared_since, undeclared_fields, yaml_lines
+from ingest.core.config import parse_pipeline
 
 A, B, C = (f"s3://lake/orders/{name}.ndjson" for name in "abc")
 
@@ -43,3 +49,58 @@ def test_yaml_declares_valid_names_and_comments_the_rest():
     assert "  - {name: items, type: JSON}" in lines
     assert "  - {name: meta, type: JSON}" in lines
     assert any(line.startswith("  # not declarable: column name 'gift wrap'") for line in lines)
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "ingest" / "pipelines" / "payment_transactions.yaml"
+NEW = [
+    "  - {name: coupon, type: STRING}",
+    "  # not declarable: a comment stays out",
+    "  - {name: gift, type: BOOL}",
+]
+
+
+def test_apply_appends_to_the_shipped_yaml_keeping_its_comments_and_loading():
+    before = SHIPPED.read_text(encoding="utf-8")
+
+    after = declare_in_yaml(before, NEW)
+
+    pipeline = parse_pipeline(yaml.safe_load(after), "payment_transactions.yaml")
+    old = parse_pipeline(yaml.safe_load(before), "payment_transactions.yaml")
+    assert [c.name for c in pipeline.columns] == [*(c.name for c in old.columns), "coupon", "gift"]
+    assert [line for line in before.splitlines() if line.startswith("#")] == [
+        line for line in after.splitlines() if line.startswith("#")
+    ]
+    assert "not declarable" not in after
+
+
+def test_apply_adds_to_a_columns_list_followed_by_other_keys_at_its_indentation():
+    head = "name: x\ncolumns:\n    - {name: a, type: STRING}\n\n    # last\n    - {name: b, type: INT64}\n"
+    text = head + "\n# then\nsuite: s\n"
+
+    after = declare_in_yaml(text, ["  - {name: c, type: BOOL}"])
+
+    assert after == head + "    - {name: c, type: BOOL}\n\n# then\nsuite: s\n"
+
+
+def test_apply_refuses_a_flow_style_columns_list():
+    with pytest.raises(ValueError, match="block-style"):
+        declare_in_yaml("name: x\ncolumns: [{name: a, type: STRING}]\n", NEW)
+
+
+def test_fields_a_column_reads_now_are_named_for_backfill_not_declared_again():
+    pipeline = parse_pipeline(
+        {
+            "name": "orders",
+            "key_pattern": "^orders/",
+            "table": "raw.orders",
+            "business_key": ["order_id"],
+            "columns": [
+                {"name": "order_id", "type": "STRING"},
+                {"name": "coupon_code", "type": "STRING", "source": "coupon"},
+            ],
+        },
+        "orders.yaml",
+    )
+    seen = undeclared_fields([(A, {"coupon": "S1", "gift": True})])
+
+    assert declared_since(seen, pipeline) == {"coupon": "coupon_code"}

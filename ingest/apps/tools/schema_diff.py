@@ -9,6 +9,7 @@ seen, a masked sample, and the YAML line that would declare it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -104,3 +105,41 @@ def read_extras(
 
 def _short(text: str) -> str:
     return text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 1] + "…"
+
+
+def declared_since(fields: Iterable[FieldSeen], pipeline: Pipeline) -> dict[str, str]:
+    """Of ``fields``, those the pipeline declares now (rows loaded before still hold them in
+    ``_extra``): field name -> the column that reads it, for ``ingest schema backfill``."""
+    readers: dict[str, str] = {}
+    for column in pipeline.columns:
+        readers.setdefault(column.source_path[0], column.name)
+    return {seen.name: readers[seen.name] for seen in fields if seen.name in readers}
+
+
+_COLUMNS_KEY = re.compile(r"columns:\s*(#.*)?")
+
+
+def declare_in_yaml(text: str, lines: list[str]) -> str:
+    """A pipeline YAML's text with ``lines`` (``yaml_lines``' entries) appended to its top-level
+    block ``columns:`` list, at that list's indentation; comments and layout kept.
+
+    Raises ValueError when the file has no such list (a flow-style ``columns: [...]``, say).
+    """
+    rows = text.splitlines(keepends=True)
+    start = next((i for i, row in enumerate(rows) if _COLUMNS_KEY.fullmatch(row.rstrip("\n"))), None)
+    if start is None:
+        raise ValueError("no block-style top-level `columns:` list to add to")
+    last, indent = start, None
+    for index in range(start + 1, len(rows)):
+        row = rows[index]
+        if not row.strip():
+            continue
+        if not row[0].isspace():
+            break  # the next top-level key or comment
+        last = index
+        if indent is None and row.lstrip().startswith("-"):
+            indent = row[: len(row) - len(row.lstrip())]
+    if not rows[last].endswith("\n"):
+        rows[last] += "\n"
+    entries = [(indent or "  ") + line.strip() + "\n" for line in lines if line.strip().startswith("-")]
+    return "".join(rows[: last + 1] + entries + rows[last + 1 :])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -18,6 +19,7 @@ from ingest.apps.cli.parser import day, positive
 from ingest.apps.cli.rendering import console
 
 if TYPE_CHECKING:
+    from ingest.apps.tools.schema_diff import FieldSeen
     from ingest.core.config import Pipeline
 
 
@@ -60,12 +62,19 @@ def _backfill(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
 
 
 def _diff(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
-    from ingest.apps.tools.schema_diff import read_extras, undeclared_fields, yaml_lines
+    from ingest.apps.tools.schema_diff import declared_since, read_extras, undeclared_fields, yaml_lines
 
     since = datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None
     rows = read_extras(client, pipeline, since, args.limit)
-    fields = undeclared_fields(rows)
+    seen = undeclared_fields(rows)
+    backfill = declared_since(seen, pipeline)  # declared after these rows loaded
+    fields = [f for f in seen if f.name not in backfill]
     lines = yaml_lines(fields)
+    applied = (
+        _apply(pipeline, lines)
+        if args.apply and any(line.lstrip().startswith("-") for line in lines)
+        else None
+    )
     if args.json:
         rendering.print_json(
             {
@@ -74,46 +83,80 @@ def _diff(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
                 "rows_read": len(rows),
                 "fields": [f.to_dict() for f in fields],
                 "yaml": lines,
+                "applied_to": str(applied) if applied else None,
+                "declared_since": backfill,
             },
             ensure_ascii=False,
         )
         return 0
     scope = f" since {args.since}" if args.since else ""
-    if not fields:
+    if fields:
+        _print_fields(
+            fields, f"Fields {pipeline.table_id} keeps in _extra{scope}, not declared by {pipeline.name}"
+        )
+    else:
         kept = f"; it keeps every field in {pipeline.record_column}" if pipeline.record_column else ""
         console.print(
             f"No undeclared field in {pipeline.table_id}'s _extra{scope} "
             f"({len(rows):,} rows with one read){kept}.",
             markup=False,
         )
-        return 0
-    table = Table(title=f"Fields {pipeline.table_id} keeps in _extra{scope}, not declared by {pipeline.name}")
-    for column in ("field", "rows", "files", "type", "first file", "last file", "sample (masked)"):
-        table.add_column(column, justify="right" if column in {"rows", "files"} else "left")
-    for seen in fields:
-        table.add_row(
-            *(
-                escape(value)
-                for value in (
-                    seen.name,
-                    f"{seen.rows:,}",
-                    f"{seen.files:,}",
-                    seen.type,
-                    seen.first_file,
-                    seen.last_file,
-                    seen.sample or "",
-                )
-            )
-        )
-    console.print(table)
     if len(rows) == args.limit:
         console.print(
             f"(the first {args.limit:,} rows with _extra were read: --limit reads more)", markup=False
         )
-    # Plain print: YAML to copy, never wrapped or styled.
-    print(f"\nTo declare them, add to the columns of {pipeline.name}'s YAML:")
+    # Plain prints: commands and YAML to copy, never wrapped or styled.
+    for field_name, column in sorted(backfill.items()):
+        print(
+            f"{field_name}: declared since some rows loaded; move their values with "
+            f"`ingest schema backfill --pipeline {pipeline.name} --column {column}`"
+        )
+    if applied:
+        print(f"Added to the columns of {applied}:")
+    elif lines:
+        print(f"To declare them, add to the columns of {pipeline.name}'s YAML (or run again with --apply):")
     print("\n".join(lines))
     return 0
+
+
+def _print_fields(fields: list[FieldSeen], title: str) -> None:
+    table = Table(title=title)
+    for column in ("field", "rows", "files", "type", "first file", "last file", "sample (masked)"):
+        table.add_column(column, justify="right" if column in {"rows", "files"} else "left")
+    for seen in fields:
+        values = (seen.name, f"{seen.rows:,}", f"{seen.files:,}", seen.type, seen.first_file, seen.last_file)
+        table.add_row(*(escape(value) for value in (*values, seen.sample or "")))
+    console.print(table)
+
+
+def _apply(pipeline: Pipeline, lines: list[str]) -> Path:
+    """Append ``lines`` to the pipeline's YAML file; restored if the result does not load."""
+    import yaml
+
+    from ingest.apps.tools.schema_diff import declare_in_yaml
+    from ingest.core.config import load_pipelines
+    from ingest.core.errors import ConfigError
+    from ingest.core.settings import Settings
+
+    directory = Settings.from_env().pipelines_dir
+    path = next(
+        (
+            p
+            for p in sorted(directory.glob("*.yaml"))
+            if (yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("name") == pipeline.name
+        ),
+        None,
+    )
+    if path is None:
+        raise ExpectedFailure(f"no YAML file in {directory} names pipeline {pipeline.name}")
+    before = path.read_text(encoding="utf-8")
+    try:
+        path.write_text(declare_in_yaml(before, lines), encoding="utf-8")
+        load_pipelines(directory)
+    except (ValueError, ConfigError) as err:
+        path.write_text(before, encoding="utf-8")
+        raise ExpectedFailure(f"{path} left as it was: {err}") from err
+    return path
 
 
 def _schema_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,6 +178,9 @@ def _schema_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="rows with _extra read at most (default 100,000)",
     )
+    parser.add_argument(
+        "--apply", action="store_true", help="diff: also add the YAML lines to the pipeline's file"
+    )
     parser.add_argument("--json", action="store_true", help="the fields and YAML lines as JSON")
 
 
@@ -145,7 +191,9 @@ COMMANDS = (
         description="diff: reads the pipeline's table for the fields its rows keep in _extra (fields no "
         "column reads), and lists each with the rows and files carrying it, the first and last "
         "file, the type ingest inspect would infer from the values, and a masked sample; then the "
-        "YAML lines that would declare them as columns. Nothing is changed.\n\n"
+        "YAML lines that would declare them as columns; --apply adds those to the pipeline's YAML "
+        "file (kept only if the pipelines still load). Fields declared since some rows loaded are "
+        "named with the backfill command that moves their values.\n\n"
         "backfill: once a field is declared as a column, rows loaded before keep its value in "
         "_extra; one UPDATE moves it into the column where it casts to the column's type (the "
         "others keep it in _extra), and adds the column to the table if no load has yet. Run "
@@ -153,6 +201,7 @@ COMMANDS = (
         examples=(
             "ingest schema diff --pipeline payment_transactions",
             "ingest --local schema diff --pipeline payment_transactions --since 2021-07-01 --json",
+            "ingest schema diff --pipeline payment_transactions --apply",
             "ingest schema backfill --pipeline payment_transactions --column coupon",
         ),
         exit_codes=((0, "listed (also when there is no undeclared field), or backfilled"), NOT_RUN),
