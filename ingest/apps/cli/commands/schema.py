@@ -1,5 +1,6 @@
-"""``ingest schema diff``: fields a pipeline's table keeps in ``_extra`` that the pipeline does not
-declare, and the YAML that would declare them."""
+"""``ingest schema diff|backfill``: the fields a pipeline's table keeps in ``_extra`` that the
+pipeline does not declare, with the YAML that would declare them (``--apply`` adds it); then,
+once declared, the UPDATE moving earlier rows' values from ``_extra`` into the column."""
 
 from __future__ import annotations
 
