@@ -45,6 +45,9 @@ def configure(verbose: bool) -> None:
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # google-auth warns of each credential source it fails to use before raising; the CLI then
+    # says in one line what to set (``failures``), so the warning only repeats it less usefully.
+    logging.getLogger("google.auth").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
 def human_lines_for(logger: logging.Logger) -> None:

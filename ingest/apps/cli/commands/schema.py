@@ -29,6 +29,8 @@ def schema(args: argparse.Namespace) -> int:
     from ingest.core.config import load_pipelines
     from ingest.core.settings import Settings
 
+    if args.action == "backfill" and not args.column:
+        raise ExpectedFailure("schema backfill needs --column NAME: the declared column to fill from _extra")
     settings = Settings.from_env()
     pipelines = {p.name: p for p in load_pipelines(settings.pipelines_dir)}
     check_pipeline(args.pipeline, list(pipelines))
@@ -43,8 +45,6 @@ def _backfill(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
     from ingest.adapters.bigquery import tables
     from ingest.adapters.bigquery.backfill_column import BackfillRefused, backfill_column, backfill_statement
 
-    if not args.column:
-        raise ExpectedFailure("schema backfill needs --column NAME: the declared column to fill from _extra")
     try:
         backfill_statement(pipeline, args.column, client.project)  # refuses before touching the table
     except BackfillRefused as err:
