@@ -244,3 +244,19 @@ def test_the_bigquery_emulator_check_lets_a_listening_host_through(monkeypatch):
         failures.check_bigquery_emulator()  # no error: something answers
     monkeypatch.delenv("BIGQUERY_EMULATOR_HOST")
     failures.check_bigquery_emulator()  # BigQuery itself is not checked
+
+
+@pytest.mark.parametrize("argv", [["report", "--start", "2021-07"], ["monitor"], ["batch"]])
+def test_a_notebook_command_says_what_is_missing_before_running_its_notebook(
+    argv, monkeypatch, capsys, tmp_path
+):
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "BIGQUERY_EMULATOR_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+
+    code = cli.main([*argv, "--out", str(tmp_path / "reports")] if argv[0] != "batch" else argv)
+
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("no AWS region is set") and "\n" not in err
+    assert not (tmp_path / "reports").exists()  # no notebook ran

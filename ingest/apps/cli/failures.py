@@ -64,6 +64,19 @@ def check_bigquery_emulator(timeout: float = 2.0) -> None:
     )
 
 
+def check_credentials(*, bigquery: bool) -> None:
+    """Build what a notebook will build (an AWS client; with ``bigquery``, Google's credentials), so
+    that a missing region or credential is said here in one line (``explain``), not as an error
+    string from inside the executed notebook. Nothing is sent."""
+    from ingest.adapters.clients import aws_client
+
+    aws_client("dynamodb")  # NoRegionError without a region; credentials are found on first use
+    if bigquery and not os.environ.get("BIGQUERY_EMULATOR_HOST"):
+        from google.auth import default as google_credentials
+
+        google_credentials()  # DefaultCredentialsError without any
+
+
 def unknown_pipeline(name: str, known: Iterable[str]) -> ExpectedFailure:
     """The failure for ``--pipeline NAME`` naming no pipeline, with the closest names."""
     from ingest.core.config import no_pipeline_named

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingest.apps.cli import rendering
+from ingest.apps.cli import failures, rendering
 from ingest.apps.cli.command import Command
 from ingest.apps.cli.parser import non_negative
 from ingest.apps.cli.rendering import err_console, print_error
@@ -96,6 +96,7 @@ def report(args: argparse.Namespace) -> int:
     if period is None:
         return 2
     options = Options(late_window_days=args.late_window_days, nominal=args.nominal, vat_basis=args.vat_basis)
+    failures.check_credentials(bigquery=True)
     err_console.print(f"Reconciliation report {period} ...")
     try:
         produced = report.produce(period, args.out, options)

@@ -165,6 +165,7 @@ def batch(args: argparse.Namespace) -> int:
         from ingest.core.settings import Settings
 
         check_pipeline(args.pipeline, [p.name for p in load_pipelines(Settings.from_env().pipelines_dir)])
+    failures.check_credentials(bigquery=True)
     run_day = args.date or datetime.now(UTC).date().isoformat()
     err_console.print(f"Batch for {run_day} ...")
     try:

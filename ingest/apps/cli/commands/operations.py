@@ -6,7 +6,7 @@ import argparse
 from datetime import timedelta
 from pathlib import Path
 
-from ingest.apps.cli import rendering
+from ingest.apps.cli import failures, rendering
 from ingest.apps.cli.command import NOT_RUN, Command
 from ingest.apps.cli.parser import positive
 from ingest.apps.cli.rendering import err_console
@@ -56,6 +56,7 @@ def _health_arguments(parser: argparse.ArgumentParser) -> None:
 def monitor(args: argparse.Namespace) -> int:
     from ingest.apps.ops import monitoring
 
+    failures.check_credentials(bigquery=False)
     with err_console.status(f"running the monitoring notebook over the last {args.hours:g} h ..."):
         run = monitoring.monitoring_report(
             args.out,
