@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from ingest.apps.tools.schema_diff import declare_in_yaml, declared_since, undeclared_fields, yaml_lines
+from ingest.apps.tools.schema_diff import (
+    declare_in_yaml,
+    declared_since,
+    undeclared_fields,
+    unread_paths,
+    yaml_lines,
+)
 from ingest.core.config import parse_pipeline
 
 A, B, C = (f"s3://lake/orders/{name}.ndjson" for name in "abc")
@@ -104,3 +111,64 @@ def test_fields_a_column_reads_now_are_named_for_backfill_not_declared_again():
     seen = undeclared_fields([(A, {"coupon": "S1", "gift": True})])
 
     assert declared_since(seen, pipeline) == {"coupon": "coupon_code"}
+
+
+def test_a_kept_record_s_paths_no_column_reads_are_offered_with_their_source():
+    pipeline = parse_pipeline(
+        {
+            "name": "paypal",
+            "key_pattern": "^paypal/",
+            "table": "raw.paypal",
+            "business_key": ["transaction_id"],
+            "record_column": "_raw",
+            "columns": [
+                {"name": "transaction_id", "type": "STRING", "source": "transaction_info.transaction_id"},
+                {
+                    "name": "cart_items",
+                    "type": "RECORD",
+                    "source": "cart_info.item_details",
+                    "fields": [{"name": "item_code", "type": "STRING"}],
+                },
+            ],
+        },
+        "paypal.yaml",
+    )
+    record = {
+        "transaction_info": {
+            "transaction_id": "T1",
+            "protection_eligibility": "01",
+            "instrument_type": "card",
+        },
+        "cart_info": {"item_details": [{"item_code": "A", "tax_amounts": "x"}]},
+    }
+
+    lists: set[str] = set()
+    fields = undeclared_fields(unread_paths([(A, record), (B, json.dumps(record))], pipeline, lists))
+
+    assert {f.name: (f.rows, f.files) for f in fields} == {
+        "transaction_info.protection_eligibility": (2, 2),
+        "transaction_info.instrument_type": (2, 2),
+        "cart_info.item_details.tax_amounts": (2, 2),
+    }
+    lines = yaml_lines(fields, lists)
+    source = "source: transaction_info.protection_eligibility"
+    assert f"  - {{name: transaction_info_protection_eligibility, type: STRING, {source}}}" in lines
+    assert not any("tax_amounts" in line and line.lstrip().startswith("-") for line in lines)
+
+
+def test_the_shipped_paypal_pipeline_s_cart_made_by_its_transform_counts_as_read():
+    from support.helpers import paypal_transaction
+
+    from ingest.core.config import load_pipelines
+    from ingest.core.settings import Settings
+
+    paypal = next(p for p in load_pipelines(Settings().pipelines_dir) if p.name == "paypal_transactions")
+    record = paypal_transaction()
+    record["transaction_info"]["transaction_note"] = "a field PayPal added"
+    record.setdefault("cart_info", {"item_details": [{"item_code": "1", "item_quantity": "1"}]})
+
+    names = {f.name for f in undeclared_fields(unread_paths([(A, record)], paypal))}
+
+    assert "transaction_info.transaction_note" in names
+    assert not {"cart_info.item_details", "cart_info.item_details.item_code"} & names
+    assert "transaction_info.transaction_id" not in names

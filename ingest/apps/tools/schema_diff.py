@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ingest.apps.tools.masking import mask_value
-from ingest.apps.tools.profiling import merge_types, value_type
+from ingest.apps.tools.profiling import flatten, is_records, merge_types, value_type
 from ingest.core.bigquery_names import column_problem
 from ingest.core.config import EXTRA_COLUMN, Pipeline
 
@@ -69,38 +69,78 @@ def undeclared_fields(rows: Iterable[tuple[str, Any]]) -> list[FieldSeen]:
     return sorted(seen.values(), key=lambda f: (-f.rows, f.name))
 
 
-def yaml_lines(fields: Iterable[FieldSeen]) -> list[str]:
+def yaml_lines(fields: Iterable[FieldSeen], lists: Iterable[str] = ()) -> list[str]:
     """The ``columns:`` entries that would declare ``fields``; a name BigQuery cannot take as a
     column is a comment saying so. Objects and arrays are declared JSON (a RECORD needs fields)."""
     lines = []
+    fields = list(fields)
+    lists = {*lists, *(seen.name for seen in fields if seen.type == "RECORD")}
     for seen in fields:
-        if problem := column_problem(seen.name):
+        # A path in a kept record (a.b) becomes the column a_b reading it.
+        column = seen.name.replace(".", "_")
+        if any(seen.name.startswith(f"{path}.") for path in lists):
+            lines.append(f"  # {seen.name}: a field of list elements, declared as a RECORD column's field")
+            continue
+        if problem := column_problem(column):
             lines.append(f"  # not declarable: {problem}")
             continue
         kind = "JSON" if seen.type in {"RECORD", "JSON"} else seen.type
-        lines.append(f"  - {{name: {seen.name}, type: {kind}}}")
+        source = f", source: {seen.name}" if column != seen.name else ""
+        lines.append(f"  - {{name: {column}, type: {kind}{source}}}")
     return lines
 
 
 def read_extras(
     client: Any, pipeline: Pipeline, since: datetime | None, limit: int = DEFAULT_ROWS
 ) -> list[tuple[str, Any]]:
-    """``(source_uri, _extra)`` of the table's rows that have one, oldest load first."""
+    """``(source_uri, value)`` of the table's rows that have one, oldest load first: of ``_extra``,
+    or of the kept record for a pipeline with a ``record_column`` (its ``_extra`` stays empty)."""
     from google.cloud import bigquery
 
-    where = [f"`{EXTRA_COLUMN}` IS NOT NULL"]
+    column = pipeline.record_column or EXTRA_COLUMN
+    where = [f"`{column}` IS NOT NULL"]
     parameters = [bigquery.ScalarQueryParameter("row_limit", "INT64", limit)]
     if since is not None:
         where.append("`_ingested_at` >= @since")
         parameters.append(bigquery.ScalarQueryParameter("since", "TIMESTAMP", since))
     sql = (
-        f"SELECT `_source_uri` AS uri, `{EXTRA_COLUMN}` AS extra "
+        f"SELECT `_source_uri` AS uri, `{column}` AS value "
         f"FROM `{client.project}.{pipeline.dataset}.{pipeline.table}` "
         f"WHERE {' AND '.join(where)} "
         "ORDER BY `_ingested_at`, `_source_uri`, `_source_row` LIMIT @row_limit"
     )
     job = client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=parameters))
-    return [(row["uri"], row["extra"]) for row in job.result()]
+    return [(row["uri"], row["value"]) for row in job.result()]
+
+
+def unread_paths(
+    rows: Iterable[tuple[str, Any]], pipeline: Pipeline, lists: set[str] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """For a pipeline keeping whole records: each record's leaf paths (``a.b``) that no column reads.
+
+    The kept record holds every field, so "undeclared" means no column's source names it; a
+    field inside a list of objects is named under the list's path, and the paths of such lists
+    are added to ``lists`` (``yaml_lines`` declares their fields no column of their own).
+    """
+    from ingest.apps.tools.inspect import TRANSFORM_INPUTS
+
+    # A column the transform makes reads the raw path it is made from (PayPal's cart_items).
+    made_from = TRANSFORM_INPUTS.get(pipeline.transform or "", {})
+    read: set[str] = set()
+    for column in pipeline.columns:
+        source = made_from.get(column.name) or ".".join(column.source_path)
+        read.add(source)
+        read.update(f"{source}.{'.'.join(f.source_path)}" for f in column.fields)
+    out = []
+    for uri, value in rows:
+        record = json.loads(value) if isinstance(value, str) else value
+        if not isinstance(record, dict):
+            continue
+        leaves = list(flatten(record))
+        if lists is not None:
+            lists.update(path for path, leaf in leaves if is_records(leaf))
+        out.append((uri, {path: leaf for path, leaf in leaves if path not in read}))
+    return out
 
 
 def _short(text: str) -> str:

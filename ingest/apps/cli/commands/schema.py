@@ -63,14 +63,16 @@ def _backfill(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
 
 
 def _diff(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
-    from ingest.apps.tools.schema_diff import declared_since, read_extras, undeclared_fields, yaml_lines
+    from ingest.apps.tools import schema_diff
 
     since = datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None
-    rows = read_extras(client, pipeline, since, args.limit)
-    seen = undeclared_fields(rows)
-    backfill = declared_since(seen, pipeline)  # declared after these rows loaded
+    rows = schema_diff.read_extras(client, pipeline, since, args.limit)
+    lists: set[str] = set()
+    paths = schema_diff.unread_paths(rows, pipeline, lists) if pipeline.record_column else rows
+    seen = schema_diff.undeclared_fields(paths)
+    backfill = schema_diff.declared_since(seen, pipeline)  # declared after these rows loaded
     fields = [f for f in seen if f.name not in backfill]
-    lines = yaml_lines(fields)
+    lines = schema_diff.yaml_lines(fields, lists)
     applied = (
         _apply(pipeline, lines)
         if args.apply and any(line.lstrip().startswith("-") for line in lines)
@@ -91,20 +93,17 @@ def _diff(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
         )
         return 0
     scope = f" since {args.since}" if args.since else ""
+    where = pipeline.record_column or "_extra"
     if fields:
-        _print_fields(
-            fields, f"Fields {pipeline.table_id} keeps in _extra{scope}, not declared by {pipeline.name}"
-        )
+        _print_fields(fields, f"Fields {pipeline.table_id} keeps in {where}{scope}, read by no column")
     else:
-        kept = f"; it keeps every field in {pipeline.record_column}" if pipeline.record_column else ""
         console.print(
-            f"No undeclared field in {pipeline.table_id}'s _extra{scope} "
-            f"({len(rows):,} rows with one read){kept}.",
+            f"No undeclared field in {pipeline.table_id}'s {where}{scope} ({len(rows):,} rows read).",
             markup=False,
         )
     if len(rows) == args.limit:
         console.print(
-            f"(the first {args.limit:,} rows with _extra were read: --limit reads more)", markup=False
+            f"(the first {args.limit:,} rows with {where} were read: --limit reads more)", markup=False
         )
     # Plain prints: commands and YAML to copy, never wrapped or styled.
     for field_name, column in sorted(backfill.items()):
@@ -177,7 +176,7 @@ def _schema_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive,
         default=100_000,
         metavar="N",
-        help="rows with _extra read at most (default 100,000)",
+        help="rows read at most (default 100,000)",
     )
     parser.add_argument(
         "--apply", action="store_true", help="diff: also add the YAML lines to the pipeline's file"
@@ -190,7 +189,8 @@ COMMANDS = (
         "schema",
         help="schema drift: fields a table keeps in _extra undeclared (diff); fill a new column (backfill)",
         description="diff: reads the pipeline's table for the fields its rows keep in _extra (fields no "
-        "column reads), and lists each with the rows and files carrying it, the first and last "
+        "column reads; for a pipeline keeping whole records, such as PayPal's _raw, the record's "
+        "paths no column reads), and lists each with the rows and files carrying it, the first and last "
         "file, the type ingest inspect would infer from the values, and a masked sample; then the "
         "YAML lines that would declare them as columns; --apply adds those to the pipeline's YAML "
         "file (kept only if the pipelines still load). Fields declared since some rows loaded are "
