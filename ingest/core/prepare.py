@@ -117,9 +117,8 @@ class Prepared:
     """The rows to load, when they fit in ``IN_MEMORY_BYTES``."""
     spilled: IO[bytes] | None = None
     """The rows to load in a file of ``spill_format``, when they did not fit in memory."""
-    pipeline_name: str = ""
-    schema_drift: str = "keep_extra"
-    """The pipeline's ``schema_drift``: with ``fail``, undeclared fields fail the file."""
+    pipeline: Pipeline | None = None
+    """The pipeline reading the file; its ``schema_drift: fail`` makes undeclared fields fail it."""
     spill_format: SpillFormat = "parquet"
     """Parquet when the file is loaded alone (the spill is its load file), Arrow IPC when it
     is loaded with others (read back into their combined load file): ``ingest.core.spill``."""
@@ -160,10 +159,10 @@ class Prepared:
     def raise_if_file_fails(self) -> None:
         """Raise what fails the whole file: undeclared fields under ``schema_drift: fail``, a
         table-level check of the suite, or no row to load."""
-        if self.schema_drift == "fail" and self.tally.extra_fields:
+        if self.pipeline is not None and self.pipeline.schema_drift == "fail" and self.tally.extra_fields:
             names = self.tally.extra_fields
             carriers = drift.first_rows(self.batches(CHUNK_ROWS, [EXTRA_COLUMN, "_source_row"]), names)
-            raise drift.drift_error(self.pipeline_name, names, carriers)
+            raise drift.drift_error(self.pipeline.name, names, carriers)
         if self.validation is not None and (failures := self.validation.file_failures):
             raise ValidationFailed("; ".join(check.describe() for check in failures))
         self.tally.check_bad_row_share(self.limits)
@@ -266,15 +265,7 @@ def start_file(
         coercer.check_header(detected.header)
     source, etag = lineage["_source_uri"], lineage["_source_etag"]
     prepared = Prepared(
-        detected,
-        Tally(),
-        rejected,
-        source,
-        etag,
-        limits,
-        pipeline_name=pipeline.name,
-        schema_drift=pipeline.schema_drift,
-        spill_format=spill_format,
+        detected, Tally(), rejected, source, etag, limits, pipeline=pipeline, spill_format=spill_format
     )
     return Reading(prepared, pipeline, coercer, lineage, opened.content, opened.rows)
 

@@ -142,8 +142,8 @@ def test_a_kept_record_s_paths_no_column_reads_are_offered_with_their_source():
         "cart_info": {"item_details": [{"item_code": "A", "tax_amounts": "x"}]},
     }
 
-    lists: set[str] = set()
-    fields = undeclared_fields(unread_paths([(A, record), (B, json.dumps(record))], pipeline, lists))
+    paths, lists = unread_paths([(A, record), (B, json.dumps(record))], pipeline)
+    fields = undeclared_fields(paths)
 
     assert {f.name: (f.rows, f.files) for f in fields} == {
         "transaction_info.protection_eligibility": (2, 2),
@@ -167,7 +167,8 @@ def test_the_shipped_paypal_pipeline_s_cart_made_by_its_transform_counts_as_read
     record["transaction_info"]["transaction_note"] = "a field PayPal added"
     record.setdefault("cart_info", {"item_details": [{"item_code": "1", "item_quantity": "1"}]})
 
-    names = {f.name for f in undeclared_fields(unread_paths([(A, record)], paypal))}
+    paths, _ = unread_paths([(A, record)], paypal)
+    names = {f.name for f in undeclared_fields(paths)}
 
     assert "transaction_info.transaction_note" in names
     assert not {"cart_info.item_details", "cart_info.item_details.item_code"} & names

@@ -52,16 +52,16 @@ def backfill_statement(pipeline: Pipeline, column_name: str, project: str) -> st
     )
 
 
-def backfill_column(client: bigquery.Client, pipeline: Pipeline, column_name: str) -> int:
-    """Run the UPDATE; the number of rows that took a value."""
+def run_backfill(client: bigquery.Client, statement: str, target: str) -> int:
+    """Run ``backfill_statement``'s UPDATE of ``target`` (``table.column``, for errors); the number
+    of rows that took a value."""
     from google.api_core import exceptions
 
-    sql = backfill_statement(pipeline, column_name, client.project)
     try:
-        job = client.query(sql)
+        job = client.query(statement)
         job.result()
     except exceptions.GoogleAPICallError as err:
-        raise classify(err, f"backfilling {pipeline.table_id}.{column_name}") from err
+        raise classify(err, f"backfilling {target}") from err
     return int(job.num_dml_affected_rows or 0)
 
 

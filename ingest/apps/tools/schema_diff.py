@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,18 +29,33 @@ SAMPLE_CHARS = 60
 class FieldSeen:
     name: str
     rows: int = 0
-    files: int = 0
     first_file: str = ""
     last_file: str = ""
-    type: str = "STRING"
-    """What every value seen fits (STRING when only nulls were seen)."""
     sample: str | None = None
     """The first non-null value, masked as ``ingest inspect`` masks samples."""
-    _seen_type: str | None = field(default=None, repr=False)
-    _files: set[str] = field(default_factory=set, repr=False)
+    seen_type: str | None = None
+    """What every non-null value seen fits; None when only nulls were seen."""
+    file_uris: set[str] = field(default_factory=set, repr=False)
+
+    @property
+    def files(self) -> int:
+        return len(self.file_uris)
+
+    @property
+    def type(self) -> str:
+        """The column type to declare: what every value seen fits, STRING when only nulls were."""
+        return self.seen_type or "STRING"
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            "files": self.files,
+            "first_file": self.first_file,
+            "last_file": self.last_file,
+            "type": self.type,
+            "sample": self.sample,
+        }
 
 
 def undeclared_fields(rows: Iterable[tuple[str, Any]]) -> list[FieldSeen]:
@@ -58,14 +73,11 @@ def undeclared_fields(rows: Iterable[tuple[str, Any]]) -> list[FieldSeen]:
             entry = seen.setdefault(name, FieldSeen(name, first_file=uri))
             entry.rows += 1
             entry.last_file = uri
-            entry._files.add(uri)
+            entry.file_uris.add(uri)
             if (kind := value_type(value)) is not None:
-                entry._seen_type = merge_types(entry._seen_type, kind)
+                entry.seen_type = merge_types(entry.seen_type, kind)
                 if entry.sample is None:
                     entry.sample = _short(json.dumps(mask_value(value), ensure_ascii=False))
-    for entry in seen.values():
-        entry.files = len(entry._files)
-        entry.type = entry._seen_type or "STRING"
     return sorted(seen.values(), key=lambda f: (-f.rows, f.name))
 
 
@@ -114,13 +126,14 @@ def read_extras(
 
 
 def unread_paths(
-    rows: Iterable[tuple[str, Any]], pipeline: Pipeline, lists: set[str] | None = None
-) -> list[tuple[str, dict[str, Any]]]:
-    """For a pipeline keeping whole records: each record's leaf paths (``a.b``) that no column reads.
+    rows: Iterable[tuple[str, Any]], pipeline: Pipeline
+) -> tuple[list[tuple[str, dict[str, Any]]], set[str]]:
+    """For a pipeline keeping whole records: each record's leaf paths (``a.b``) that no column
+    reads, and the paths of the lists of objects seen.
 
     The kept record holds every field, so "undeclared" means no column's source names it; a
-    field inside a list of objects is named under the list's path, and the paths of such lists
-    are added to ``lists`` (``yaml_lines`` declares their fields no column of their own).
+    field inside a list of objects is named under the list's path (``yaml_lines``, given the
+    lists, declares such fields no column of their own).
     """
     from ingest.apps.tools.inspect import TRANSFORM_INPUTS
 
@@ -132,15 +145,15 @@ def unread_paths(
         read.add(source)
         read.update(f"{source}.{'.'.join(f.source_path)}" for f in column.fields)
     out = []
+    lists: set[str] = set()
     for uri, value in rows:
         record = json.loads(value) if isinstance(value, str) else value
         if not isinstance(record, dict):
             continue
         leaves = list(flatten(record))
-        if lists is not None:
-            lists.update(path for path, leaf in leaves if is_records(leaf))
+        lists.update(path for path, leaf in leaves if is_records(leaf))
         out.append((uri, {path: leaf for path, leaf in leaves if path not in read}))
-    return out
+    return out, lists
 
 
 def _short(text: str) -> str:

@@ -43,14 +43,14 @@ def schema(args: argparse.Namespace) -> int:
 
 def _backfill(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
     from ingest.adapters.bigquery import tables
-    from ingest.adapters.bigquery.backfill_column import BackfillRefused, backfill_column, backfill_statement
+    from ingest.adapters.bigquery.backfill_column import BackfillRefused, backfill_statement, run_backfill
 
     try:
-        backfill_statement(pipeline, args.column, client.project)  # refuses before touching the table
+        statement = backfill_statement(pipeline, args.column, client.project)  # before touching the table
     except BackfillRefused as err:
         raise ExpectedFailure(str(err)) from err
     tables.ensure_table(client, pipeline)  # the column exists once declared, even before a load
-    moved = backfill_column(client, pipeline, args.column)
+    moved = run_backfill(client, statement, f"{pipeline.table_id}.{args.column}")
     if args.json:
         rendering.print_json(
             {"pipeline": pipeline.name, "table": pipeline.table_id, "column": args.column, "rows": moved}
@@ -67,8 +67,7 @@ def _diff(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
 
     since = datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None
     rows = schema_diff.read_extras(client, pipeline, since, args.limit)
-    lists: set[str] = set()
-    paths = schema_diff.unread_paths(rows, pipeline, lists) if pipeline.record_column else rows
+    paths, lists = schema_diff.unread_paths(rows, pipeline) if pipeline.record_column else (rows, set())
     seen = schema_diff.undeclared_fields(paths)
     backfill = schema_diff.declared_since(seen, pipeline)  # declared after these rows loaded
     fields = [f for f in seen if f.name not in backfill]
