@@ -57,5 +57,16 @@ def drift_error(pipeline: str, names: set[str], first: dict[str, int]) -> Schema
     )
 
 
+def shown_name(name: str) -> str:
+    """A field name for a table a person reads: at most ``NAME_CHARS``, on one line (a newline or
+    other control character in a key is written as its escape)."""
+    bounded = _bounded(name)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in bounded)
+
+
+def _bounded(name: str) -> str:
+    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
+
+
 def _cut(name: str) -> str:
-    return repr(name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…")
+    return repr(_bounded(name))

@@ -173,3 +173,21 @@ def test_the_shipped_paypal_pipeline_s_cart_made_by_its_transform_counts_as_read
     assert "transaction_info.transaction_note" in names
     assert not {"cart_info.item_details", "cart_info.item_details.item_code"} & names
     assert "transaction_info.transaction_id" not in names
+
+
+def test_the_table_shows_hostile_field_names_bounded_on_one_line_and_not_as_markup(monkeypatch):
+    from rich.console import Console
+
+    from ingest.apps.cli.commands import schema
+    from ingest.core import drift
+
+    console = Console(record=True, width=400, color_system=None)
+    monkeypatch.setattr(schema, "console", console)
+    rows = [(A, {"z" * 400: 1, "a\n  - {name: evil, type: STRING}": "x", "[red]markup[/red]": "v"})]
+
+    schema._print_fields(undeclared_fields(rows), "drift")
+
+    shown = console.export_text()
+    assert "z" * drift.NAME_CHARS not in shown and "z" * (drift.NAME_CHARS - 1) + "…" in shown
+    assert "a\\n  - {name: evil, type: STRING}" in shown
+    assert "[red]markup[/red]" in shown

@@ -122,8 +122,12 @@ def _print_fields(fields: list[FieldSeen], title: str) -> None:
     table = Table(title=title)
     for column in ("field", "rows", "files", "type", "first file", "last file", "sample (masked)"):
         table.add_column(column, justify="right" if column in {"rows", "files"} else "left")
+    from ingest.core.drift import shown_name
+
     for seen in fields:
-        values = (seen.name, f"{seen.rows:,}", f"{seen.files:,}", seen.type, seen.first_file, seen.last_file)
+        # Keys come from the lake: a 400-character or multi-line one must not take the table over.
+        name = shown_name(seen.name)
+        values = (name, f"{seen.rows:,}", f"{seen.files:,}", seen.type, seen.first_file, seen.last_file)
         table.add_row(*(escape(value) for value in (*values, seen.sample or "")))
     console.print(table)
 
