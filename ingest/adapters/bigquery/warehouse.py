@@ -66,6 +66,8 @@ class BigQueryWarehouse:
             loaded = load_jobs.run_load_job(
                 client, pipeline, parquet, load_identity, staging, truncate=True, fresh=True
             )
-        inserted, updated = merge_staging(client, pipeline, staging, parquet)
+        # A reused load job's staging rows came from an earlier attempt: what they hold is
+        # learnt from the table, not from this attempt's file.
+        inserted, updated = merge_staging(client, pipeline, staging, None if loaded.reused else parquet)
         tables.drop_table(client, staging)
         return LoadResult(loaded.job_id, loaded.output_rows, loaded.reused, inserted, updated)
