@@ -29,9 +29,9 @@ FORMATS = {"auto", "ndjson", "json_array", "json_concat", "csv"}
 # replace: each file is the whole table (reference data), swapped in by one truncating load.
 # append: every row is kept (event logs with no business key worth deduplicating on).
 WRITE_MODES = {"merge", "replace", "append"}
-# What a file's undeclared fields do (``ingest.core.drift``): kept in ``_extra``, or fail the file.
-# add_columns (new NULLABLE columns from the values seen) is planned, not built.
-SCHEMA_DRIFT_MODES = ("keep_extra", "fail")
+# What a file's undeclared fields do (``ingest.core.drift``): kept in ``_extra``, become new
+# NULLABLE columns typed from the values seen (``ingest.core.drift_columns``), or fail the file.
+SCHEMA_DRIFT_MODES = ("keep_extra", "add_columns", "fail")
 PARTITION_TYPES = {"TIMESTAMP", "DATE"}
 # BigQuery clusters on up to four top-level columns of orderable scalar types.
 CLUSTER_TYPES = {"STRING", "INT64", "NUMERIC", "BOOL", "TIMESTAMP", "DATE"}
@@ -114,8 +114,9 @@ class Pipeline:
     """``module:function`` turning one parsed record into the rows to coerce (see ``transform_function``)."""
     description: str = ""
     schema_drift: str = "keep_extra"
-    """Fields the pipeline does not declare: kept in ``_extra`` (``keep_extra``), or the file
-    fails with ``SchemaDrift`` (``fail``). See ``ingest.core.drift``."""
+    """Fields the pipeline does not declare: kept in ``_extra`` (``keep_extra``), added to the
+    table as NULLABLE columns (``add_columns``, ``ingest.core.drift_columns``), or the file fails
+    with ``SchemaDrift`` (``fail``, ``ingest.core.drift``)."""
     freshness_minutes: int | None = None
     """A file of this pipeline is expected at least this often; the freshness alarm (and
     ``ingest health``) fires after a longer silence. None: files come irregularly, no alarm."""
@@ -272,15 +273,18 @@ def parse_pipeline(raw: dict[str, Any], origin: str) -> Pipeline:
 
 def _check_schema_drift(pipeline: Pipeline, fail: Callable[[str], ConfigError]) -> None:
     mode = pipeline.schema_drift
-    if mode == "add_columns":
-        raise fail("schema_drift: add_columns is not available yet; use keep_extra or fail")
     if mode not in SCHEMA_DRIFT_MODES:
         raise fail(f"schema_drift {mode!r} not one of {list(SCHEMA_DRIFT_MODES)}")
     # The kept record holds every field whether a column reads it or not, so no field is extra.
-    if mode == "fail" and pipeline.record_column:
+    if mode != "keep_extra" and pipeline.record_column:
         raise fail(
-            f"schema_drift: fail needs a pipeline without record_column: {pipeline.record_column} "
+            f"schema_drift: {mode} needs a pipeline without record_column: {pipeline.record_column} "
             "keeps every field of the record, so none is undeclared"
+        )
+    if mode == "add_columns" and pipeline.write_mode == "replace":
+        # Each file is the whole table: a column it brings is declared, not grown into.
+        raise fail(
+            "schema_drift: add_columns is for merge and append pipelines; declare a replace table's columns"
         )
 
 

@@ -259,6 +259,7 @@ def _load_group(
 
     The files are loaded once their suite's results are written; if those could not be
     written, each file fails with the reason, as when the suite itself fails."""
+    pipeline = group.pipeline or pipeline  # with the columns drift added while it was read
     with group.temporary:
         for result in group.ended:
             report(result)

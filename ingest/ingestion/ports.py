@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ingest.core.config import Pipeline
+    from ingest.core.config import Column, Pipeline
+    from ingest.core.drift_columns import ColumnsAdded, NewColumn
     from ingest.core.ledger_entry import LedgerEntry
     from ingest.core.model import Claim, Duplicate, FileRef, LoadJobNote, LoadOutcome, Orphaned, Status
     from ingest.core.validate.results import Validation
@@ -125,6 +126,10 @@ class Ledger(Protocol):
         """Note one load job into ``table`` with its member files (the day's quota counts them)."""
         ...
 
+    def record_schema_change(self, table: str, pipeline: str, change: NewColumn) -> None:
+        """Note a column ``schema_drift: add_columns`` added to ``table``, with the file that brought it."""
+        ...
+
     def loads_on(self, table: str, day: str) -> int:
         """Load jobs into ``table`` on the UTC day ``day`` (YYYY-MM-DD), failed ones included."""
         ...
@@ -153,6 +158,17 @@ class Warehouse(Protocol):
     def write_rows(self, pipeline: Pipeline, parquet: IO[bytes], load_identity: str) -> LoadResult:
         """Put one load's rows into the pipeline's table; a retry with the same
         ``load_identity`` finds the earlier load instead of loading twice."""
+        ...
+
+    def drift_columns(self, pipeline: Pipeline) -> tuple[Column, ...]:
+        """Columns the pipeline's table has that the pipeline does not declare (added by
+        ``schema_drift: add_columns``); none while the table does not exist."""
+        ...
+
+    def add_columns(self, pipeline: Pipeline, new: list[NewColumn]) -> ColumnsAdded:
+        """Add ``new`` NULLABLE columns to the pipeline's table (created if missing) and note
+        each in the ops dataset's schema changes; a column another worker added first keeps
+        the type it was given."""
         ...
 
     def batch_identity(self, file_identities: list[str]) -> str:

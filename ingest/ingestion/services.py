@@ -63,7 +63,7 @@ class Services:
             pipelines=load_pipelines(settings.pipelines_dir),
             lake=S3Lake(s3, settings.error_bucket),
             ledger=DynamoDBLedger.from_settings(dynamodb, settings),
-            warehouse=BigQueryWarehouse(bigquery, settings.staging_dataset),
+            warehouse=BigQueryWarehouse(bigquery, settings.staging_dataset, settings.ops_dataset),
             validations=BigQueryValidationResults(bigquery, settings.ops_dataset),
             s3=s3,
             dynamodb=dynamodb,

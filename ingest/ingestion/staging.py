@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO
 
-from ingest.core.config import Lineage, Pipeline
+from ingest.core.config import EXTRA_COLUMN, Column, Lineage, Pipeline
+from ingest.core.drift_columns import DriftFile, columns_to_add, with_columns
 from ingest.core.errors import PoisonFile
 from ingest.core.model import (
     EXTRA_FIELDS_LISTED,
@@ -26,7 +27,7 @@ from ingest.core.model import (
     Status,
     now_iso,
 )
-from ingest.core.prepare import Prepared, Reading, start_file, validate_files
+from ingest.core.prepare import CHUNK_ROWS, Prepared, Reading, start_file, validate_files
 from ingest.core.prepare_together import finish_together, may_read_together
 from ingest.ingestion import memory
 from ingest.ingestion.clock import StageClock
@@ -46,6 +47,8 @@ SMALL_FILE_BYTES = 4 << 20
 # so reading starts after one claim instead of all of them: a 250-file group's five claims took
 # 0.6-0.8 s of its 2.5-3 s on the local stack, the readers idle meanwhile.
 CLAIMS_PER_REQUEST = 50
+# Reasons a drifting field stays in _extra, logged per group (the fields come from the lake).
+NAMED_KEPT = 10
 
 
 @dataclass
@@ -78,6 +81,9 @@ class StagedGroup:
     """The suite's results being written, when a recorder was given: the load waits for them."""
     load_file: IO[bytes] | None = None
     """The staged files' rows as their load job takes them, when written before the load."""
+    pipeline: Pipeline | None = None
+    """The pipeline the files were read with: under ``schema_drift: add_columns``, the declared
+    one and the columns drift added to its table. The load names these columns."""
 
     def recording_error(self) -> Exception | None:
         """Wait for the suite's results to be written; what stopped them, if anything did."""
@@ -108,9 +114,11 @@ def stage_group(
     suite's results are written in the background (``StagedGroup.recorded``), while the next
     group is read or the previous one loaded.
     """
-    group = StagedGroup()
+    group = StagedGroup(pipeline=pipeline)
     try:
-        _stage_into(group, refs, pipeline, services, clock, replay, read_from or {}, alone, recorder)
+        if pipeline.schema_drift == "add_columns":
+            group.pipeline = with_columns(pipeline, services.warehouse.drift_columns(pipeline))
+        _stage_into(group, refs, services, clock, replay, read_from or {}, alone, recorder)
     except BaseException:
         group.temporary.close()
         raise
@@ -120,7 +128,6 @@ def stage_group(
 def _stage_into(
     group: StagedGroup,
     refs: list[FileRef],
-    pipeline: Pipeline,
     services: Services,
     clock: StageClock,
     replay: bool,
@@ -128,6 +135,8 @@ def _stage_into(
     alone: bool,
     recorder: Executor | None,
 ) -> None:
+    assert group.pipeline is not None
+    pipeline = group.pipeline
     mean_size = sum(max(ref.size or 0, 0) for ref in refs) / max(len(refs), 1)
     readers = READERS_SMALL_FILES if mean_size <= SMALL_FILE_BYTES else READERS_LARGE_FILES
     temporary = group.temporary
@@ -137,7 +146,7 @@ def _stage_into(
 
     with ThreadPoolExecutor(readers, thread_name_prefix="stage") as pool:
 
-        def read_one(claim: Claim) -> tuple[Claim, Prepared | Reading] | FileResult:
+        def read_one(claim: Claim, pipeline: Pipeline) -> tuple[Claim, Prepared | Reading] | FileResult:
             try:
                 with clock("read"):
                     body = services.lake.open(read_from.get(claim.ref, claim.ref))
@@ -164,25 +173,15 @@ def _stage_into(
                     take_over=alone,
                     orphans=group.orphans,
                 )
-            reads.extend(pool.submit(read_one, claim) for claim in claims)
+            reads.extend(pool.submit(read_one, claim, pipeline) for claim in claims)
+        read_files = _read_files(reads, group, pipeline, services, clock)
 
-        read_files: list[tuple[Claim, Prepared]] = []
-        waiting: list[tuple[Claim, Reading]] = []
-        for outcome in (read.result() for read in reads):
-            if isinstance(outcome, FileResult):
-                group.ended.append(outcome)
-            elif isinstance(outcome[1], Reading):
-                waiting.append((outcome[0], outcome[1]))
-            else:
-                read_files.append((outcome[0], outcome[1]))
-        if waiting:
-            with clock("read"):
-                errors = finish_together([reading for _, reading in waiting], temporary)
-            for (claim, reading), error in zip(waiting, errors, strict=True):
-                if error is None:
-                    read_files.append((claim, reading.prepared))
-                else:
-                    group.ended.append(fail(claim, pipeline, as_ingest_error(error, claim.ref), services))
+        if added := _add_drift_columns(read_files, group, services):
+            # The group is read again with its new columns, which the load will name: its files
+            # only, once per column added (later groups read them as declared ones).
+            pipeline = group.pipeline = with_columns(pipeline, added)
+            reads = [pool.submit(read_one, claim, pipeline) for claim, _ in read_files]
+            read_files = _read_files(reads, group, pipeline, services, clock)
         if not read_files:
             return
         try:
@@ -206,6 +205,79 @@ def _stage_into(
                 group.ended.append(accepted)
             else:
                 group.staged.append(accepted)
+
+
+def _read_files(
+    reads: list[Future[tuple[Claim, Prepared | Reading] | FileResult]],
+    group: StagedGroup,
+    pipeline: Pipeline,
+    services: Services,
+    clock: StageClock,
+) -> list[tuple[Claim, Prepared]]:
+    """The files read, those held for Arrow read together now; the others end in ``group``."""
+    read_files: list[tuple[Claim, Prepared]] = []
+    waiting: list[tuple[Claim, Reading]] = []
+    for outcome in (read.result() for read in reads):
+        if isinstance(outcome, FileResult):
+            group.ended.append(outcome)
+        elif isinstance(outcome[1], Reading):
+            waiting.append((outcome[0], outcome[1]))
+        else:
+            read_files.append((outcome[0], outcome[1]))
+    if waiting:
+        with clock("read"):
+            errors = finish_together([reading for _, reading in waiting], group.temporary)
+        for (claim, reading), error in zip(waiting, errors, strict=True):
+            if error is None:
+                read_files.append((claim, reading.prepared))
+            else:
+                group.ended.append(fail(claim, pipeline, as_ingest_error(error, claim.ref), services))
+    return read_files
+
+
+def _add_drift_columns(
+    read_files: list[tuple[Claim, Prepared]], group: StagedGroup, services: Services
+) -> tuple[Column, ...]:
+    """Under ``schema_drift: add_columns``, the columns the group's undeclared fields became
+    (the table's drift columns after the change); none if no field became one.
+
+    A failure to change the table fails every file of the group with the reason (retried if it
+    may pass), as a failed load does."""
+    assert group.pipeline is not None
+    pipeline = group.pipeline
+    if pipeline.schema_drift != "add_columns":
+        return ()
+    drifting = [
+        DriftFile(claim.ref.uri, frozenset(p.tally.extra_fields), p.batches(CHUNK_ROWS, [EXTRA_COLUMN]))
+        for claim, p in read_files
+        if p.tally.extra_fields
+    ]
+    if not drifting:
+        return ()
+    new, kept = columns_to_add(pipeline, drifting)
+    for reason in kept[:NAMED_KEPT]:
+        log.info("%s: a field stays in %s: %s", pipeline.name, EXTRA_COLUMN, reason)
+    if not new:
+        return ()
+    try:
+        change = services.warehouse.add_columns(pipeline, new)
+        for added in change.added:
+            services.ledger.record_schema_change(pipeline.table_id, pipeline.name, added)
+    except Exception as err:  # each file fails with the reason, its bytes kept
+        error = as_ingest_error(err, read_files[0][0].ref)
+        group.ended.extend(fail(claim, pipeline, error, services) for claim, _ in read_files)
+        read_files.clear()
+        return ()
+    for added in change.added:
+        log.warning(
+            "%s: added column %s %s to %s (schema_drift: add_columns), first in %s",
+            pipeline.name,
+            added.column.name,
+            added.column.type,
+            pipeline.table_id,
+            added.first_file,
+        )
+    return change.columns
 
 
 def claim_group(

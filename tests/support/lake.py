@@ -53,6 +53,11 @@ class FakeLake:
         body = self.read(self.error_bucket, failed_key(ref)) if sidecar["bytes_kept"] else None
         return body, sidecar
 
+    def quarantined(self, ref: FileRef) -> list[dict[str, Any]]:
+        """The quarantined rows of a loaded file, as the error bucket keeps them (one object a line)."""
+        text = self.read(self.error_bucket, quarantine_key(ref)).decode()
+        return [json.loads(line) for line in text.splitlines() if line]
+
     def keys(self, bucket: str) -> list[str]:
         return sorted(key for b, key in self.current if b == bucket)
 

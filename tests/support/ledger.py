@@ -22,6 +22,7 @@ from ingest.adapters.dynamodb.claim_rules import (
     may_claim,
     owner_holds_content,
 )
+from ingest.core.drift_columns import NewColumn
 from ingest.core.ledger_entry import LedgerEntry
 from ingest.core.model import Claim, Duplicate, FileRef, LoadJobNote, LoadOutcome, Orphaned, Status
 
@@ -149,6 +150,9 @@ class FakeLedger:
         self, table: str, job_id: str, members: list[str], rows: int, succeeded: bool, error: str = ""
     ) -> None:
         self._put(items.load_record(table, job_id, members, rows, succeeded, error))
+
+    def record_schema_change(self, table: str, pipeline: str, change: NewColumn) -> None:
+        self._put(items.schema_change_record(table, pipeline, change))
 
     # Reads
 

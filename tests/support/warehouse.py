@@ -10,7 +10,8 @@ from typing import IO, Any
 
 import pyarrow.parquet as pq
 
-from ingest.core.config import Pipeline
+from ingest.core.config import Column, Pipeline
+from ingest.core.drift_columns import ColumnsAdded, NewColumn
 from ingest.core.errors import IngestError, LoadFailed
 from ingest.core.model import FileRef
 from ingest.core.validate.results import Validation
@@ -36,6 +37,10 @@ class FakeWarehouse:
     """(table, files in the load) per load job that wrote rows, in order."""
     fail_next: list[IngestError] = field(default_factory=list)
     reject: Callable[[Row], bool] | None = None
+    added_columns: dict[str, list[Column]] = field(default_factory=dict)
+    """Per table, the columns drift added, in order (the table's types)."""
+    schema_changes: list[tuple[str, NewColumn]] = field(default_factory=list)
+    """(table, change) per column added, as the ops dataset's table keeps them."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def rows(self, table_id: str, source_uri: str | None = None) -> list[Row]:
@@ -46,6 +51,21 @@ class FakeWarehouse:
     def ensure_table(self, pipeline: Pipeline) -> None:
         with self._lock:
             self.tables.setdefault(pipeline.table_id, [])
+
+    def drift_columns(self, pipeline: Pipeline) -> tuple[Column, ...]:
+        return tuple(self.added_columns.get(pipeline.table_id, ()))
+
+    def add_columns(self, pipeline: Pipeline, new: list[NewColumn]) -> ColumnsAdded:
+        with self._lock:
+            if self.fail_next:
+                raise self.fail_next.pop(0)
+            self.tables.setdefault(pipeline.table_id, [])
+            have = self.added_columns.setdefault(pipeline.table_id, [])
+            names = {c.name.casefold() for c in [*pipeline.bigquery_columns(), *have]}
+            added = tuple(change for change in new if change.column.name.casefold() not in names)
+            have.extend(change.column for change in added)
+            self.schema_changes.extend((pipeline.table_id, change) for change in added)
+            return ColumnsAdded(tuple(have), added)
 
     def batch_identity(self, file_identities: list[str]) -> str:
         if len(file_identities) == 1:

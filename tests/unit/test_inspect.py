@@ -22,7 +22,7 @@ from ingest.apps.cli import main as cli
 from ingest.apps.tools import inspect as inspection
 from ingest.apps.tools import profiling
 from ingest.apps.tools.masking import mask_record
-from ingest.core import prepare
+from ingest.core import prepare, type_inference
 from ingest.core.config import load_pipelines
 
 
@@ -425,7 +425,7 @@ def test_s3_object_is_read_with_its_size_and_etag(monkeypatch, capsys, tmp_path)
     ],
 )
 def test_text_is_typed_by_its_content(text, expected):
-    assert profiling.text_type(text) == expected
+    assert type_inference.text_type(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -440,7 +440,7 @@ def test_text_is_typed_by_its_content(text, expected):
     ],
 )
 def test_types_merge_to_one_that_holds_both(seen, new, merged):
-    assert profiling.merge_types(seen, new) == merged
+    assert type_inference.merge_types(seen, new) == merged
 
 
 # Hostile shapes (issue 21, item 12): inspect reports them, it never crashes on them.

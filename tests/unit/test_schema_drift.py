@@ -185,8 +185,10 @@ def test_schema_drift_defaults_to_keep_extra_and_takes_fail():
 @pytest.mark.parametrize(
     ("extra", "says"),
     [
-        ({"schema_drift": "evolve"}, "schema_drift 'evolve' not one of ['keep_extra', 'fail']"),
-        ({"schema_drift": "add_columns"}, "add_columns is not available yet"),
+        (
+            {"schema_drift": "evolve"},
+            "schema_drift 'evolve' not one of ['keep_extra', 'add_columns', 'fail']",
+        ),
         ({"schema_drift": "fail", "record_column": "_raw"}, "needs a pipeline without record_column"),
     ],
 )

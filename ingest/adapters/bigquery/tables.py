@@ -87,8 +87,9 @@ def staging_table_exists(client: bigquery.Client, table_id: str) -> bool:
     return True
 
 
-def ensure_table(client: bigquery.Client, pipeline: Pipeline) -> None:
-    """Create the pipeline's table, partitioned and clustered as configured, if it does not exist.
+def ensure_table(client: bigquery.Client, pipeline: Pipeline) -> tuple[bigquery.Table, list[str]]:
+    """Create the pipeline's table, partitioned and clustered as configured, if it does not exist;
+    the table, and the columns added to it now.
 
     An existing table keeps its partitioning (BigQuery cannot partition a table after the fact)
     and gains the columns the pipeline declares since (``add_declared_columns``).
@@ -102,7 +103,7 @@ def ensure_table(client: bigquery.Client, pipeline: Pipeline) -> None:
     if pipeline.cluster_by:
         table.clustering_fields = list(pipeline.cluster_by)
     existing = client.create_table(table, exists_ok=True)
-    add_declared_columns(client, existing, pipeline)
+    return existing, add_declared_columns(client, existing, pipeline)
 
 
 def add_declared_columns(client: bigquery.Client, table: bigquery.Table, pipeline: Pipeline) -> list[str]:
@@ -130,9 +131,7 @@ def add_declared_columns(client: bigquery.Client, table: bigquery.Table, pipelin
     except exceptions.GoogleAPICallError as err:
         raise classify(err, f"adding columns to {pipeline.table_id}") from err
     names = [field.name for field in missing]
-    log.warning(
-        "%s: added the column(s) %s that pipeline %s now declares", pipeline.table_id, names, pipeline.name
-    )
+    log.warning("%s: added the column(s) %s for pipeline %s", pipeline.table_id, names, pipeline.name)
     return names
 
 

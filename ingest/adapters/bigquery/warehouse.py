@@ -10,9 +10,10 @@ from __future__ import annotations
 import threading
 from typing import IO, TYPE_CHECKING
 
-from ingest.adapters.bigquery import load_jobs, tables
+from ingest.adapters.bigquery import load_jobs, schema_changes, tables
 from ingest.adapters.bigquery.merge import merge_staging
-from ingest.core.config import Pipeline
+from ingest.core.config import Column, Pipeline
+from ingest.core.drift_columns import ColumnsAdded, NewColumn, with_columns
 from ingest.ingestion.ports import LoadResult
 
 if TYPE_CHECKING:
@@ -24,10 +25,13 @@ class BigQueryWarehouse:
 
     table_operations_per_day = load_jobs.TABLE_OPERATIONS_PER_DAY
 
-    def __init__(self, client: bigquery.Client, staging_dataset: str) -> None:
+    def __init__(self, client: bigquery.Client, staging_dataset: str, ops_dataset: str = "ops") -> None:
         self.client = client
         self.staging_dataset = staging_dataset
+        self.ops_dataset = ops_dataset
         self._tables_ready: set[str] = set()
+        self._drift_columns: dict[str, tuple[Column, ...]] = {}
+        """Per table, its drift columns as last read or added by this process."""
         # Worker threads share the warehouse; tables are created once, not raced for.
         self._tables_lock = threading.Lock()
 
@@ -38,6 +42,38 @@ class BigQueryWarehouse:
                 if pipeline.write_mode == "merge":
                     tables.ensure_staging_dataset(self.client, self.staging_dataset)
                 self._tables_ready.add(pipeline.table_id)
+
+    def drift_columns(self, pipeline: Pipeline) -> tuple[Column, ...]:
+        """Read once per process and table (a warm Lambda asks once); a column another worker
+        adds later is found when this one meets its field (``add_columns``)."""
+        with self._tables_lock:
+            known = self._drift_columns.get(pipeline.table_id)
+        if known is None:
+            known = schema_changes.read_drift_columns(self.client, pipeline)
+            with self._tables_lock:
+                self._drift_columns[pipeline.table_id] = known
+        return known
+
+    def add_columns(self, pipeline: Pipeline, new: list[NewColumn]) -> ColumnsAdded:
+        wanted = with_columns(pipeline, [change.column for change in new])
+        with self._tables_lock:
+            before = {c.name for c in schema_changes.read_drift_columns(self.client, pipeline)}
+            table, _ = tables.ensure_table(self.client, wanted)  # created with them, or altered
+            if pipeline.write_mode == "merge":
+                tables.ensure_staging_dataset(self.client, self.staging_dataset)
+            self._tables_ready.add(pipeline.table_id)
+            columns = schema_changes.drift_columns_of(table, pipeline)
+            self._drift_columns[pipeline.table_id] = columns
+        # Noted: the columns that were not there before and have the type chosen here. A worker
+        # that added one first chose its type and noted it (``columns`` holds the table's types).
+        now = {(c.name, c.type) for c in columns}
+        added = tuple(
+            change
+            for change in new
+            if change.column.name not in before and (change.column.name, change.column.type) in now
+        )
+        schema_changes.record_schema_changes(self.client, self.ops_dataset, pipeline, list(added))
+        return ColumnsAdded(columns, added)
 
     def batch_identity(self, file_identities: list[str]) -> str:
         return load_jobs.batch_identity(file_identities)

@@ -9,6 +9,8 @@ Items (``pk`` = file identity ``s3://bucket/key#etag``):
                                      which file's bytes are loading, or loaded, into a table
     pk = "loads#<table>#<UTC day>", sk = "LOAD#<job id>"
                                      one per load job, for the daily quota and for audits
+    pk = "schema#<table>", sk = "COLUMN#<name>"
+                                     a column schema_drift: add_columns added, and the file that brought it
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from ingest.core.drift_columns import NewColumn
 from ingest.core.model import EXTRA_FIELDS_LISTED, Duplicate, FileRef, LoadOutcome, Status, now_iso
 
 FILE_ITEM = "FILE"
@@ -226,4 +229,23 @@ def load_record(
         "succeeded": succeeded,
         "error": error[:MESSAGE_LIMIT],
         "at": at,
+    }
+
+
+def schema_pk(table: str) -> str:
+    """Where the columns ``schema_drift: add_columns`` added to ``table`` are noted."""
+    return f"schema#{table}"
+
+
+def schema_change_record(table: str, pipeline: str, change: NewColumn) -> dict[str, Any]:
+    """The item noting one column added to ``table`` by drift: its type and first file."""
+    return {
+        "pk": schema_pk(table),
+        "sk": f"COLUMN#{change.column.name}",
+        "table": table,
+        "pipeline": pipeline,
+        "column": change.column.name,
+        "column_type": change.column.type,
+        "first_file": change.first_file[:MESSAGE_LIMIT],
+        "at": now_iso(),
     }

@@ -37,6 +37,7 @@ from ingest.adapters.dynamodb.transactions import (
     record_action,
     transact,
 )
+from ingest.core.drift_columns import NewColumn
 from ingest.core.ledger_entry import LedgerEntry
 from ingest.core.model import Claim, Duplicate, FileRef, LoadJobNote, LoadOutcome, Orphaned, Status
 
@@ -340,6 +341,11 @@ class Ledger:
         Items live under ``loads#<table>#<UTC day>``, one per job, listing its member files.
         """
         item = items.load_record(table, job_id, members, rows, succeeded, error)
+        self._db.put_item(TableName=self.table, Item=marshal(item))
+
+    def record_schema_change(self, table: str, pipeline: str, change: NewColumn) -> None:
+        """Note a column drift added to ``table``, under ``schema#<table>``, one item per column."""
+        item = items.schema_change_record(table, pipeline, change)
         self._db.put_item(TableName=self.table, Item=marshal(item))
 
     def loads_on(self, table: str, day: str) -> int:

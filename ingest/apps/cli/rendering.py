@@ -279,6 +279,7 @@ def print_inspection(report: Report) -> None:
             console.print(f"  {escape(column_name)}: made by the transform from {escape(made_from)}")
         for label, names in (
             ("extra (drift) fields", check.extra_fields),
+            ("would add columns (schema_drift: add_columns)", check.added_columns),
             ("missing required columns", check.missing_columns),
             ("optional columns not in the file", check.unmatched_columns),
         ):

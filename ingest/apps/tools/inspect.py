@@ -24,6 +24,7 @@ from ingest.apps.tools.profiling import MAX_COLUMNS, MAX_LISTED, ColumnProfile, 
 from ingest.apps.tools.targets import AUTO, InspectError, choose_pipeline, open_target
 from ingest.core.coerce.privacy import mask_free_text
 from ingest.core.config import Pipeline
+from ingest.core.drift_columns import DriftFile, columns_to_add
 from ingest.core.errors import IngestError, InternalError, MalformedFile, NoValidRows
 from ingest.core.formats.detect import Detected
 from ingest.core.formats.reader import read_rows
@@ -83,6 +84,9 @@ class PipelineCheck:
     """Why the pipeline would fail the whole file (then nothing loads)."""
     derived_columns: dict[str, str] = field(default_factory=dict)
     """Columns the pipeline's transform makes (not in the raw records) -> what it makes them from."""
+    added_columns: list[str] = field(default_factory=list)
+    """Under ``schema_drift: add_columns``: the columns this file's fields would add ("name TYPE"),
+    unless the table has them already (inspect does not read the table)."""
 
 
 @dataclass(frozen=True)
@@ -164,13 +168,17 @@ def _check(
     A file that cannot be read fails under any pipeline, with the error the profile met reading it.
     """
     from ingest.apps.tools.dry_run import dry_run, quarantined_rows
-    from ingest.core.prepare import Tally
+    from ingest.core.prepare import CHUNK_ROWS, Tally
 
     tally, quarantined, error = Tally(), [], read_error
+    added: list[str] = []
     with contextlib.ExitStack() as temporary:
         try:
             prepared = dry_run(stream, pipeline, source, None, temporary)
             tally = prepared.tally
+            if pipeline.schema_drift == "add_columns" and tally.extra_fields:
+                drifting = DriftFile(source, frozenset(tally.extra_fields), prepared.batches(CHUNK_ROWS))
+                added = [f"{c.column.name} {c.column.type}" for c in columns_to_add(pipeline, [drifting])[0]]
             listed = itertools.islice(quarantined_rows(prepared), MAX_LISTED)
             # A reason quotes the value it refused, which may be a note holding an address.
             quarantined = [Quarantined(row, mask_free_text(reason)) for row, reason in listed]
@@ -211,6 +219,7 @@ def _check(
         unmatched_columns=unmatched,
         file_error=error,
         derived_columns=derived,
+        added_columns=added,
     )
 
 

@@ -1,44 +1,28 @@
 """A raw file's columns as ``ingest inspect`` reports them: a type and a null count per field.
 
-Types are inferred per field over all rows. JSON numbers, booleans and arrays keep their JSON
-type, and Parquet's timestamps, dates and decimals theirs; text (every CSV field, every JSON
-string) is typed by its content, so ``"19.99"`` is NUMERIC and ``"2021-07-01T10:00:00Z"`` a
-TIMESTAMP. Nested objects become dotted paths, down to ``MAX_DEPTH`` levels; an empty object is
-a RECORD with no value, and an array of objects (PayPal's ``cart_info.item_details``) a REPEATED
-RECORD whose elements' fields are profiled under its path, as BigQuery would name them.
-
-The shape of the text decides which types to try, and stays narrower than what the pipeline
-accepts ("007" is a code, not a number; "yes" is text, not a boolean); whether the value fits
-the type (INT64's range, NUMERIC's 29 digits and 9 decimal places, a real date) is decided by
-the pipeline's own converters, so a column typed here coerces there.
+Types are inferred per field over all rows (``ingest.core.type_inference``: ``"19.99"`` is
+NUMERIC, ``"2021-07-01T10:00:00Z"`` a TIMESTAMP). Nested objects become dotted paths, down to
+``MAX_DEPTH`` levels; an empty object is a RECORD with no value, and an array of objects
+(PayPal's ``cart_info.item_details``) a REPEATED RECORD whose elements' fields are profiled under
+its path, as BigQuery would name them.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from ingest.apps.tools.country_codes import CountryCodes, is_country_field
 from ingest.apps.tools.masking import MAX_DEPTH, mask_record, nested_deeper_than
-from ingest.core.coerce.converters import CONVERTERS
 from ingest.core.config import RecordTransform
 from ingest.core.formats.parsed_row import ParsedRow
+from ingest.core.type_inference import is_records, merge_types, value_type
 
 MAX_LISTED = 100
 """Errors and quarantined rows listed in a report; all of them are counted."""
 MAX_COLUMNS = 1000
 """Distinct fields profiled; a file with more (keys that are data) gets a warning instead."""
-
-_NUMBERS = {"INT64", "NUMERIC", "FLOAT64"}
-_INTEGER = re.compile(r"[+-]?(0|[1-9]\d*)")  # no leading zeros: "007" is a code, not a number
-_DECIMAL = re.compile(r"[+-]?\d+\.\d+")
-_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 @dataclass(frozen=True)
@@ -58,79 +42,6 @@ class RowError:
     row: int
     """Record number as the pipeline counts it (``_source_row``, quarantine ``row``)."""
     error: str
-
-
-def _converts(bq_type: str, value: Any) -> bool:
-    """The pipeline's converter for ``bq_type`` takes ``value``."""
-    try:
-        CONVERTERS[bq_type](value)
-    except (ValueError, TypeError, ArithmeticError):
-        return False
-    return True
-
-
-def _decimal_type(text: str) -> str:
-    return "NUMERIC" if _converts("NUMERIC", text) else "FLOAT64"
-
-
-def text_type(text: str) -> str:
-    """The narrowest BigQuery type that holds this text as the pipeline would coerce it."""
-    value = text.strip()
-    if value.lower() in {"true", "false"}:
-        return "BOOL"
-    if _INTEGER.fullmatch(value):
-        return "INT64" if _converts("INT64", value) else _decimal_type(value)
-    if _DECIMAL.fullmatch(value):
-        return _decimal_type(value)
-    if _FLOAT.fullmatch(value):
-        return "FLOAT64"
-    if _DATE.fullmatch(value) and _converts("DATE", value):
-        return "DATE"
-    if _TIMESTAMP.match(value) and _converts("TIMESTAMP", value):
-        return "TIMESTAMP"
-    return "STRING"
-
-
-def value_type(value: Any) -> str | None:
-    """BigQuery type of one JSON, CSV or Parquet value; None for null and empty text."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        return "BOOL"
-    if isinstance(value, int):
-        return "INT64" if _converts("INT64", value) else "NUMERIC"
-    if isinstance(value, float):
-        return "FLOAT64"
-    if isinstance(value, str):
-        return text_type(value)
-    # Parquet's typed values (datetime before date: it is a subclass of it).
-    if isinstance(value, datetime):
-        return "TIMESTAMP"
-    if isinstance(value, date):
-        return "DATE"
-    if isinstance(value, Decimal):
-        return "NUMERIC" if _converts("NUMERIC", value) else "FLOAT64"
-    if is_records(value):
-        return "RECORD"
-    return "JSON"
-
-
-def is_records(value: Any) -> bool:
-    """An array of objects, at least one of them, and nothing else: a REPEATED RECORD."""
-    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
-
-
-def merge_types(seen: str | None, new: str) -> str:
-    """The type that holds values of both types (a small lattice; STRING holds anything)."""
-    if seen is None or seen == new:
-        return new
-    pair = {seen, new}
-    if pair <= _NUMBERS:
-        return "FLOAT64" if "FLOAT64" in pair else "NUMERIC"
-    if pair == {"DATE", "TIMESTAMP"}:
-        return "TIMESTAMP"
-    # An object in some rows and a scalar in others is only held whole, as JSON.
-    return "JSON" if pair & {"JSON", "RECORD"} else "STRING"
 
 
 def flatten(record: dict[str, Any], prefix: str = "", depth: int = 1) -> Iterator[tuple[str, Any]]:

@@ -16,9 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from ingest.apps.tools.masking import mask_value
-from ingest.apps.tools.profiling import flatten, is_records, merge_types, value_type
+from ingest.apps.tools.profiling import flatten
 from ingest.core.bigquery_names import column_problem
-from ingest.core.config import EXTRA_COLUMN, Pipeline
+from ingest.core.config import EXTRA_COLUMN, Column, Pipeline
+from ingest.core.type_inference import is_records, merge_types, value_type
 
 # Rows read from the table at most: enough to see a field's types, bounded for a large table.
 DEFAULT_ROWS = 100_000
@@ -100,6 +101,14 @@ def yaml_lines(fields: Iterable[FieldSeen], lists: Iterable[str] = ()) -> list[s
         source = f", source: {seen.name}" if column != seen.name else ""
         lines.append(f"  - {{name: {column}, type: {kind}{source}}}")
     return lines
+
+
+def pin_lines(columns: Iterable[Column]) -> list[str]:
+    """The ``columns:`` entries declaring columns ``schema_drift: add_columns`` added, as the
+    table has them (a STRING one keeps masking contact details: ``free_text``)."""
+    return [
+        f"  - {{name: {c.name}, type: {c.type}{', free_text: true' if c.free_text else ''}}}" for c in columns
+    ]
 
 
 def read_extras(

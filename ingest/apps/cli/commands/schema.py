@@ -21,7 +21,7 @@ from ingest.apps.cli.rendering import console
 
 if TYPE_CHECKING:
     from ingest.apps.tools.schema_diff import FieldSeen
-    from ingest.core.config import Pipeline
+    from ingest.core.config import Column, Pipeline
 
 
 def schema(args: argparse.Namespace) -> int:
@@ -71,7 +71,8 @@ def _diff(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
     seen = schema_diff.undeclared_fields(paths)
     backfill = schema_diff.declared_since(seen, pipeline)  # declared after these rows loaded
     fields = [f for f in seen if f.name not in backfill]
-    lines = schema_diff.yaml_lines(fields, lists)
+    drifted = _drift_columns(client, pipeline)
+    lines = schema_diff.pin_lines(drifted) + schema_diff.yaml_lines(fields, lists)
     applied = (
         _apply(pipeline, lines)
         if args.apply and any(line.lstrip().startswith("-") for line in lines)
@@ -87,6 +88,7 @@ def _diff(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
                 "yaml": lines,
                 "applied_to": str(applied) if applied else None,
                 "declared_since": backfill,
+                "added_columns": [{"name": c.name, "type": c.type} for c in drifted],
             },
             ensure_ascii=False,
         )
@@ -98,6 +100,13 @@ def _diff(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
     else:
         console.print(
             f"No undeclared field in {pipeline.table_id}'s {where}{scope} ({len(rows):,} rows read).",
+            markup=False,
+        )
+    if drifted:
+        shown = ", ".join(f"{c.name} {c.type}" for c in drifted)
+        console.print(
+            f"Columns schema_drift: add_columns added to {pipeline.table_id}, not in the YAML: {shown} "
+            "(declaring them keeps their type if the table is made again)",
             markup=False,
         )
     if len(rows) == args.limit:
@@ -116,6 +125,15 @@ def _diff(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
         print(f"To declare them, add to the columns of {pipeline.name}'s YAML (or run again with --apply):")
     print("\n".join(lines))
     return 0
+
+
+def _drift_columns(client: Any, pipeline: Pipeline) -> tuple[Column, ...]:
+    """The columns ``schema_drift: add_columns`` added to the pipeline's table (none otherwise)."""
+    if pipeline.schema_drift != "add_columns":
+        return ()
+    from ingest.adapters.bigquery.schema_changes import read_drift_columns
+
+    return read_drift_columns(client, pipeline)
 
 
 def _print_fields(fields: list[FieldSeen], title: str) -> None:
