@@ -64,6 +64,8 @@ class LedgerEntry:
     """Error-bucket key of the whole list, when ``extra_fields`` lists only the first."""
     validation: dict[str, Any] | None = None
     """The suite's summary: rows checked, rows quarantined, counts per failed expectation id."""
+    quarantine_reasons: dict[str, Any] | None = None
+    """Quarantined rows per reason: the column a value did not fit, or ``validation <check>``."""
 
     # A FAILED outcome
     error_type: str | None = None

@@ -108,6 +108,12 @@ class LoadOutcome:
     """Of the load's rows (all its files), business keys new to the table (merge mode)."""
     rows_updated: int | None = None
     """Of the load's rows, versions that replaced an older one (merge mode)."""
+    quarantine_reasons: dict[str, int] | None = None
+    """Quarantined rows per reason (the column a value did not fit, or ``validation <check>``),
+    the commonest ``QUARANTINE_REASONS_LISTED``: the drift report counts type changes from them."""
+
+
+QUARANTINE_REASONS_LISTED = 20
 
 
 def now_iso() -> str:

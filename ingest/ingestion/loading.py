@@ -17,7 +17,16 @@ import pyarrow.parquet as pq
 
 from ingest.core.config import Pipeline
 from ingest.core.errors import IngestError, LoadFailed
-from ingest.core.model import Claim, FileResult, LoadJobNote, LoadOutcome, LoadRecord, Status, now_iso
+from ingest.core.model import (
+    QUARANTINE_REASONS_LISTED,
+    Claim,
+    FileResult,
+    LoadJobNote,
+    LoadOutcome,
+    LoadRecord,
+    Status,
+    now_iso,
+)
 from ingest.core.prepare import CHUNK_ROWS, IN_MEMORY_LOAD_FILE
 from ingest.core.spill import LARGE_LOAD_FILE
 from ingest.ingestion.clock import StageClock
@@ -139,6 +148,7 @@ def _write(
                 load_files=len(members),
                 rows_inserted=result.inserted,
                 rows_updated=result.updated,
+                quarantine_reasons=dict(tally.reasons.most_common(QUARANTINE_REASONS_LISTED)) or None,
             )
         )
     return outcomes, note

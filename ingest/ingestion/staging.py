@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO
 
-from ingest.core.config import EXTRA_COLUMN, Column, Lineage, Pipeline
-from ingest.core.drift_columns import DriftFile, columns_to_add, with_columns
+from ingest.core.config import Lineage, Pipeline
+from ingest.core.drift_columns import with_columns
 from ingest.core.errors import PoisonFile
 from ingest.core.model import (
     EXTRA_FIELDS_LISTED,
@@ -27,10 +27,11 @@ from ingest.core.model import (
     Status,
     now_iso,
 )
-from ingest.core.prepare import CHUNK_ROWS, Prepared, Reading, start_file, validate_files
+from ingest.core.prepare import Prepared, Reading, start_file, validate_files
 from ingest.core.prepare_together import finish_together, may_read_together
 from ingest.ingestion import memory
 from ingest.ingestion.clock import StageClock
+from ingest.ingestion.drift import add_drift_columns
 from ingest.ingestion.failure import as_ingest_error, fail
 from ingest.ingestion.services import Services
 
@@ -47,8 +48,6 @@ SMALL_FILE_BYTES = 4 << 20
 # so reading starts after one claim instead of all of them: a 250-file group's five claims took
 # 0.6-0.8 s of its 2.5-3 s on the local stack, the readers idle meanwhile.
 CLAIMS_PER_REQUEST = 50
-# Reasons a drifting field stays in _extra, logged per group (the fields come from the lake).
-NAMED_KEPT = 10
 
 
 @dataclass
@@ -176,7 +175,7 @@ def _stage_into(
             reads.extend(pool.submit(read_one, claim, pipeline) for claim in claims)
         read_files = _read_files(reads, group, pipeline, services, clock)
 
-        if added := _add_drift_columns(read_files, group, services):
+        if added := add_drift_columns(read_files, group, services):
             # The group is read again with its new columns, which the load will name: its files
             # only, once per column added (later groups read them as declared ones).
             pipeline = group.pipeline = with_columns(pipeline, added)
@@ -233,51 +232,6 @@ def _read_files(
             else:
                 group.ended.append(fail(claim, pipeline, as_ingest_error(error, claim.ref), services))
     return read_files
-
-
-def _add_drift_columns(
-    read_files: list[tuple[Claim, Prepared]], group: StagedGroup, services: Services
-) -> tuple[Column, ...]:
-    """Under ``schema_drift: add_columns``, the columns the group's undeclared fields became
-    (the table's drift columns after the change); none if no field became one.
-
-    A failure to change the table fails every file of the group with the reason (retried if it
-    may pass), as a failed load does."""
-    assert group.pipeline is not None
-    pipeline = group.pipeline
-    if pipeline.schema_drift != "add_columns":
-        return ()
-    drifting = [
-        DriftFile(claim.ref.uri, frozenset(p.tally.extra_fields), p.batches(CHUNK_ROWS, [EXTRA_COLUMN]))
-        for claim, p in read_files
-        if p.tally.extra_fields
-    ]
-    if not drifting:
-        return ()
-    new, kept = columns_to_add(pipeline, drifting)
-    for reason in kept[:NAMED_KEPT]:
-        log.info("%s: a field stays in %s: %s", pipeline.name, EXTRA_COLUMN, reason)
-    if not new:
-        return ()
-    try:
-        change = services.warehouse.add_columns(pipeline, new)
-        for added in change.added:
-            services.ledger.record_schema_change(pipeline.table_id, pipeline.name, added)
-    except Exception as err:  # each file fails with the reason, its bytes kept
-        error = as_ingest_error(err, read_files[0][0].ref)
-        group.ended.extend(fail(claim, pipeline, error, services) for claim, _ in read_files)
-        read_files.clear()
-        return ()
-    for added in change.added:
-        log.warning(
-            "%s: added column %s %s to %s (schema_drift: add_columns), first in %s",
-            pipeline.name,
-            added.column.name,
-            added.column.type,
-            pipeline.table_id,
-            added.first_file,
-        )
-    return change.columns
 
 
 def claim_group(

@@ -102,6 +102,7 @@ def test_new_fields_become_typed_columns_noted_in_ops_and_the_ledger(
         {"name": "coupon", "type": "STRING"},
         {"name": "points", "type": "INT64"},
     ]
+    assert report["quarantined_by_column"] == [{"column": "points", "rows": 1, "files": 1}]
     assert report["yaml"][:2] == [
         "  - {name: coupon, type: STRING, free_text: true}",
         "  - {name: points, type: INT64}",

@@ -12,8 +12,8 @@ import gzip
 import json
 
 import pytest
+from support.drift_files import FORMATS, LAKE, ROWS, TABLE, services
 from support.services import Fakes
-from test_schema_drift import FORMATS, LAKE, ROWS, TABLE, services
 
 from ingest.core.config import Column, parse_pipeline
 from ingest.core.drift_columns import MAX_COLUMNS_AT_ONCE
@@ -112,6 +112,52 @@ def test_a_value_that_no_longer_fits_its_added_column_is_quarantined_not_widened
     quarantined = fakes.lake.quarantined(later)
     assert [row["row"] for row in quarantined] == [2]
     assert "points" in quarantined[0]["reason"]
+    assert fakes.ledger.get(later).quarantine_reasons == {"points": 1}  # what the drift report counts
+
+
+def test_the_drift_report_counts_quarantined_rows_per_column_across_files():
+    from ingest.apps.tools.schema_diff import quarantined_by_column
+    from ingest.core.ledger_entry import LedgerEntry
+
+    pipeline = parse_pipeline(
+        {**BASE, "columns": [*BASE["columns"], {"name": "amount", "type": "NUMERIC"}]}, "o.yaml"
+    )
+    entries = [
+        LedgerEntry(
+            "s3://lake/a#1", "FILE", pipeline="orders", quarantine_reasons={"amount": 3, "unreadable": 1}
+        ),
+        LedgerEntry(
+            "s3://lake/b#2", "FILE", pipeline="orders", quarantine_reasons={"amount": 2, "order_id": 1}
+        ),
+        LedgerEntry(
+            "s3://lake/c#3", "FILE", pipeline="orders", quarantine_reasons={"validation orders.x": 5}
+        ),
+        LedgerEntry("s3://lake/d#4", "FILE", pipeline="other", quarantine_reasons={"amount": 9}),
+        LedgerEntry("s3://lake/e#5", "FILE", pipeline="orders"),
+    ]
+
+    counted = [q.to_dict() for q in quarantined_by_column(entries, pipeline)]
+
+    assert counted == [
+        {"column": "amount", "rows": 5, "files": 2},  # 3 + 2; another pipeline's 9 not counted
+        {"column": "order_id", "rows": 1, "files": 1},
+    ]  # reasons that are no column (unreadable rows, suite checks) are not type changes
+
+
+def test_a_large_file_read_whole_by_arrow_fills_the_columns_it_adds(tmp_path):
+    fakes = services(tmp_path, "add_columns")
+    lines = [json.dumps({"order_id": f"o-{n}", "amount": "1.00", "quantity": n}) for n in range(1, 20_001)]
+    lines[17_345] = json.dumps({"order_id": "o-17346", "amount": "1.00", "gift_note": "call +1 415 555 0100"})
+    body = ("\n".join(lines) + "\n").encode()
+    assert len(body) > 1 << 20  # the size Arrow reads whole
+    ref = fakes.lake.put(LAKE, "orders/big.ndjson", body)
+
+    result = ingest_file(ref, fakes.services)
+
+    assert (result.status, result.rows_loaded) == (Status.LOADED, 20_000)
+    notes = {r["order_id"]: r["gift_note"] for r in fakes.warehouse.rows(TABLE) if r["gift_note"] is not None}
+    assert notes == {"o-17346": "call [phone]"}
+    assert fakes.warehouse.added_columns[TABLE] == [Column("gift_note", "STRING", free_text=True)]
 
 
 def test_a_later_file_reads_an_added_column_as_a_declared_one(tmp_path):

@@ -85,9 +85,17 @@ def loaded_fields(outcome: LoadOutcome) -> dict[str, Any]:
         **bounded_extra_fields(outcome.extra_fields),
         **({"extra_fields_key": outcome.extra_fields_key} if outcome.extra_fields_key else {}),
         **({"validation": outcome.validation} if outcome.validation else {}),
+        **_quarantine_reasons(outcome.quarantine_reasons),
         "finished_at": finished_at,
         "updated_at": finished_at,
     }
+
+
+def _quarantine_reasons(reasons: dict[str, int] | None) -> dict[str, Any]:
+    """Quarantined rows per reason; a reason names a column or a check, cut like a field name."""
+    if not reasons:
+        return {}
+    return {"quarantine_reasons": {reason[:FIELD_NAME_LIMIT]: count for reason, count in reasons.items()}}
 
 
 def bounded_extra_fields(names: tuple[str, ...]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from ingest.apps.tools.masking import mask_value
 from ingest.apps.tools.profiling import flatten
 from ingest.core.bigquery_names import column_problem
 from ingest.core.config import EXTRA_COLUMN, Column, Pipeline
+from ingest.core.ledger_entry import LedgerEntry
 from ingest.core.type_inference import is_records, merge_types, value_type
 
 # Rows read from the table at most: enough to see a field's types, bounded for a large table.
@@ -163,6 +164,40 @@ def unread_paths(
         lists.update(path for path, leaf in leaves if is_records(leaf))
         out.append((uri, {path: leaf for path, leaf in leaves if path not in read}))
     return out, lists
+
+
+@dataclass
+class ColumnQuarantine:
+    """Rows quarantined for a value one column did not take (a type change shows here)."""
+
+    column: str
+    rows: int = 0
+    files: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"column": self.column, "rows": self.rows, "files": self.files}
+
+
+def quarantined_by_column(entries: Iterable[LedgerEntry], pipeline: Pipeline) -> list[ColumnQuarantine]:
+    """Per column of ``pipeline`` (its drift-added ones included), the rows its LOADED files
+    quarantined for a value the column did not take, and in how many files; most rows first.
+
+    Read from the ledger's ``quarantine_reasons`` (a reason is the column a value failed in, or
+    a suite check): a column declared NUMERIC that starts receiving text shows here, its rows
+    quarantined, never widened.
+    """
+    columns = {c.name for c in pipeline.columns}
+    found: dict[str, ColumnQuarantine] = {}
+    for entry in entries:
+        if entry.pipeline != pipeline.name or not entry.quarantine_reasons:
+            continue
+        for reason, count in entry.quarantine_reasons.items():
+            if reason not in columns:
+                continue
+            seen = found.setdefault(reason, ColumnQuarantine(reason))
+            seen.rows += int(count)
+            seen.files += 1
+    return sorted(found.values(), key=lambda q: (-q.rows, q.column))
 
 
 def _short(text: str) -> str:

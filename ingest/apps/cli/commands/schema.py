@@ -20,8 +20,9 @@ from ingest.apps.cli.parser import day, positive
 from ingest.apps.cli.rendering import console
 
 if TYPE_CHECKING:
-    from ingest.apps.tools.schema_diff import FieldSeen
+    from ingest.apps.tools.schema_diff import ColumnQuarantine, FieldSeen
     from ingest.core.config import Column, Pipeline
+    from ingest.core.settings import Settings
 
 
 def schema(args: argparse.Namespace) -> int:
@@ -38,7 +39,7 @@ def schema(args: argparse.Namespace) -> int:
     client = bigquery_client(settings.bq_project, settings.bq_location)
     if args.action == "backfill":
         return _backfill(client, pipeline, args)
-    return _diff(client, pipeline, args)
+    return _diff(client, pipeline, settings, args)
 
 
 def _backfill(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
@@ -62,8 +63,9 @@ def _backfill(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
     return 0
 
 
-def _diff(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
+def _diff(client: Any, pipeline: Pipeline, settings: Settings, args: argparse.Namespace) -> int:
     from ingest.apps.tools import schema_diff
+    from ingest.core.drift_columns import with_columns
 
     since = datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None
     rows = schema_diff.read_extras(client, pipeline, since, args.limit)
@@ -73,6 +75,7 @@ def _diff(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
     fields = [f for f in seen if f.name not in backfill]
     drifted = _drift_columns(client, pipeline)
     lines = schema_diff.pin_lines(drifted) + schema_diff.yaml_lines(fields, lists)
+    quarantines, unread = _quarantines(settings, with_columns(pipeline, drifted), since)
     applied = (
         _apply(pipeline, lines)
         if args.apply and any(line.lstrip().startswith("-") for line in lines)
@@ -89,6 +92,8 @@ def _diff(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
                 "applied_to": str(applied) if applied else None,
                 "declared_since": backfill,
                 "added_columns": [{"name": c.name, "type": c.type} for c in drifted],
+                "quarantined_by_column": None if quarantines is None else [q.to_dict() for q in quarantines],
+                "ledger_unread": unread,
             },
             ensure_ascii=False,
         )
@@ -108,6 +113,12 @@ def _diff(client: Any, pipeline: Pipeline, args: argparse.Namespace) -> int:
             f"Columns schema_drift: add_columns added to {pipeline.table_id}, not in the YAML: {shown} "
             "(declaring them keeps their type if the table is made again)",
             markup=False,
+        )
+    if quarantines:
+        _print_quarantines(quarantines, f"Rows quarantined for a value their column does not take{scope}")
+    elif unread:
+        console.print(
+            f"(rows quarantined per column not counted: the ledger was not read: {unread})", markup=False
         )
     if len(rows) == args.limit:
         console.print(
@@ -134,6 +145,35 @@ def _drift_columns(client: Any, pipeline: Pipeline) -> tuple[Column, ...]:
     from ingest.adapters.bigquery.schema_changes import read_drift_columns
 
     return read_drift_columns(client, pipeline)
+
+
+def _quarantines(
+    settings: Settings, pipeline: Pipeline, since: datetime | None
+) -> tuple[list[ColumnQuarantine] | None, str | None]:
+    """Rows quarantined per column, from the ledger's LOADED files; or None and why the ledger
+    could not be read (the diff itself needs only BigQuery, so it goes on without them)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ingest.adapters.clients import aws_client
+    from ingest.adapters.dynamodb.ledger import Ledger
+    from ingest.apps.tools.schema_diff import quarantined_by_column
+    from ingest.core.model import Status
+
+    try:
+        ledger = Ledger.from_settings(aws_client("dynamodb"), settings)
+        entries = ledger.entries(Status.LOADED, since.isoformat() if since else None)
+    except (BotoCoreError, ClientError) as err:
+        return None, f"{type(err).__name__}: {err}"[:200]
+    return quarantined_by_column(entries, pipeline), None
+
+
+def _print_quarantines(quarantines: list[ColumnQuarantine], title: str) -> None:
+    table = Table(title=title)
+    for column in ("column", "rows", "files"):
+        table.add_column(column, justify="left" if column == "column" else "right")
+    for seen in quarantines:
+        table.add_row(escape(seen.column), f"{seen.rows:,}", f"{seen.files:,}")
+    console.print(table)
 
 
 def _print_fields(fields: list[FieldSeen], title: str) -> None:
@@ -215,7 +255,9 @@ COMMANDS = (
         "file, the type ingest inspect would infer from the values, and a masked sample; then the "
         "YAML lines that would declare them as columns; --apply adds those to the pipeline's YAML "
         "file (kept only if the pipelines still load). Fields declared since some rows loaded are "
-        "named with the backfill command that moves their values.\n\n"
+        "named with the backfill command that moves their values. For a pipeline with schema_drift: "
+        "add_columns, the columns drift added to the table are listed too, with YAML lines that "
+        "declare them with their types.\n\n"
         "backfill: once a field is declared as a column, rows loaded before keep its value in "
         "_extra; one UPDATE moves it into the column where it casts to the column's type (the "
         "others keep it in _extra), and adds the column to the table if no load has yet. Run "
