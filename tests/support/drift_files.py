@@ -80,3 +80,13 @@ def services(tmp_path: Path, mode: str | None) -> Fakes:
         path = directory / "orders_orders.yaml"
         path.write_text(path.read_text() + f"schema_drift: {mode}\n")
     return fake_services(directory)
+
+
+# The least a pipeline's YAML holds, for checks of what ``parse_pipeline`` takes and refuses.
+MINIMAL_CONFIG = {
+    "name": "orders",
+    "key_pattern": "^orders/",
+    "table": "raw.orders",
+    "business_key": ["order_id"],
+    "columns": [{"name": "order_id", "type": "STRING", "mode": "REQUIRED"}],
+}

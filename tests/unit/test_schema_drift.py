@@ -12,7 +12,7 @@ import json
 
 import pyarrow as pa
 import pytest
-from support.drift_files import FORMATS, LAKE, ROWS, TABLE, ndjson, services
+from support.drift_files import FORMATS, LAKE, MINIMAL_CONFIG, ROWS, TABLE, ndjson, services
 
 from ingest.core import drift
 from ingest.core.config import parse_pipeline
@@ -100,18 +100,9 @@ def test_first_rows_reads_across_batches_and_skips_rows_without_extras():
     assert drift.first_rows(batches, {"a", "b"}) == {"a": 3, "b": 5}
 
 
-BASE = {
-    "name": "orders",
-    "key_pattern": "^orders/",
-    "table": "raw.orders",
-    "business_key": ["order_id"],
-    "columns": [{"name": "order_id", "type": "STRING", "mode": "REQUIRED"}],
-}
-
-
 def test_schema_drift_defaults_to_keep_extra_and_takes_fail():
-    assert parse_pipeline(BASE, "orders.yaml").schema_drift == "keep_extra"
-    assert parse_pipeline({**BASE, "schema_drift": "fail"}, "orders.yaml").schema_drift == "fail"
+    assert parse_pipeline(MINIMAL_CONFIG, "orders.yaml").schema_drift == "keep_extra"
+    assert parse_pipeline({**MINIMAL_CONFIG, "schema_drift": "fail"}, "orders.yaml").schema_drift == "fail"
 
 
 @pytest.mark.parametrize(
@@ -126,6 +117,6 @@ def test_schema_drift_defaults_to_keep_extra_and_takes_fail():
 )
 def test_schema_drift_settings_that_cannot_work_are_refused_when_the_yaml_loads(extra, says):
     with pytest.raises(ConfigError, match=r"orders\.yaml: ") as refused:
-        parse_pipeline({**BASE, **extra}, "orders.yaml")
+        parse_pipeline({**MINIMAL_CONFIG, **extra}, "orders.yaml")
 
     assert says in str(refused.value)

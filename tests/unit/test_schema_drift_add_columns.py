@@ -12,7 +12,7 @@ import gzip
 import json
 
 import pytest
-from support.drift_files import FORMATS, LAKE, ROWS, TABLE, services
+from support.drift_files import FORMATS, LAKE, MINIMAL_CONFIG, ROWS, TABLE, services
 from support.services import Fakes
 
 from ingest.core.config import Column, parse_pipeline
@@ -120,7 +120,8 @@ def test_the_drift_report_counts_quarantined_rows_per_column_across_files():
     from ingest.core.ledger_entry import LedgerEntry
 
     pipeline = parse_pipeline(
-        {**BASE, "columns": [*BASE["columns"], {"name": "amount", "type": "NUMERIC"}]}, "o.yaml"
+        {**MINIMAL_CONFIG, "columns": [*MINIMAL_CONFIG["columns"], {"name": "amount", "type": "NUMERIC"}]},
+        "o.yaml",
     )
     entries = [
         LedgerEntry(
@@ -258,18 +259,11 @@ def test_a_failure_to_add_the_columns_fails_the_files_for_a_retry_which_loads_th
     assert [r["coupon"] for r in by_row(fakes)] == ["A"]
 
 
-BASE = {
-    "name": "orders",
-    "key_pattern": "^orders/",
-    "table": "raw.orders",
-    "business_key": ["order_id"],
-    "columns": [{"name": "order_id", "type": "STRING", "mode": "REQUIRED"}],
-}
-
-
 def test_add_columns_is_taken_by_merge_and_append_pipelines():
     for mode in ("merge", "append"):
-        parsed = parse_pipeline({**BASE, "write_mode": mode, "schema_drift": "add_columns"}, "orders.yaml")
+        parsed = parse_pipeline(
+            {**MINIMAL_CONFIG, "write_mode": mode, "schema_drift": "add_columns"}, "orders.yaml"
+        )
         assert parsed.schema_drift == "add_columns"
 
 
@@ -282,7 +276,7 @@ def test_add_columns_is_taken_by_merge_and_append_pipelines():
 )
 def test_add_columns_where_it_cannot_work_is_refused_when_the_yaml_loads(extra, says):
     with pytest.raises(ConfigError, match=says):
-        parse_pipeline({**BASE, "schema_drift": "add_columns", **extra}, "orders.yaml")
+        parse_pipeline({**MINIMAL_CONFIG, "schema_drift": "add_columns", **extra}, "orders.yaml")
 
 
 def test_inspect_says_which_columns_a_file_would_add_before_any_load(tmp_path):
