@@ -7,8 +7,9 @@ arrays stay in ``_extra``, where their text is masked, since a JSON column would
 details inside them as they came. The type is the one ``ingest inspect`` infers from the values
 seen (``ingest.core.type_inference``); a STRING column masks email and phone shapes as
 ``_extra`` did (``free_text``). A value that does not fit the type later is quarantined with
-the reason, never widened. A group offering more than ``MAX_COLUMNS_AT_ONCE`` such fields adds
-none: keys that are data (ids, dates as keys) would fill the table with columns.
+the reason, never widened. A field seen only with nulls waits for a value to be typed by. A group
+offering more than ``MAX_COLUMNS_AT_ONCE`` such fields adds none: keys that are data (ids, dates
+as keys) would fill the table with columns.
 """
 
 from __future__ import annotations
@@ -88,20 +89,26 @@ def columns_to_add(pipeline: Pipeline, files: Iterable[DriftFile]) -> tuple[list
     """
     taken = {c.name.casefold() for c in pipeline.bigquery_columns()}
     seen: dict[str, _Seen] = {}
+    refused: set[str] = set()
     kept: list[str] = []
     for file in files:
-        fresh = sorted(name for name in file.fields if name not in seen)
-        for name in fresh:
+        for name in sorted(file.fields - seen.keys() - refused):
             if problem := _not_addable(name, taken):
+                refused.add(name)
                 kept.append(f"{_shown(name)}: {problem}")
                 continue
             seen[name] = _Seen(file.uri)
+            taken.add(name.casefold())  # a second spelling of it in this group is refused
         if wanted := {n for n in file.fields if n in seen and seen[n].values < VALUES_TYPED}:
             _type_values(file.extras, wanted, seen)
     for name, field in sorted(seen.items()):
         if field.nested:
             kept.append(f"{_shown(name)}: holds objects or arrays, kept in _extra with their text masked")
-    addable = {name: field for name, field in seen.items() if not field.nested}
+        elif field.type is None:
+            kept.append(f"{_shown(name)}: only nulls seen so far; typed once a value arrives")
+    addable = {
+        name: field.type for name, field in seen.items() if not field.nested and field.type is not None
+    }
     if len(addable) > MAX_COLUMNS_AT_ONCE:
         kept.append(
             f"{len(addable)} new fields in one load group, more than {MAX_COLUMNS_AT_ONCE}: none added "
@@ -109,8 +116,8 @@ def columns_to_add(pipeline: Pipeline, files: Iterable[DriftFile]) -> tuple[list
         )
         return [], kept
     new = [
-        NewColumn(drift_column(name, field.type or "STRING"), field.first_file)
-        for name, field in sorted(addable.items(), key=lambda item: (item[1].first_file, item[0]))
+        NewColumn(drift_column(name, bq_type), seen[name].first_file)
+        for name, bq_type in sorted(addable.items(), key=lambda item: (seen[item[0]].first_file, item[0]))
     ]
     return new, kept
 
@@ -126,7 +133,7 @@ def _not_addable(name: str, taken: set[str]) -> str | None:
     if problem := column_problem(name):
         return problem
     if name.casefold() in taken:
-        return "differs only in case from a column the table has (BigQuery's names ignore case)"
+        return "differs only in case from a column (BigQuery's names ignore case)"
     return None
 
 

@@ -218,6 +218,25 @@ def test_names_and_values_that_cannot_be_columns_stay_in_extra(tmp_path):
     assert json.loads(row["_extra"]) == kept
 
 
+def test_a_field_seen_only_null_waits_for_a_value_and_two_spellings_make_one_column(tmp_path):
+    fakes = services(tmp_path, "add_columns")
+    first = put_ndjson(
+        fakes, "orders/1.ndjson", [{"order_id": "o-1", "amount": "1", "promo": None, "Tag": "a", "tag": "b"}]
+    )
+
+    assert ingest_file(first, fakes.services).status == Status.LOADED
+
+    # promo has no value to be typed by yet; "tag" differs from "Tag" only in case, as BigQuery sees names
+    assert fakes.warehouse.added_columns[TABLE] == [Column("Tag", "STRING", free_text=True)]
+    assert json.loads(by_row(fakes)[0]["_extra"]) == {"promo": None, "tag": "b"}
+
+    later = put_ndjson(fakes, "orders/2.ndjson", [{"order_id": "o-2", "amount": "1", "promo": 15}])
+    assert ingest_file(later, fakes.services).status == Status.LOADED
+
+    assert [c.name for c in fakes.warehouse.added_columns[TABLE]] == ["Tag", "promo"]
+    assert fakes.warehouse.added_columns[TABLE][1].type == "INT64"
+
+
 def test_keys_that_look_like_data_add_no_column(tmp_path):
     fakes = services(tmp_path, "add_columns")
     record = {"order_id": "o-1", "amount": "1"} | {f"sku_{n}": n for n in range(MAX_COLUMNS_AT_ONCE + 1)}
