@@ -98,9 +98,18 @@ def columns_to_add(pipeline: Pipeline, files: Iterable[DriftFile]) -> tuple[list
                 kept.append(f"{_shown(name)}: {problem}")
                 continue
             seen[name] = _Seen(file.uri)
-            taken.add(name.casefold())  # a second spelling of it in this group is refused
         if wanted := {n for n in file.fields if n in seen and seen[n].values < VALUES_TYPED}:
             _type_values(file.extras, wanted, seen)
+    # Two spellings of one name (BigQuery's names ignore case): the one more rows carry is the column.
+    spellings: dict[str, list[str]] = {}
+    for name in seen:
+        spellings.setdefault(name.casefold(), []).append(name)
+    for names in spellings.values():
+        chosen = max(sorted(names), key=lambda n: seen[n].values)
+        for other in names:
+            if other != chosen:
+                del seen[other]
+                kept.append(f"{_shown(other)}: another spelling of {_shown(chosen)}, which more rows carry")
     for name, field in sorted(seen.items()):
         if field.nested:
             kept.append(f"{_shown(name)}: holds objects or arrays, kept in _extra with their text masked")

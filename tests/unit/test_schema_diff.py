@@ -41,6 +41,28 @@ def test_each_field_gets_its_rows_files_first_and_last_file_type_and_masked_samp
     assert [f.name for f in undeclared_fields(rows)] == ["coupon", "discount", "buyer_email"]
 
 
+def test_yaml_comments_a_name_that_differs_only_in_case_from_a_column_or_an_entry_above():
+    rows = [(A, {"Platform": "x", "platform": "y", "Amount": "1"})]
+
+    lines = yaml_lines(undeclared_fields(rows), columns=["order_id", "amount"])
+
+    assert "  # Amount: differs only in case from column amount (BigQuery's names ignore case)" in lines
+    declared = [line for line in lines if line.lstrip().startswith("-")]
+    assert len(declared) == 1 and "latform" in declared[0]  # one spelling declared, the other commented
+    assert sum("differs only in case" in line for line in lines) == 2
+
+
+def test_a_list_element_field_named_with_a_newline_stays_inside_its_comment():
+    name = "items.gift\n  - {name: evil, type: STRING}"
+    rows = [(A, {"items": [{"sku": "a"}], name: 1})]
+
+    lines = yaml_lines(undeclared_fields(rows), ["items"])
+
+    assert all("\n" not in line for line in lines)
+    parsed = yaml.safe_load("columns:\n" + "\n".join(lines))["columns"]
+    assert [c["name"] for c in parsed] == ["items"]  # the list itself; nothing injected
+
+
 def test_a_field_seen_only_as_null_is_a_string():
     (only,) = undeclared_fields([(A, {"note": None})])
 

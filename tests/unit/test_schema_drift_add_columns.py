@@ -221,19 +221,26 @@ def test_names_and_values_that_cannot_be_columns_stay_in_extra(tmp_path):
 def test_a_field_seen_only_null_waits_for_a_value_and_two_spellings_make_one_column(tmp_path):
     fakes = services(tmp_path, "add_columns")
     first = put_ndjson(
-        fakes, "orders/1.ndjson", [{"order_id": "o-1", "amount": "1", "promo": None, "Tag": "a", "tag": "b"}]
+        fakes,
+        "orders/1.ndjson",
+        [
+            {"order_id": "o-1", "amount": "1", "promo": None, "Tag": "a", "tag": "b"},
+            {"order_id": "o-9", "amount": "1", "tag": "c"},
+        ],
     )
 
     assert ingest_file(first, fakes.services).status == Status.LOADED
 
-    # promo has no value to be typed by yet; "tag" differs from "Tag" only in case, as BigQuery sees names
-    assert fakes.warehouse.added_columns[TABLE] == [Column("Tag", "STRING", free_text=True)]
-    assert json.loads(by_row(fakes)[0]["_extra"]) == {"promo": None, "tag": "b"}
+    # promo has no value to be typed by yet; "Tag" is "tag" to BigQuery, and fewer rows carry it
+    assert fakes.warehouse.added_columns[TABLE] == [Column("tag", "STRING", free_text=True)]
+    rows = by_row(fakes)
+    assert [r["tag"] for r in rows] == ["b", "c"]
+    assert json.loads(rows[0]["_extra"]) == {"promo": None, "Tag": "a"}
 
     later = put_ndjson(fakes, "orders/2.ndjson", [{"order_id": "o-2", "amount": "1", "promo": 15}])
     assert ingest_file(later, fakes.services).status == Status.LOADED
 
-    assert [c.name for c in fakes.warehouse.added_columns[TABLE]] == ["Tag", "promo"]
+    assert [c.name for c in fakes.warehouse.added_columns[TABLE]] == ["tag", "promo"]
     assert fakes.warehouse.added_columns[TABLE][1].type == "INT64"
 
 

@@ -83,21 +83,36 @@ def undeclared_fields(rows: Iterable[tuple[str, Any]]) -> list[FieldSeen]:
     return sorted(seen.values(), key=lambda f: (-f.rows, f.name))
 
 
-def yaml_lines(fields: Iterable[FieldSeen], lists: Iterable[str] = ()) -> list[str]:
+def yaml_lines(
+    fields: Iterable[FieldSeen], lists: Iterable[str] = (), columns: Iterable[str] = ()
+) -> list[str]:
     """The ``columns:`` entries that would declare ``fields``; a name BigQuery cannot take as a
-    column is a comment saying so. Objects and arrays are declared JSON (a RECORD needs fields)."""
+    column, or that differs only in case from one of ``columns`` (the table's) or from an entry
+    above, is a comment saying so. Objects and arrays are declared JSON (a RECORD needs fields).
+    A name in a comment is shown escaped: a key holding a newline must not end the comment."""
+    from ingest.core.drift import shown_name
+
     lines = []
     fields = list(fields)
     lists = {*lists, *(seen.name for seen in fields if seen.type == "RECORD")}
+    taken = {name.casefold(): name for name in columns}
     for seen in fields:
         # A path in a kept record (a.b) becomes the column a_b reading it.
         column = seen.name.replace(".", "_")
         if any(seen.name.startswith(f"{path}.") for path in lists):
-            lines.append(f"  # {seen.name}: a field of list elements, declared as a RECORD column's field")
+            lines.append(
+                f"  # {shown_name(seen.name)}: a field of list elements, declared as a RECORD column's field"
+            )
             continue
         if problem := column_problem(column):
             lines.append(f"  # not declarable: {problem}")
             continue
+        if (other := taken.get(column.casefold())) is not None:
+            lines.append(
+                f"  # {column}: differs only in case from column {other} (BigQuery's names ignore case)"
+            )
+            continue
+        taken[column.casefold()] = column
         kind = "JSON" if seen.type in {"RECORD", "JSON"} else seen.type
         source = f", source: {seen.name}" if column != seen.name else ""
         lines.append(f"  - {{name: {column}, type: {kind}{source}}}")

@@ -74,7 +74,8 @@ def _diff(client: Any, pipeline: Pipeline, settings: Settings, args: argparse.Na
     backfill = schema_diff.declared_since(seen, pipeline)  # declared after these rows loaded
     fields = [f for f in seen if f.name not in backfill]
     drifted = _drift_columns(client, pipeline)
-    lines = schema_diff.pin_lines(drifted) + schema_diff.yaml_lines(fields, lists)
+    have = [c.name for c in pipeline.bigquery_columns()] + [c.name for c in drifted]
+    lines = schema_diff.pin_lines(drifted) + schema_diff.yaml_lines(fields, lists, have)
     quarantines, unread = _quarantines(settings, with_columns(pipeline, drifted), since)
     applied = (
         _apply(pipeline, lines)
