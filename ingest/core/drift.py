@@ -9,13 +9,14 @@ it, its bytes kept in the error bucket like any file failed for good.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ingest.core.config import EXTRA_COLUMN
 from ingest.core.errors import SchemaDrift
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Field names come from the lake: a message names a bounded number, each cut to a bounded length.
 NAMED_FIELDS = 10
@@ -29,25 +30,37 @@ def first_rows(batches: Iterable[pa.RecordBatch], names: set[str]) -> dict[str, 
     every name is found.
     """
     found: dict[str, int] = {}
+    for row, extra in extra_objects(batches, "_source_row"):
+        for name in extra.keys() & names:
+            found.setdefault(name, row)
+        if len(found) == len(names):
+            break
+    return found
+
+
+def extra_objects(
+    batches: Iterable[pa.RecordBatch], row_column: str | None = None
+) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Each row's ``_extra`` object, in row order, skipping rows without one; with the row's
+    ``row_column`` value beside it (None without one). ``batches`` hold those columns."""
+    import pyarrow.compute as pc  # here: the ledger and add_columns' records import this module
+
     for batch in batches:
         extras = batch.column(EXTRA_COLUMN)
         present = pc.is_valid(extras)
         if not pc.any(present).as_py():
             continue
-        rows = batch.column("_source_row").filter(present).to_pylist()
-        for row, text in zip(rows, extras.filter(present).to_pylist(), strict=True):
-            for name in json.loads(text).keys() & names:
-                found.setdefault(name, row)
-        if len(found) == len(names):
-            break
-    return found
+        texts = extras.filter(present).to_pylist()
+        rows = batch.column(row_column).filter(present).to_pylist() if row_column else [None] * len(texts)
+        for row, text in zip(rows, texts, strict=True):
+            yield row, json.loads(text)
 
 
 def drift_error(pipeline: str, names: set[str], first: dict[str, int]) -> SchemaDrift:
     """``SchemaDrift`` naming the undeclared fields, first rows first, and what to do."""
     ordered = sorted(names, key=lambda name: (first.get(name, 1 << 62), name))
     shown = [
-        f"{_cut(name)} (first in row {first[name]})" if name in first else _cut(name)
+        f"{quoted_name(name)} (first in row {first[name]})" if name in first else quoted_name(name)
         for name in ordered[:NAMED_FIELDS]
     ]
     more = f" and {len(ordered) - NAMED_FIELDS} more" if len(ordered) > NAMED_FIELDS else ""
@@ -68,5 +81,7 @@ def _bounded(name: str) -> str:
     return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
 
 
-def _cut(name: str) -> str:
+def quoted_name(name: str) -> str:
+    """A field name from the lake for a message or log line: bounded, quoted, its control
+    characters escaped."""
     return repr(_bounded(name))

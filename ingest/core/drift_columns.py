@@ -15,20 +15,19 @@ as keys) would fill the table with columns.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ingest.core.bigquery_names import column_problem
-from ingest.core.config import EXTRA_COLUMN, Column, Pipeline
+from ingest.core.config import Column, Pipeline
+from ingest.core.drift import extra_objects, quoted_name
 from ingest.core.type_inference import merge_types, value_type
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 MAX_COLUMNS_AT_ONCE = 20
-NAME_CHARS = 80  # as ``ingest.core.drift`` bounds a field name in a message
 # Types a drift column may take: scalars the coercer converts (objects and arrays stay in _extra).
 ADDABLE_TYPES = frozenset({"STRING", "INT64", "NUMERIC", "FLOAT64", "BOOL", "DATE", "TIMESTAMP"})
 # Values read per field to type it: enough to see its shape, bounded for a group of large files.
@@ -95,7 +94,7 @@ def columns_to_add(pipeline: Pipeline, files: Iterable[DriftFile]) -> tuple[list
         for name in sorted(file.fields - seen.keys() - refused):
             if problem := _not_addable(name, taken):
                 refused.add(name)
-                kept.append(f"{_shown(name)}: {problem}")
+                kept.append(f"{quoted_name(name)}: {problem}")
                 continue
             seen[name] = _Seen(file.uri)
         if wanted := {n for n in file.fields if n in seen and seen[n].values < VALUES_TYPED}:
@@ -109,12 +108,16 @@ def columns_to_add(pipeline: Pipeline, files: Iterable[DriftFile]) -> tuple[list
         for other in names:
             if other != chosen:
                 del seen[other]
-                kept.append(f"{_shown(other)}: another spelling of {_shown(chosen)}, which more rows carry")
+                kept.append(
+                    f"{quoted_name(other)}: another spelling of {quoted_name(chosen)}, which more rows carry"
+                )
     for name, field in sorted(seen.items()):
         if field.nested:
-            kept.append(f"{_shown(name)}: holds objects or arrays, kept in _extra with their text masked")
+            kept.append(
+                f"{quoted_name(name)}: holds objects or arrays, kept in _extra with their text masked"
+            )
         elif field.type is None:
-            kept.append(f"{_shown(name)}: only nulls seen so far; typed once a value arrives")
+            kept.append(f"{quoted_name(name)}: only nulls seen so far; typed once a value arrives")
     addable = {
         name: field.type for name, field in seen.items() if not field.nested and field.type is not None
     }
@@ -131,11 +134,6 @@ def columns_to_add(pipeline: Pipeline, files: Iterable[DriftFile]) -> tuple[list
     return new, kept
 
 
-def _shown(name: str) -> str:
-    """A field name from the lake for a log line: bounded, its control characters escaped."""
-    return repr(name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…")
-
-
 def _not_addable(name: str, taken: set[str]) -> str | None:
     if name.startswith("_"):
         return "a leading underscore is kept for the pipeline's own columns"
@@ -147,25 +145,18 @@ def _not_addable(name: str, taken: set[str]) -> str | None:
 
 
 def _type_values(batches: Iterable[pa.RecordBatch], names: set[str], seen: dict[str, _Seen]) -> None:
-    import pyarrow.compute as pc  # here: the ledger imports this module's records, not Arrow
-
-    for batch in batches:
-        extras = batch.column(EXTRA_COLUMN)
-        present = pc.is_valid(extras)
-        if not pc.any(present).as_py():
-            continue
-        for text in extras.filter(present).to_pylist():
-            for name, value in json.loads(text).items():
-                if name not in names:
-                    continue
-                field = seen[name]
-                field.values += 1
-                kind = value_type(value)
-                if kind is None:
-                    continue
-                if kind not in ADDABLE_TYPES:
-                    field.nested = True
-                    continue
-                field.type = merge_types(field.type, kind)
+    for _, extra in extra_objects(batches):
+        for name, value in extra.items():
+            if name not in names:
+                continue
+            field = seen[name]
+            field.values += 1
+            kind = value_type(value)
+            if kind is None:
+                continue
+            if kind not in ADDABLE_TYPES:
+                field.nested = True
+                continue
+            field.type = merge_types(field.type, kind)
         if all(seen[name].values >= VALUES_TYPED for name in names):
             return
