@@ -10,7 +10,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ingest.adapters.bigquery.errors import classify
-from ingest.adapters.bigquery.tables import ensure_dataset, schema_field
+from ingest.adapters.bigquery.tables import add_declared_columns, ensure_dataset, ensure_table, schema_field
 from ingest.core.config import EXTRA_COLUMN, LINEAGE_COLUMNS, Column, Pipeline
 from ingest.core.drift_columns import ADDABLE_TYPES, NewColumn, drift_column
 from ingest.core.errors import LoadFailed
@@ -60,6 +60,23 @@ def read_drift_columns(client: bigquery.Client, pipeline: Pipeline) -> tuple[Col
     except exceptions.GoogleAPICallError as err:
         raise classify(err, f"reading the columns of {pipeline.table_id}") from err
     return drift_columns_of(table, pipeline)
+
+
+def add_to_table(
+    client: bigquery.Client, pipeline: Pipeline, new: list[NewColumn]
+) -> tuple[bigquery.Table, list[str]]:
+    """The pipeline's table with ``new``'s columns (``pipeline`` declares them), and the names
+    this call added: all of them if it created the table, else those its schema update added."""
+    from google.api_core import exceptions
+
+    try:
+        table = client.get_table(f"{client.project}.{pipeline.table_id}")
+    except exceptions.NotFound:
+        created, _ = ensure_table(client, pipeline)
+        return created, [change.column.name for change in new]
+    except exceptions.GoogleAPICallError as err:
+        raise classify(err, f"reading the columns of {pipeline.table_id}") from err
+    return table, add_declared_columns(client, table, pipeline)
 
 
 def ensure_schema_changes_table(client: bigquery.Client, dataset: str) -> None:

@@ -57,21 +57,15 @@ class BigQueryWarehouse:
     def add_columns(self, pipeline: Pipeline, new: list[NewColumn]) -> ColumnsAdded:
         wanted = with_columns(pipeline, [change.column for change in new])
         with self._tables_lock:
-            before = {c.name for c in schema_changes.read_drift_columns(self.client, pipeline)}
-            table, _ = tables.ensure_table(self.client, wanted)  # created with them, or altered
+            table, names = schema_changes.add_to_table(self.client, wanted, new)
             if pipeline.write_mode == "merge":
                 tables.ensure_staging_dataset(self.client, self.staging_dataset)
             self._tables_ready.add(pipeline.table_id)
+            # The table's types: a worker that added one of these first chose its type.
             columns = schema_changes.drift_columns_of(table, pipeline)
             self._drift_columns[pipeline.table_id] = columns
-        # Noted: the columns that were not there before and have the type chosen here. A worker
-        # that added one first chose its type and noted it (``columns`` holds the table's types).
-        now = {(c.name, c.type) for c in columns}
-        added = tuple(
-            change
-            for change in new
-            if change.column.name not in before and (change.column.name, change.column.type) in now
-        )
+        # Noted: only what this call added. A worker that added a column first noted it.
+        added = tuple(change for change in new if change.column.name in names)
         schema_changes.record_schema_changes(self.client, self.ops_dataset, pipeline, list(added))
         return ColumnsAdded(columns, added)
 
