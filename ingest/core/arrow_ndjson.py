@@ -16,39 +16,25 @@ value (``_raw`` with keys in the line's order, ``_extra`` in the order Arrow fir
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import traceback
 from collections.abc import Callable
 
-import msgspec
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from ingest.core.coerce.arrow_casts import ARROW_TYPES, arrow_cast, arrow_type, to_arrow
-from ingest.core.coerce.privacy import RedactTree, redact_in_place, redact_json_lines, redact_tree
-from ingest.core.coerce.rows import Coerced, RecordCoercer, masked_texts
+from ingest.core.arrow_arrays import empty_lists, field_of, offsets_of
+from ingest.core.arrow_kept_json import Declined, kept_json
+from ingest.core.coerce.arrow_casts import arrow_cast, arrow_type, to_arrow
+from ingest.core.coerce.rows import Coerced, RecordCoercer
 from ingest.core.config import EXTRA_COLUMN, Column, Lineage, Pipeline
 
 # A null value token (after a key, in an array, or a whole line), and more: a string holding
 # "null" as a word makes the file decline too, which costs only speed.
 _NULL_TOKEN = re.compile(rb"(?<![A-Za-z0-9_])null(?![A-Za-z0-9_])")
 _BLANK_LINE = re.compile(rb"\n[ \t\r\x0b\x0c]*\n")
-# Control characters other than the ones a JSON escape names; kept JSON declines on them.
-_OTHER_CONTROL = r"[\x00-\x07\x0b\x0e-\x1f]"
-_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
-_ESCAPES = (
-    ("\\", "\\\\"),
-    ('"', '\\"'),
-    ("\n", "\\n"),
-    ("\r", "\\r"),
-    ("\t", "\\t"),
-    ("\b", "\\b"),
-    ("\f", "\\f"),
-)
 # The first lines Arrow infers the file's schema from.
 SAMPLE_BYTES = 256 << 10
 # Arrow reads in blocks of this many bytes; a record longer than a block makes the read fail.
@@ -57,10 +43,6 @@ BLOCK_BYTES = 4 << 20
 log = logging.getLogger(__name__)
 
 ArrowTransform = Callable[[pa.StructArray], pa.StructArray | None]
-
-
-class _Declined(Exception):
-    """Something here the row-by-row reader must judge."""
 
 
 def load_table(
@@ -116,8 +98,8 @@ def load_tables(
             column.name: _column(column, _leaf(derived, column.source_path), coercer)
             for column in pipeline.columns
         }
-        kept, extras, extra_values = _kept_json(joined, records, derived, pipeline, coercer)
-    except (_Declined, RecursionError):  # nesting deeper than Python's stack: row by row
+        kept, extras, extra_values = kept_json(joined, records, derived, pipeline, coercer)
+    except (Declined, RecursionError):  # nesting deeper than Python's stack: row by row
         return None
     except pa.ArrowException:
         # A shape this module did not foresee: the row reader is the reference anyway.
@@ -205,16 +187,6 @@ def _has_timestamp(type_: pa.DataType) -> bool:
     return bool(_as_text(type_) != type_)
 
 
-def _has_float(type_: pa.DataType) -> bool:
-    if pa.types.is_floating(type_):
-        return True
-    if pa.types.is_struct(type_):
-        return any(_has_float(f.type) for f in type_)
-    if pa.types.is_list(type_):
-        return _has_float(type_.value_type)
-    return False
-
-
 def _as_text(type_: pa.DataType) -> pa.DataType:
     if pa.types.is_timestamp(type_):
         return pa.string()
@@ -223,18 +195,6 @@ def _as_text(type_: pa.DataType) -> pa.DataType:
     if pa.types.is_list(type_):
         return pa.list_(_as_text(type_.value_type))
     return type_
-
-
-def field_of(struct: pa.Array, name: str) -> pa.Array | None:
-    """A struct's field (null where the struct is null), or None when no record has it."""
-    if not pa.types.is_struct(struct.type) or struct.type.get_field_index(name) < 0:
-        return None
-    return pc.struct_field(struct, [struct.type.get_field_index(name)])
-
-
-def member(struct: pa.Array, name: str) -> pa.Array:
-    """A field the struct type has, by name (null where the struct is null)."""
-    return pc.struct_field(struct, [struct.type.get_field_index(name)])
 
 
 def _leaf(struct: pa.Array, path: tuple[str, ...]) -> pa.Array:
@@ -257,10 +217,10 @@ def _column(column: Column, leaf: pa.Array, coercer: RecordCoercer) -> pa.Array:
 
 def _typed(column: Column, values: pa.Array) -> pa.Array:
     if column.required and values.null_count:
-        raise _Declined(f"{column.name}: required value missing")
+        raise Declined(f"{column.name}: required value missing")
     typed = arrow_cast(column.type, values)
     if typed is None:
-        raise _Declined(f"{column.name}: Arrow cannot vouch for every value")
+        raise Declined(f"{column.name}: Arrow cannot vouch for every value")
     return typed
 
 
@@ -276,7 +236,7 @@ def _records(column: Column, lists: pa.Array) -> pa.Array:
     if pa.types.is_null(lists.type):
         return empty_lists(len(lists), target)
     if not pa.types.is_list(lists.type) or not pa.types.is_struct(lists.type.value_type):
-        raise _Declined(f"{column.name}: not a list of objects")
+        raise Declined(f"{column.name}: not a list of objects")
     elements = pc.list_flatten(lists)
     children = []
     for field in column.fields:
@@ -284,166 +244,3 @@ def _records(column: Column, lists: pa.Array) -> pa.Array:
         children.append(_typed(field, _empty_as_null(_leaf(elements, field.source_path))))
     structs = pa.StructArray.from_arrays(children, fields=list(target.value_type))
     return pa.ListArray.from_arrays(offsets_of(lists), structs, type=target)
-
-
-def offsets_of(lists: pa.Array) -> pa.Array:
-    """Offsets into ``pc.list_flatten(lists)``, a null list counted as empty."""
-    lengths = pc.fill_null(pc.list_value_length(lists), 0)
-    return pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(lengths).cast(pa.int32())])
-
-
-def empty_lists(count: int, type_: pa.DataType) -> pa.Array:
-    return pa.ListArray.from_arrays(pa.array([0] * (count + 1), pa.int32()), pa.array([], type_.value_type))
-
-
-def _kept_json(
-    content: bytes,
-    records: pa.StructArray,
-    derived: pa.StructArray,
-    pipeline: Pipeline,
-    coercer: RecordCoercer,
-) -> tuple[pa.Array, pa.Array, list[tuple[str, pa.Array]]]:
-    """The record column (the source record, redacted) and ``_extra`` (unknown fields), as JSON,
-    and each unknown field's values (a file kept one if any of its rows has a value)."""
-    nothing = pa.nulls(len(records), ARROW_TYPES["JSON"])
-    if pipeline.record_column:
-        if _has_float(records.type):
-            # Arrow reads a fraction, an exponent or an integer beyond 64 bits as a double:
-            # orjson would write 1e400 as null and 2**64 rounded, the reference exactly.
-            raise _Declined("a number that is not a 64-bit integer")
-        kept_text = _source_records(content, len(records), coercer.redact_paths)
-        return _as_json(masked_texts(kept_text, coercer.mask_json)), nothing, []
-    kept = _redacted(derived, coercer.redact_paths)
-    extra = [f for f in kept.type if f.name not in coercer.known_roots]
-    if not extra:
-        return nothing, nothing, []
-    values = [member(kept, f.name) for f in extra]
-    struct = pa.StructArray.from_arrays(values, fields=extra)
-    has_any = values[0].is_valid()
-    for value in values[1:]:
-        has_any = pc.or_(has_any, value.is_valid())
-    text = pc.if_else(has_any, json_text(struct), pa.scalar(None, pa.string()))
-    named = [(f.name, value) for f, value in zip(extra, values, strict=True)]
-    return nothing, _as_json(masked_texts(text, coercer.mask_json)), named
-
-
-def _source_records(content: bytes, rows: int, redact_paths: list[tuple[str, ...]]) -> pa.Array:
-    """Each line's record as JSON, without the redacted paths, keys in the line's order: the JSON
-    value the row reader keeps, the top level written compact and other objects as the producer
-    spaced them (text a JSON column does not keep).
-
-    ``privacy.redact_json_lines`` parses only the objects on the redacted paths, into one
-    buffer that becomes the Arrow column as it is: for 10,000 PayPal records 54 ms, where orjson
-    parsing and writing each line whole took 200-245 (and Arrow's kernels, building the text
-    column by column, about 300). Text holding a ``\\u`` or ``\\/`` escape is parsed and
-    written whole by orjson, line by line, so that it is written as the row reader writes it
-    (``"\\u0040"`` as ``"@"``) before its free text is masked; what orjson reads differently
-    (a lone surrogate) declines the file. Arrow has already vouched for every line.
-    """
-    tree = redact_tree(redact_paths)
-    try:
-        # memchr finds a backslash in 0.4 ms where a two-byte search takes 14 for a 14 MB file.
-        if b"\\" in content and (b"\\u" in content or b"\\/" in content):
-            kept = _rewritten_lines(content, redact_paths)
-        else:
-            kept = _redacted_lines(content, tree)
-    except orjson.JSONDecodeError as err:
-        raise _Declined(f"orjson cannot read a line: {err}") from err
-    except msgspec.DecodeError as err:  # and its ValidationError: a line that is not an object
-        raise _Declined(f"a line is not one JSON object: {err}") from err
-    if len(kept) != rows:
-        raise _Declined("lines and records differ")
-    return kept
-
-
-def _redacted_lines(content: bytes, tree: RedactTree) -> pa.Array:
-    """Each line redacted into one buffer, which becomes the column as it is."""
-    text, ends = redact_json_lines(content, tree)
-    return pa.StringArray.from_buffers(len(ends) - 1, pa.py_buffer(ends), pa.py_buffer(text))
-
-
-def _rewritten_lines(content: bytes, redact_paths: list[tuple[str, ...]]) -> pa.Array:
-    texts = []
-    for line in content.split(b"\n"):
-        if not line.strip():  # strip stops at the first other byte; isspace reads the whole line
-            continue
-        record = orjson.loads(line)
-        if type(record) is not dict:
-            raise _Declined("a line is not one JSON object")
-        redact_in_place(record, redact_paths)
-        texts.append(orjson.dumps(record))
-    return pa.array(texts, pa.binary()).cast(pa.string())
-
-
-def _as_json(text: pa.Array) -> pa.Array:
-    return pa.ExtensionArray.from_storage(ARROW_TYPES["JSON"], text.cast(pa.string()))
-
-
-def _redacted(struct: pa.StructArray, paths: list[tuple[str, ...]]) -> pa.StructArray:
-    for path in paths:
-        struct = _without(struct, path)
-    return struct
-
-
-def _without(struct: pa.Array, path: tuple[str, ...]) -> pa.Array:
-    """``struct`` without the field at ``path`` (unchanged where a step is not an object)."""
-    if not pa.types.is_struct(struct.type) or struct.type.get_field_index(path[0]) < 0:
-        return struct
-    names, children = [], []
-    for field in struct.type:
-        if field.name == path[0] and len(path) == 1:
-            continue
-        child = field_of(struct, field.name)
-        names.append(field.name)
-        children.append(_without(child, path[1:]) if field.name == path[0] else child)
-    validity = struct.is_valid()
-    mask = None if struct.null_count == 0 else pc.invert(validity)
-    if not names:  # every field redacted: {} where the object was
-        return pa.array([{} if present else None for present in validity.to_pylist()], pa.struct([]))
-    return pa.StructArray.from_arrays(children, names, mask=mask)
-
-
-def json_text(values: pa.Array) -> pa.Array:
-    """Each value as JSON text (null stays null: the key is left out of its object).
-
-    Raises _Declined for a type or text this cannot write exactly (floats, control characters).
-    """
-    type_ = values.type
-    if pa.types.is_null(type_):
-        return pa.nulls(len(values), pa.string())
-    if pa.types.is_string(type_):
-        if pc.any(pc.match_substring_regex(values, _NEEDS_ESCAPE)).as_py():
-            if pc.any(pc.match_substring_regex(values, _OTHER_CONTROL)).as_py():
-                raise _Declined("control character in text")
-            for plain, escaped in _ESCAPES:
-                values = pc.replace_substring(values, plain, escaped)
-        return pc.binary_join_element_wise('"', values, '"', "")
-    if pa.types.is_int64(type_):
-        return values.cast(pa.string())
-    if pa.types.is_boolean(type_):
-        return pc.if_else(values, "true", "false")
-    if pa.types.is_struct(type_):
-        # Each present member as ',"key":value', absent ones as "", joined; then the first comma
-        # dropped. (binary_join_element_wise's "skip" drops rows whose members are all null.)
-        members = [
-            pc.fill_null(
-                pc.binary_join_element_wise(
-                    "," + json.dumps(f.name, ensure_ascii=False) + ":",
-                    json_text(field_of(values, f.name)),
-                    "",
-                ),
-                "",
-            )
-            for f in type_
-        ]
-        joined = pc.binary_join_element_wise(*members, "") if members else pa.array([""] * len(values))
-        text = pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(joined, 1), "}", "")
-        return pc.if_else(values.is_valid(), text, pa.scalar(None, pa.string()))
-    if pa.types.is_list(type_):
-        items = json_text(pc.list_flatten(values))
-        if items.null_count:
-            raise _Declined("null in a list")
-        joined = pc.binary_join(pa.ListArray.from_arrays(offsets_of(values), items), ",")
-        text = pc.binary_join_element_wise("[", joined, "]", "")
-        return pc.if_else(values.is_valid(), text, pa.scalar(None, pa.string()))
-    raise _Declined(f"cannot write {type_} as JSON exactly")

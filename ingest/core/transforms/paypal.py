@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.core.arrow_ndjson import empty_lists, field_of, offsets_of
+from ingest.core.arrow_arrays import empty_lists, field_of, offsets_of
 
 # "Gem Pack (ID: #2202)" -> "Gem Pack": the storefront appends the product id to every name.
 _PRODUCT_ID_SUFFIX = re.compile(r"\s*\(ID: #[^)]*\)\s*$")
