@@ -1,7 +1,8 @@
 """The ingestion ledger in DynamoDB: who loads which file, and what came of it.
 
 A delivery claims the file version (``claim_rules`` says when it may), then records its outcome
-under the claim's token; ``items`` lists the items, ``transactions`` the batch writes.
+under the claim's token; ``items`` lists the items, ``transactions`` the batch writes,
+``content_claims`` the claims on a file's bytes (the same bytes load once per table).
 """
 
 from __future__ import annotations
@@ -10,21 +11,16 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ingest.adapters.dynamodb import items
+from ingest.adapters.dynamodb import content_claims, items
 from ingest.adapters.dynamodb.claim_rules import (
     CLAIMABLE,
     CLAIMABLE_UNLESS_ORPHANED,
     LEASE_EXPIRED,
     REPLAYABLE,
     ClaimAttempt,
-    Condition,
     claim_condition,
-    content_free_or_owned_by,
-    content_owned_by,
     holds_the_claim,
     may_claim,
-    owner_holds_content,
-    skipped_as_duplicate_of,
 )
 from ingest.adapters.dynamodb.codec import marshal, unmarshal, update_expression
 from ingest.adapters.dynamodb.table import STATUS_INDEX
@@ -33,6 +29,7 @@ from ingest.adapters.dynamodb.transactions import (
     OUTCOMES_PER_TRANSACTION,
     chunked,
     claim_actions,
+    conditional,
     outcome_action,
     record_action,
     transact,
@@ -164,97 +161,13 @@ class Ledger:
 
     def claim_content(self, claim: Claim, table: str) -> str | None:
         """Register this file's bytes as loading into ``table``; the identity of an earlier file
-        with the same bytes that is loaded or being loaded into it, else None.
-
-        The ETag stands for the bytes: S3 gives identical uploads the same ETag. A previous owner
-        that failed or was skipped does not block: its bytes never reached the warehouse. The
-        same bytes bound for another table are not a duplicate: they are not in that table yet.
-        A file that finds the owner still loading waits on it (``release_content``).
-        """
-        ref = claim.ref
-        item = items.content_item(ref, table)
-        key = marshal({"pk": item["pk"], "sk": item["sk"]})
-        for _ in range(3):
-            if self._put_content(item, content_free_or_owned_by(ref.identity)):
-                return None
-            owner = unmarshal(self._db.get_item(TableName=self.table, Key=key, ConsistentRead=True)["Item"])
-            owner_file = self._db.get_item(
-                TableName=self.table,
-                Key=marshal({"pk": owner["file"], "sk": items.FILE_ITEM}),
-                ConsistentRead=True,
-            ).get("Item")
-            owner_status = unmarshal(owner_file or {}).get("status")
-            if owner_status == Status.LOADED:
-                return str(owner["file"])
-            if owner_holds_content(owner_status):
-                # Still loading: wait on it, unless it let go of the bytes meanwhile.
-                if self._wait_on(key, str(owner["file"]), ref.identity):
-                    return str(owner["file"])
-                continue
-            # The owner never loaded: take the content over, if nobody else did meanwhile.
-            if self._put_content(item, content_owned_by(owner["file"])):
-                return None
-        raise RuntimeError(f"content claim of {ref.uri} kept changing hands")
-
-    def _put_content(self, item: dict[str, Any], condition: Condition) -> bool:
-        """Take the content item if ``condition`` holds, keeping its waiters; False if not."""
-        names = {"#file": "file", "#key": "key", "#at": "at"}
-        values = {":file": item["file"], ":key": item["key"], ":at": item["at"]}
-        return self._conditional(
-            self._db.update_item,
-            Key=marshal({"pk": item["pk"], "sk": item["sk"]}),
-            UpdateExpression="SET #file = :file, #key = :key, #at = :at",
-            ConditionExpression=condition.expression,
-            ExpressionAttributeNames={**names, **condition.names},
-            ExpressionAttributeValues=marshal({**values, **condition.values}),
-        )
-
-    def _wait_on(self, content_key: dict[str, Any], owner: str, waiter: str) -> bool:
-        """Note ``waiter`` on the content item while ``owner`` still holds it; False if not."""
-        condition = content_owned_by(owner)
-        return self._conditional(
-            self._db.update_item,
-            Key=content_key,
-            UpdateExpression="ADD #waiters :waiter",
-            ConditionExpression=condition.expression,
-            ExpressionAttributeNames={"#waiters": "waiters", **condition.names},
-            ExpressionAttributeValues=marshal({":waiter": {waiter}, **condition.values}),
-        )
+        with the same bytes that is loaded or being loaded into it, else None (``content_claims``)."""
+        return content_claims.claim_content(self._db, self.table, claim.ref, table)
 
     def release_content(self, claim: Claim, table: str) -> int:
         """Let go of the bytes of a file that failed for good, and reopen the files skipped as
         holding the same bytes while it was loading; how many were reopened."""
-        from botocore.exceptions import ClientError
-
-        owner = claim.ref.identity
-        condition = content_owned_by(owner)
-        try:
-            response = self._db.delete_item(
-                TableName=self.table,
-                Key=marshal({"pk": items.content_pk(table, claim.ref), "sk": items.CONTENT_ITEM}),
-                ConditionExpression=condition.expression,
-                ExpressionAttributeNames=condition.names,
-                ExpressionAttributeValues=marshal(condition.values),
-                ReturnValues="ALL_OLD",
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return 0  # it never held them, or another file took them over
-            raise
-        waiters = unmarshal(response.get("Attributes") or {}).get("waiters") or []
-        reopened = 0
-        for waiter in sorted(waiters):
-            expression, names, values = update_expression(items.reopened_fields(owner))
-            still_skipped = skipped_as_duplicate_of(owner)
-            reopened += self._conditional(
-                self._db.update_item,
-                Key=marshal({"pk": waiter, "sk": items.FILE_ITEM}),
-                UpdateExpression=expression,
-                ConditionExpression=still_skipped.expression,
-                ExpressionAttributeNames={**names, **still_skipped.names},
-                ExpressionAttributeValues=marshal({**values, **still_skipped.values}),
-            )
-        return reopened
+        return content_claims.release_content(self._db, self.table, claim.ref, table)
 
     def skip_duplicate_content(self, claim: Claim, pipeline: str, duplicate_of: str) -> bool:
         """Record that this file holds the same bytes as ``duplicate_of`` and was not loaded."""
@@ -318,16 +231,7 @@ class Ledger:
         )
 
     def _conditional(self, write: Callable[..., dict[str, Any]], **kwargs: Any) -> bool:
-        """Make a conditional ``write``; False when its condition did not hold."""
-        from botocore.exceptions import ClientError
-
-        try:
-            write(TableName=self.table, **kwargs)
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditional(write, TableName=self.table, **kwargs)
 
     def record_ignored(self, ref: FileRef, reason: str) -> None:
         """Note an object that is not data, so listings show it was seen and why it was let be."""

@@ -1,4 +1,5 @@
-"""Batch mode's ledger writes: many claims or outcomes to one ``TransactWriteItems``.
+"""The ledger's conditional writes: one at a time (``conditional``), and batch mode's many claims
+or outcomes to one ``TransactWriteItems``.
 
 Batch mode claims files never seen before 50 to a transaction (each file's claim and its content
 claim, all or nothing) and records their outcomes 100 to one, under the same conditions as the
@@ -8,7 +9,7 @@ a transactional write costs two write units rather than one; it saves a round tr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from ingest.adapters.dynamodb.claim_rules import (
@@ -30,6 +31,19 @@ CANCELLED_BY_ANOTHER_WRITER = {"ConditionalCheckFailed", "TransactionConflict"}
 
 class TransactingClient(Protocol):
     def transact_write_items(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+def conditional(write: Callable[..., dict[str, Any]], **kwargs: Any) -> bool:
+    """Make a conditional ``write``; False when its condition did not hold."""
+    from botocore.exceptions import ClientError
+
+    try:
+        write(**kwargs)
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def claim_actions(ledger_table: str, ref: FileRef, claim: dict[str, Any], table: str) -> list[dict[str, Any]]:
