@@ -6,6 +6,7 @@ import codecs
 import gzip
 import io
 import json
+from typing import IO
 
 import pytest
 
@@ -83,6 +84,41 @@ def test_an_ndjson_file_is_kept_whole_only_within_the_limit_and_its_rows_read_ei
 
     assert opened.content == (data if len(data) <= limit else None)
     assert [row.record for row in opened.rows] == [json.loads(line) for line in lines]
+
+
+@pytest.mark.parametrize("limit", [10, 3 * PEEK_BYTES // 2, 4 * PEEK_BYTES])
+def test_an_ndjson_file_already_in_memory_is_kept_whole_the_same_way(limit: int) -> None:
+    # The native S3 read hands over a BytesIO; the file is taken from it whole, not streamed
+    lines = [json.dumps({"id": n, "pad": "x" * (n % 977)}).encode() for n in range(4_300)]
+    data = b"\n".join(lines) + b"\n"
+
+    opened = open_rows(io.BytesIO(data), keep_ndjson_bytes=limit)
+
+    assert opened.content == (data if len(data) <= limit else None)
+    assert [row.record for row in opened.rows] == [json.loads(line) for line in lines]
+
+
+def test_an_in_memory_file_is_read_from_where_the_stream_stands() -> None:
+    stream = io.BytesIO(b"skipped\n" + b'{"id": 1}\n{"id": 2}\n')
+    stream.seek(len(b"skipped\n"))
+
+    opened = open_rows(stream, keep_ndjson_bytes=1 << 20)
+
+    assert opened.content == b'{"id": 1}\n{"id": 2}\n'
+    assert [row.record for row in opened.rows] == [{"id": 1}, {"id": 2}]
+
+
+@pytest.mark.parametrize("in_memory", [True, False], ids=["in-memory", "streamed"])
+def test_a_nul_byte_past_the_head_fails_the_ndjson_file_naming_its_offset(in_memory: bool) -> None:
+    # 2 MB of good lines, then a zero-filled block as a crash leaves; 6 bytes into that line
+    good = b'{"id": 1, "pad": "' + b"x" * 100 + b'"}\n'
+    data = good * (2 * PEEK_BYTES // len(good)) + b'{"id":\x00\x00\x00}\n'
+    offset = data.index(b"\x00")
+    stream: IO[bytes] = io.BytesIO(data) if in_memory else io.BufferedReader(io.BytesIO(data))
+
+    with pytest.raises(UndecodableFile, match=f"NUL byte at byte {offset:,} of the text"):
+        opened = open_rows(stream, keep_ndjson_bytes=4 * PEEK_BYTES)
+        list(opened.rows)
 
 
 def test_pretty_printed_json_array_is_read_element_by_element() -> None:

@@ -54,6 +54,7 @@ def open_rows(
     NDJSON file of at most ``keep_ndjson_bytes`` (for a whole-file reader such as Arrow's).
     """
     limits = limits or Limits()
+    start = stream.tell() if isinstance(stream, io.BytesIO) else None
     head, data, compression = open_decompressed(stream, limits.max_inflated_bytes)
     detected = replace(detect(head, pinned_format), compression=compression)
     if detected.format == "parquet":
@@ -63,12 +64,18 @@ def open_rows(
         data = io.BufferedReader(_WithoutNul(data), BUFFER_BYTES)
     content = None
     if detected.format == "ndjson" and detected.encoding == "utf-8" and keep_ndjson_bytes:
-        # In steps: one read of the whole limit would make every small file allocate it.
-        start = read_up_to(data, keep_ndjson_bytes + 1)
-        if len(start) <= keep_ndjson_bytes:
-            content, data = start, io.BufferedReader(io.BytesIO(start))
+        if compression is None and (whole := _whole_in_memory(stream, start, keep_ndjson_bytes)) is not None:
+            # Already whole in memory (a native read): taken as it is, rather than copied through
+            # the reader's layers 64 KB at a time.
+            _refuse_nul(whole, 0)
+            content, data = whole, io.BufferedReader(io.BytesIO(whole))
         else:
-            data = io.BufferedReader(PrefixedStream(data, prefix=start), BUFFER_BYTES)
+            # In steps: one read of the whole limit would make every small file allocate it.
+            head_on = read_up_to(data, keep_ndjson_bytes + 1)
+            if len(head_on) <= keep_ndjson_bytes:
+                content, data = head_on, io.BufferedReader(io.BytesIO(head_on))
+            else:
+                data = io.BufferedReader(PrefixedStream(data, prefix=head_on), BUFFER_BYTES)
     text = io.TextIOWrapper(data, encoding=detected.encoding, errors="strict", newline="")
     if detected.format == "csv":
         header, rows = open_csv(text, detected.delimiter or ",", limits)
@@ -107,13 +114,23 @@ class _WithoutNul(io.RawIOBase):
     def readinto(self, buffer: Buffer, /) -> int:
         view = memoryview(buffer).cast("B")
         data = self._inner.read(len(view))
-        if (at := data.find(b"\x00")) >= 0:
-            raise UndecodableFile(
-                f"NUL byte at byte {self._offset + at:,} of the text: the file is binary or corrupt"
-            )
+        _refuse_nul(data, self._offset)
         self._offset += len(data)
         view[: len(data)] = data
         return len(data)
+
+
+def _refuse_nul(data: bytes, offset: int) -> None:
+    if (at := data.find(b"\x00")) >= 0:
+        raise UndecodableFile(f"NUL byte at byte {offset + at:,} of the text: the file is binary or corrupt")
+
+
+def _whole_in_memory(stream: IO[bytes], start: int | None, limit: int) -> bytes | None:
+    """What a ``BytesIO`` held from ``start`` on, if at most ``limit`` bytes; None for other streams."""
+    if not isinstance(stream, io.BytesIO) or start is None or len(stream.getbuffer()) - start > limit:
+        return None
+    whole = stream.getvalue()  # the buffer itself, not a copy, while nothing else holds a view
+    return whole if start == 0 else whole[start:]
 
 
 def _guard_decoding(rows: Iterator[ParsedRow]) -> Iterator[ParsedRow]:
