@@ -151,3 +151,62 @@ def test_ingest_validate_reads_an_s3_object_and_loads_nothing(stack, prefix, scr
     assert [c["id"] for c in report["failed_expectations"]] == ["payments.currency_iso"]
     ledger = Services.from_env(Settings()).ledger
     assert not [e for e in ledger.entries() if e.key == key]
+
+
+def test_a_batch_groups_results_go_by_one_load_job_and_a_lambda_batchs_are_streamed(stack, prefix):
+    # GIVEN the results of 101 files (a batch group) and of 100 (an SQS batch), two checks each:
+    # file n has n % 7 rows failing the second check
+    from ingest.adapters.bigquery.validation_results import BigQueryValidationResults
+    from ingest.core.validate.results import Check, Validation
+
+    def validation(n: int) -> Validation:
+        checks = {
+            "paypal.id_present": Check(
+                "paypal.id_present", "not_null", "transaction_id", "error", True, True, 20
+            ),
+            "paypal.status_known": Check(
+                "paypal.status_known",
+                "in_set",
+                "transaction_status",
+                "error",
+                n % 7 == 0,
+                True,
+                20,
+                n % 7,
+                tuple(range(1, n % 7 + 1)),
+            ),
+        }
+        return Validation("paypal_transactions", rows=20, bad_rows=n % 7, checks=checks)
+
+    services = Services.from_env(Settings())
+    pipeline = next(p for p in services.pipelines if p.name == "paypal_transactions")
+    sink = BigQueryValidationResults(services.bigquery, "ops")
+    groups = {"batch": 101, "lambda": 100}
+    jobs_before = {job.job_id for job in services.bigquery.list_jobs()}
+
+    # WHEN each is recorded
+    for name, files in groups.items():
+        refs = [
+            FileRef.of("lake", f"paypal/transactions/{prefix}/{name}/{n}.json", f"e{n}", 1)
+            for n in range(files)
+        ]
+        sink.record(pipeline, [(ref, validation(n)) for n, ref in enumerate(refs)])
+
+    # THEN every file has both rows, the failing counts as written
+    for name, files in groups.items():
+        rows = queries.query_dataframe(
+            services.bigquery,
+            "SELECT COUNT(*) AS n, SUM(unexpected_count) AS bad, COUNTIF(NOT success) AS failed "
+            "FROM ops.validation_results WHERE STARTS_WITH(source_uri, @prefix)",
+            {"prefix": f"s3://lake/paypal/transactions/{prefix}/{name}/"},
+        ).to_dict("records")
+        assert rows == [
+            {
+                "n": 2 * files,
+                "bad": sum(n % 7 for n in range(files)),
+                "failed": sum(1 for n in range(files) if n % 7),
+            }
+        ]
+    # AND only the batch group's went by a load job
+    new_jobs = {job.job_id for job in services.bigquery.list_jobs()} - jobs_before
+    assert len([job for job in new_jobs if job.startswith("ingest_results_")]) == 1
