@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import IO
 
 from ingest.core.config import Pipeline, route
 from ingest.core.errors import UnknownPipeline
@@ -107,8 +108,11 @@ def ingest_files(
     # stack, 250 files' results took 0.6-0.9 s of a group's 2.5-3 s of reading. A single file
     # (a warm Lambda's) has nothing to overlap them with, and writes them itself.
     with (
-        ThreadPoolExecutor(1, thread_name_prefix="results") if len(refs) > 1 else contextlib.nullcontext()
-    ) as recorder:
+        (
+            ThreadPoolExecutor(1, thread_name_prefix="results") if len(refs) > 1 else contextlib.nullcontext()
+        ) as recorder,
+        ThreadPoolExecutor(1, thread_name_prefix="load-file") as writer,
+    ):
         for target in services.pipelines:
             refs_of_pipeline = by_pipeline.get(target.name, [])
             if not refs_of_pipeline:
@@ -130,18 +134,26 @@ def ingest_files(
                     alone=alone,
                     recorder=recorder,
                 )
-                # Written here, beside the next group's reading, rather than on the load's path:
-                # the load (BigQuery's work) is the slower of the two for large files.
+                # Written beside the next group's reading rather than on the load's path, by a
+                # thread of its own, so that the next group's reading starts at once: the reading
+                # holds the GIL and is what a run of large files waits on, while Arrow writes the
+                # file mostly outside it. 1M PayPal rows in 100 files: 35.8-37.5 s against
+                # 38.6-45.0 when each group's 0.65-0.7 s file was written before the next read.
                 if staged.staged:
-                    try:
-                        with clock("load"):
-                            staged.load_file = load_file_of(staged.staged, staged.temporary)
-                    except Exception:  # the load writes it again, and fails the files with why
-                        log.debug("load file not written ahead", exc_info=True)
+                    staged.load_file = writer.submit(_write_load_file, staged, clock)
                 return staged
 
             _load_groups(groups, stage, target, services, done.loads, report, clock)
     return done
+
+
+def _write_load_file(staged: StagedGroup, clock: StageClock) -> IO[bytes] | None:
+    try:
+        with clock("load"):
+            return load_file_of(staged.staged, staged.temporary)
+    except Exception:  # the load writes it again, and fails the files with why
+        log.debug("load file not written ahead", exc_info=True)
+        return None
 
 
 def _is_folder_marker(ref: FileRef) -> bool:
@@ -261,13 +273,13 @@ def _load_group(
     written, each file fails with the reason, as when the suite itself fails."""
     pipeline = group.pipeline or pipeline  # with the columns drift added while it was read
     with group.temporary:
+        # Waited for first: the file is written into the temporaries this block ends with.
+        load_file = group.written_load_file()
         for result in group.ended:
             report(result)
         if group.staged and (error := group.recording_error()) is not None:
             failure = as_ingest_error(error, group.staged[0].ref)
             fail_each(group.staged, pipeline, failure, services, report, clock)
         elif group.staged:
-            load_staged(
-                group.staged, pipeline, services, group.temporary, loads, report, clock, group.load_file
-            )
+            load_staged(group.staged, pipeline, services, group.temporary, loads, report, clock, load_file)
     memory.hand_back()

@@ -78,11 +78,16 @@ class StagedGroup:
     """Holds the group's temporary files until its load is done."""
     recorded: Future[None] | None = None
     """The suite's results being written, when a recorder was given: the load waits for them."""
-    load_file: IO[bytes] | None = None
-    """The staged files' rows as their load job takes them, when written before the load."""
+    load_file: Future[IO[bytes] | None] | None = None
+    """The staged files' rows as their load job takes them, being written before the load (None
+    inside: not written, the load writes it)."""
     pipeline: Pipeline | None = None
     """The pipeline the files were read with: under ``schema_drift: add_columns``, the declared
     one and the columns drift added to its table. The load names these columns."""
+
+    def written_load_file(self) -> IO[bytes] | None:
+        """Wait for the load file being written ahead; None if it was not."""
+        return None if self.load_file is None else self.load_file.result()
 
     def recording_error(self) -> Exception | None:
         """Wait for the suite's results to be written; what stopped them, if anything did."""
