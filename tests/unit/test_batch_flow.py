@@ -3,9 +3,11 @@ the daily quota, replace pipelines and batch runs over the lake."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 
+import pyarrow.parquet as pq
 import pytest
 from support.helpers import ProcessDied, orders_ndjson, payment, write_orders_pipeline
 from support.services import Fakes, fake_services
@@ -13,8 +15,10 @@ from support.services import Fakes, fake_services
 from ingest.core.errors import MalformedFile, TransientError
 from ingest.core.model import FileRef, Status, now_iso
 from ingest.core.settings import PACKAGE_DIR
+from ingest.ingestion import flow
 from ingest.ingestion.flow import ingest_files
 from ingest.ingestion.runs import run_batch
+from ingest.ingestion.staging import SMALL_FILE_BYTES
 
 LAKE = "lake"
 TABLE = "raw.orders_orders"
@@ -228,3 +232,56 @@ def test_files_whose_suite_results_cannot_be_written_fail_with_the_reason_and_lo
     assert [(r.status, r.error_type) for r in done.results] == [(Status.FAILED, "TransientError")] * 3
     assert all("results table is unreachable" in r.message for r in done.results)
     assert fakes.warehouse.loads == []
+
+
+def test_a_group_of_large_files_loads_every_row_of_each_in_row_groups_of_10000(fakes, monkeypatch):
+    # GIVEN three files of 50,000 orders, each too large to read beside another (spilled, then
+    # combined into the group's load file on a thread of its own)
+    orders = orders_ndjson(50_000)
+    bodies = [orders.replace(b"o-", f"b{n}-".encode()) for n in range(3)]
+    refs = [fakes.lake.put(LAKE, f"orders/big-{n}.ndjson", body) for n, body in enumerate(bodies)]
+    assert all((ref.size or 0) > SMALL_FILE_BYTES for ref in refs)
+    written: list[bytes] = []
+    real = flow.load_file_of
+
+    def keeping(members, temporary):
+        load_file = real(members, temporary)
+        load_file.seek(0)
+        written.append(load_file.read())  # the load closes the file with the group's temporaries
+        return load_file
+
+    monkeypatch.setattr(flow, "load_file_of", keeping)
+
+    # WHEN they are ingested
+    done = ingest_files(refs, fakes.services)
+
+    # THEN one load job takes every row of each file, in order, in row groups of 10,000
+    assert [r.status for r in done.results] == [Status.LOADED] * 3
+    assert fakes.warehouse.loads == [(TABLE, 3)]
+    (load_file,) = written
+    metadata = pq.ParquetFile(io.BytesIO(load_file)).metadata
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [10_000] * 15
+    order_ids = pq.read_table(io.BytesIO(load_file), columns=["order_id"]).column(0).to_pylist()
+    assert order_ids == [f"b{n}-{k}" for n in range(3) for k in range(1, 50_001)]
+    assert len(fakes.warehouse.rows(TABLE)) == 150_000
+
+
+def test_a_load_file_that_could_not_be_written_ahead_is_written_by_the_load(fakes, monkeypatch):
+    # GIVEN a disk that is full when the group's load file is first written
+    refs = files(fakes, 4)
+    attempts: list[int] = []
+
+    def disk_full(members, temporary):
+        attempts.append(len(members))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(flow, "load_file_of", disk_full)
+
+    # WHEN the files are ingested
+    done = ingest_files(refs, fakes.services)
+
+    # THEN the load writes the file itself and every row loads
+    assert attempts == [4]
+    assert [r.status for r in done.results] == [Status.LOADED] * 4
+    assert fakes.warehouse.loads == [(TABLE, 4)]
+    assert len(fakes.warehouse.rows(TABLE)) == 8
