@@ -54,7 +54,6 @@ def run_load_job(
     The job id is derived from the load identity and the pipeline's table, so a retry meets its
     earlier job. ``fresh`` skips earlier generations that succeeded and loads again.
     """
-    from google.api_core import exceptions
     from google.cloud import bigquery
 
     parquet_options = bigquery.ParquetOptions()  # type: ignore[no-untyped-call]
@@ -72,26 +71,15 @@ def run_load_job(
     last_failure: IngestError | None = None
     for generation in range(MAX_JOB_GENERATIONS):
         job_id = load_job_id(load_identity, pipeline.table_id, generation)
-        # With its size known, a file under 5 MiB goes up in one multipart request; without, the
-        # client opens a resumable upload first (one request more per load).
-        size = parquet.seek(0, 2)
-        parquet.seek(0)
-        job: Any
-        try:
-            job = client.load_table_from_file(
-                parquet, destination, job_id=job_id, job_config=config, size=size
-            )
-            reused = False
-        except exceptions.Conflict:
-            job = client.get_job(job_id)
-            reused = True
-        except exceptions.GoogleAPICallError as err:
-            raise classify(err, f"submitting load job {job_id}") from err
-        try:
-            job.result()
-        except exceptions.GoogleAPICallError as err:
-            if job.error_result is None:
-                raise classify(err, f"waiting for load job {job_id}") from err
+        job, reused = submit_or_find(
+            client,
+            parquet,
+            destination,
+            job_id,
+            config,
+            submitting=f"submitting load job {job_id}",
+            waiting=f"waiting for load job {job_id}",
+        )
         if job.error_result is None and not (reused and fresh):
             return LoadResult(job_id=job_id, output_rows=int(job.output_rows or 0), reused=reused)
         if job.error_result is not None:
@@ -100,3 +88,40 @@ def run_load_job(
                 raise last_failure
         # That id is spent (its job failed, or ``fresh`` wants a new load): next generation.
     raise last_failure or LoadFailed(f"no load job generation left for {load_identity}")
+
+
+def submit_or_find(
+    client: bigquery.Client,
+    body: IO[bytes],
+    destination: str,
+    job_id: str,
+    config: bigquery.LoadJobConfig,
+    *,
+    submitting: str,
+    waiting: str,
+) -> tuple[Any, bool]:
+    """The load job ``job_id`` of ``body``, run to its end: submitted now, or found submitted by an
+    earlier attempt (then True beside it). A job that ran and failed comes back with its
+    ``error_result``; an error submitting or waiting is raised classified, worded by ``submitting``
+    or ``waiting``."""
+    from google.api_core import exceptions
+
+    # With its size known, a file under 5 MiB goes up in one multipart request; without, the
+    # client opens a resumable upload first (one request more per load).
+    size = body.seek(0, 2)
+    body.seek(0)
+    job: Any
+    try:
+        job = client.load_table_from_file(body, destination, job_id=job_id, job_config=config, size=size)
+        reused = False
+    except exceptions.Conflict:
+        job = client.get_job(job_id)
+        reused = True
+    except exceptions.GoogleAPICallError as err:
+        raise classify(err, submitting) from err
+    try:
+        job.result()
+    except exceptions.GoogleAPICallError as err:
+        if job.error_result is None:
+            raise classify(err, waiting) from err
+    return job, reused

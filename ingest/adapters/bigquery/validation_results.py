@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ingest.adapters.bigquery.errors import classify, job_failure
+from ingest.adapters.bigquery.load_jobs import submit_or_find
 from ingest.adapters.bigquery.tables import ensure_dataset, schema_field
 from ingest.core.config import Column, Pipeline
 from ingest.core.errors import LoadFailed, TransientError
@@ -141,9 +142,7 @@ def insert_validation_results(client: bigquery.Client, dataset: str, files: list
     _stream_rows(client, destination, rows, row_ids)
 
 
-def _stream_rows(
-    client: bigquery.Client, destination: str, rows: list[dict[str, Any]], row_ids: list[str]
-) -> None:
+def _stream_rows(client: bigquery.Client, destination: str, rows: list[Row], row_ids: list[str]) -> None:
     from google.api_core import exceptions
 
     for start in range(0, len(rows), VALIDATION_ROWS_PER_INSERT):
@@ -156,11 +155,8 @@ def _stream_rows(
             raise LoadFailed(f"recording validation results: {errors[:3]}")
 
 
-def _load_rows(
-    client: bigquery.Client, destination: str, rows: list[dict[str, Any]], row_ids: list[str]
-) -> None:
+def _load_rows(client: bigquery.Client, destination: str, rows: list[Row], row_ids: list[str]) -> None:
     """Append ``rows`` by one NDJSON load job, whose id is made of the rows' ids."""
-    from google.api_core import exceptions
     from google.cloud import bigquery
 
     body = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows).encode()
@@ -170,19 +166,10 @@ def _load_rows(
         schema=[schema_field(column) for column in VALIDATION_RESULTS_COLUMNS],
         write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
     )
-    job: Any
-    try:
-        job = client.load_table_from_file(
-            io.BytesIO(body), destination, job_id=job_id, job_config=config, size=len(body)
-        )
-    except exceptions.Conflict:
-        job = client.get_job(job_id)  # a retry of this attempt: its job ran already
-    except exceptions.GoogleAPICallError as err:
-        raise classify(err, "recording validation results") from err
-    try:
-        job.result()
-    except exceptions.GoogleAPICallError as err:
-        if job.error_result is None:
-            raise classify(err, "recording validation results") from err
+    what = "recording validation results"
+    # Found submitted: a retry of this attempt, whose job ran already.
+    job, _ = submit_or_find(
+        client, io.BytesIO(body), destination, job_id, config, submitting=what, waiting=what
+    )
     if job.error_result is not None:
         raise job_failure(job)
