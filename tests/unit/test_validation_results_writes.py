@@ -91,3 +91,24 @@ def test_a_load_job_refused_for_a_reason_a_retry_cannot_cure_fails_the_write():
     with pytest.raises(LoadFailed, match="recording validation results"):
         insert_validation_results(client, "ops", files(250))  # type: ignore[arg-type]
     assert client.streamed == []
+
+
+def test_a_lone_surrogate_in_a_result_is_written_escaped_as_streaming_writes_it():
+    # A check's error can quote text from the lake; "\udc80" has no UTF-8 form
+    check = Check(
+        "paypal.status_known", "in_set", "transaction_status", "error", False, True, 1, 1, (1,), "bad \udc80"
+    )
+    validation = Validation("paypal_transactions", rows=1, bad_rows=1, checks={check.id: check})
+    client = RecordingClient()
+
+    insert_validation_results(
+        client,  # type: ignore[arg-type]
+        "ops",
+        [
+            FileValidation(f"s3://lake/k/{n}#e", f"s3://lake/k/{n}", "paypal_transactions", validation)
+            for n in range(101)
+        ],
+    )
+
+    ((_, loaded),) = client.loaded
+    assert [row["error"] for row in loaded] == ["bad \udc80"] * 101

@@ -159,7 +159,8 @@ def _load_rows(client: bigquery.Client, destination: str, rows: list[Row], row_i
     """Append ``rows`` by one NDJSON load job, whose id is made of the rows' ids."""
     from google.cloud import bigquery
 
-    body = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows).encode()
+    # ASCII, as insertAll's JSON is: text from the lake may hold a lone surrogate, which UTF-8 cannot.
+    body = "\n".join(json.dumps(row) for row in rows).encode()
     job_id = "ingest_results_" + hashlib.sha256("\n".join(row_ids).encode()).hexdigest()[:48]
     config = bigquery.LoadJobConfig(
         source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
