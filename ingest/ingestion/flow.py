@@ -104,14 +104,14 @@ def ingest_files(
             continue
         by_pipeline.setdefault(chosen.name, []).append(ref)
 
-    # The suite's results are written by this thread while the next group is read: on the local
-    # stack, 250 files' results took 0.6-0.9 s of a group's 2.5-3 s of reading. A single file
-    # (a warm Lambda's) has nothing to overlap them with, and writes them itself.
+    # The suite's results, and each group's load file, are written by threads of their own while
+    # the next group is read: on the local stack, 250 files' results took 0.6-0.9 s of a group's
+    # 2.5-3 s of reading. A single file (a warm Lambda's) has nothing to overlap them with, and
+    # writes them itself.
+    many = len(refs) > 1
     with (
-        (
-            ThreadPoolExecutor(1, thread_name_prefix="results") if len(refs) > 1 else contextlib.nullcontext()
-        ) as recorder,
-        ThreadPoolExecutor(1, thread_name_prefix="load-file") as writer,
+        ThreadPoolExecutor(1, thread_name_prefix="results") if many else contextlib.nullcontext() as recorder,
+        ThreadPoolExecutor(1, thread_name_prefix="load-file") if many else contextlib.nullcontext() as writer,
     ):
         for target in services.pipelines:
             refs_of_pipeline = by_pipeline.get(target.name, [])
@@ -139,7 +139,7 @@ def ingest_files(
                 # holds the GIL and is what a run of large files waits on, while Arrow writes the
                 # file mostly outside it. 1M PayPal rows in 100 files: 35.8-37.5 s against
                 # 38.6-45.0 when each group's 0.65-0.7 s file was written before the next read.
-                if staged.staged:
+                if staged.staged and writer is not None:
                     staged.load_file = writer.submit(_write_load_file, staged, clock)
                 return staged
 
